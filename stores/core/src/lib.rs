@@ -1,0 +1,55 @@
+//! The contract of the keyvalue family of async key-value stores.
+//!
+//! A store holds **collections**; a collection maps **keys** to **values** (JSON
+//! objects), each with an optional expiry. This crate holds everything the stores share,
+//! so each store crate is a thin adapter over its backend:
+//!
+//! - [`AsyncKeyValue`]: the async, dyn-compatible trait users program against
+//!   (`Arc<dyn AsyncKeyValue>` is a store too), with optional operations declared in
+//!   [`Capabilities`];
+//! - [`Backend`]: what a store author implements; a blanket implementation turns every
+//!   backend into an [`AsyncKeyValue`] that validates names and TTLs, hides expired
+//!   entries and names the store, collection and key in every [`Error`];
+//! - [`Entry`] and its document codec, byte-compatible with Python's `py-key-value`, so
+//!   Python and Rust programs can share one backend;
+//! - [`AsyncKeyValueExt`]: typed `get_as` / `put_as` for any serde type.
+//!
+//! Most programs depend on the `keyvalue` crate, which re-exports this one and picks
+//! stores with Cargo features. The rules every store follows are checked by the
+//! `keyvalue-conformance` suite.
+//!
+//! ```
+//! use keyvalue_core::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//! use std::time::Duration;
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Token { access_token: String }
+//!
+//! async fn cache_token(store: &dyn AsyncKeyValue, token: &Token) -> Result<()> {
+//!     store.put_as("github", token, Some(Duration::from_secs(3600)), Some("tokens")).await
+//! }
+//! ```
+
+mod backend;
+mod entry;
+mod error;
+mod names;
+mod store;
+mod ttl;
+mod typed;
+
+pub use async_trait::async_trait;
+
+pub use backend::Backend;
+pub use entry::{ENTRY_VERSION, Entry, JsonObject, format_timestamp, parse_timestamp};
+pub use error::{Error, ErrorKind, Result};
+pub use names::{DEFAULT_COLLECTION, MAX_NAME_BYTES, validate_collection, validate_key};
+pub use store::{AsyncKeyValue, Capabilities, WithTtl};
+pub use ttl::{MAX_EXPIRY_UNIX_SECONDS, expiry_for, remaining, ttl_from_secs_f64};
+pub use typed::{AsyncKeyValueExt, from_object, to_object};
+
+/// The names most programs need: `use keyvalue_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::{AsyncKeyValue, AsyncKeyValueExt, ErrorKind, JsonObject, Result};
+}
