@@ -1,0 +1,96 @@
+//! How a store author hands a store to the suite.
+
+use std::sync::Arc;
+
+use keyvalue_core::{AsyncKeyValue, Result, async_trait};
+
+/// Writes stored documents directly, bypassing the store's own encoding.
+///
+/// Backends that keep entries as text (files, rows, Redis strings) implement this in
+/// their tests so that the suite can plant corrupted entries and documents written by
+/// py-key-value, and check that the store reads them correctly or fails cleanly.
+#[async_trait]
+pub trait RawAccess: Send + Sync {
+    /// Stores `document` as the raw stored form of `key` in `collection`.
+    async fn write_raw(&self, collection: &str, key: &str, document: &[u8]) -> Result<()>;
+}
+
+/// A store prepared for one case, with what the suite may know about it.
+///
+/// Any store converts into a fixture (see [`IntoFixture`]); build one explicitly to add
+/// raw access, to mark a store that other tests share, or to skip loudly when the
+/// backend is not available.
+pub struct Fixture {
+    pub(crate) setup: Setup,
+}
+
+pub(crate) enum Setup {
+    Ready {
+        store: Arc<dyn AsyncKeyValue>,
+        raw: Option<Arc<dyn RawAccess>>,
+        exclusive: bool,
+    },
+    Skip(String),
+}
+
+impl Fixture {
+    /// A fixture for `store`, which belongs to this case alone.
+    pub fn new(store: impl AsyncKeyValue + 'static) -> Self {
+        Fixture::from_arc(Arc::new(store))
+    }
+
+    /// A fixture for a shared store handle.
+    pub fn from_arc(store: Arc<dyn AsyncKeyValue>) -> Self {
+        Fixture {
+            setup: Setup::Ready {
+                store,
+                raw: None,
+                exclusive: true,
+            },
+        }
+    }
+
+    /// Lets the suite plant raw documents (corrupted data, Python-written entries).
+    pub fn with_raw_access(mut self, raw: impl RawAccess + 'static) -> Self {
+        if let Setup::Ready { raw: slot, .. } = &mut self.setup {
+            *slot = Some(Arc::new(raw));
+        }
+        self
+    }
+
+    /// Marks the store as shared with other cases (for example one server database
+    /// for every case): cases that wipe the whole store are then not run.
+    pub fn shared(mut self) -> Self {
+        if let Setup::Ready { exclusive, .. } = &mut self.setup {
+            *exclusive = false;
+        }
+        self
+    }
+
+    /// No store is available (for example no server to test against). The case is
+    /// reported as skipped on standard error, and fails instead when the
+    /// `KEYVALUE_REQUIRE_SERVERS` environment variable is `1`.
+    pub fn skip(reason: impl Into<String>) -> Self {
+        Fixture {
+            setup: Setup::Skip(reason.into()),
+        }
+    }
+}
+
+/// What a fixture factory may return: any store, or a [`Fixture`].
+pub trait IntoFixture {
+    /// Converts into a fixture.
+    fn into_fixture(self) -> Fixture;
+}
+
+impl IntoFixture for Fixture {
+    fn into_fixture(self) -> Fixture {
+        self
+    }
+}
+
+impl<S: AsyncKeyValue + 'static> IntoFixture for S {
+    fn into_fixture(self) -> Fixture {
+        Fixture::new(self)
+    }
+}

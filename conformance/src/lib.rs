@@ -1,0 +1,286 @@
+//! The conformance suite of the keyvalue store contract.
+//!
+//! Every store of the family passes it, and so should yours: add this crate as a
+//! dev-dependency and call [`suite!`] once with a function that makes a fresh store.
+//! Each case becomes its own `#[test]`, named after the case, so `cargo test` and
+//! `cargo nextest` list, filter and run them in parallel:
+//!
+//! ```
+//! // tests/conformance.rs
+//! async fn new_store() -> keyvalue_memory::MemoryStore {
+//!     keyvalue_memory::MemoryStore::new()
+//! }
+//!
+//! keyvalue_conformance::suite!(new_store);
+//! # fn main() {}
+//! ```
+//!
+//! The cases cover py-key-value's shared store tests and the stricter rules of the
+//! contract: names (a corpus of nasty keys and collections), TTL rules, exact value
+//! round trips, batch semantics, collection isolation, enumeration and destruction,
+//! corrupted and Python-written stored data, bounded stores, and concurrency. Cases for
+//! optional capabilities run only when the store declares them
+//! ([`Capabilities`](keyvalue_core::Capabilities)); otherwise they report "not
+//! applicable" on standard error, and they check that the undeclared operations fail
+//! with `Unsupported` rather than panic.
+//!
+//! Each case works in collections of its own, with a random tag in their names, and
+//! removes them afterwards, so cases can run at once against one shared server. For
+//! such a server, return `Fixture::new(store).shared()` so that the case which wipes
+//! the whole store is not run. To check how your store reads raw stored documents
+//! (corrupted entries, entries written by Python), give the fixture a [`RawAccess`].
+//!
+//! Without the macro, [`CASES`] lists every case, [`run_case`] runs one and
+//! [`run_all`] runs them all.
+
+mod cases;
+mod corpus;
+mod fixture;
+mod harness;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use fixture::{Fixture, IntoFixture, RawAccess};
+pub use harness::{CaseError, Ctx, Outcome};
+
+#[doc(hidden)]
+pub use tokio as __tokio;
+
+use fixture::Setup;
+
+/// The future a case returns.
+pub type CaseFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// One case of the suite.
+#[derive(Clone, Copy)]
+pub struct Case {
+    /// The case's name, also the name of its generated test.
+    pub name: &'static str,
+    run: for<'a> fn(&'a Ctx) -> CaseFuture<'a>,
+}
+
+impl std::fmt::Debug for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Case").field("name", &self.name).finish()
+    }
+}
+
+/// The one list of cases; [`suite!`] and [`CASES`] are both made from it.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_cases {
+    ($callback:ident $args:tt) => {
+        $crate::$callback! { $args
+            // basic operations
+            get_missing_is_none, ttl_missing_is_none, delete_missing_is_false, put_then_get,
+            get_put_get, put_overwrites, put_delete_get, delete_twice,
+            default_collection_round_trip, unsupported_operations_are_errors,
+            // batches
+            get_many_missing, get_many_empty_list, put_many_then_get_many,
+            put_many_then_get_each, put_each_then_get_many, get_many_keeps_order_and_gaps,
+            put_many_empty_is_ok, put_many_mismatched_lengths_write_nothing,
+            put_many_duplicate_keys_last_wins, put_many_overwrites, delete_many_counts_existing,
+            delete_many_then_get_many, delete_many_empty_is_zero,
+            delete_many_duplicate_keys_count_once, ttl_many_reports_each,
+            put_many_with_ttl_sets_each, put_many_invalid_key_writes_nothing,
+            // time to live
+            put_without_ttl_has_no_expiry, put_with_ttl_reports_remaining,
+            ttl_has_millisecond_precision, put_without_ttl_clears_expiry,
+            put_with_new_ttl_replaces_old, expired_entry_reads_as_missing,
+            expired_entry_is_replaced_by_put, long_ttl_is_kept, zero_ttl_is_invalid,
+            huge_ttl_is_invalid, invalid_ttl_writes_nothing, put_many_invalid_ttl_writes_nothing,
+            // names
+            empty_key_is_invalid, empty_collection_is_invalid, oversized_key_is_invalid,
+            oversized_collection_is_invalid, nul_in_names_is_invalid, longest_key_works,
+            longest_collection_works, special_keys_round_trip, special_collections_round_trip,
+            similar_keys_stay_distinct, similar_collections_stay_distinct,
+            separator_lookalikes_stay_distinct, special_keys_are_listed_as_written,
+            special_collections_are_listed_as_written,
+            // values
+            nested_values_round_trip, unicode_values_round_trip, integer_edges_round_trip,
+            float_values_round_trip, null_and_booleans_round_trip, empty_object_round_trips,
+            string_escapes_round_trip, large_value_round_trips, oversized_value_is_refused,
+            reserved_looking_fields_round_trip, typed_values_round_trip,
+            // isolation
+            same_key_in_two_collections, delete_in_one_collection_keeps_other,
+            default_and_named_collections_are_separate, put_many_is_isolated,
+            destroy_collection_keeps_others, listing_is_per_collection,
+            // enumeration and destruction
+            keys_of_empty_collection, keys_lists_written_keys, keys_respects_limit,
+            keys_skips_deleted, keys_skips_expired, collections_lists_written,
+            collections_respects_limit, destroy_collection_removes_entries,
+            destroy_removes_everything, cull_keeps_live_entries,
+            store_usable_after_destroy_collection,
+            // concurrency
+            concurrent_writers_distinct_keys, concurrent_readers_see_whole_values,
+            concurrent_mixed_operations, concurrent_collections, concurrent_batches,
+            // bounded stores
+            bounded_store_stays_within_bound, bounded_store_keeps_latest_write,
+            bounded_store_bound_is_per_collection,
+            // stored data
+            corrupted_entry_is_a_clear_error, truncated_entry_is_a_clear_error,
+            corrupted_entry_does_not_break_listing, corrupted_entry_can_be_replaced,
+            newer_version_is_refused, python_documents_are_read,
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __case_registry {
+    (() $($name:ident),* $(,)?) => {
+        /// Every case of the suite, in a stable order.
+        pub static CASES: &[Case] = &[
+            $( Case { name: stringify!($name), run: |ctx| Box::pin(cases::$name(ctx)) } ),*
+        ];
+    };
+}
+
+__with_cases!(__case_registry());
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __case_tests {
+    (($factory:expr) $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::__run_test(stringify!($name), || async { ($factory)().await });
+            }
+        )*
+    };
+}
+
+/// Generates one `#[test]` per case, each running against a fresh fixture from
+/// `factory`: a function or closure returning a future of a store or a [`Fixture`].
+///
+/// Call it at module level, for example in `tests/conformance.rs`. The generated
+/// tests go in a module named `conformance`.
+///
+/// ```
+/// use keyvalue_conformance::Fixture;
+///
+/// keyvalue_conformance::suite!(|| async {
+///     match std::env::var("MY_SERVER_URL") {
+///         Ok(_url) => Fixture::new(keyvalue_memory::MemoryStore::new()).shared(),
+///         Err(_) => Fixture::skip("MY_SERVER_URL is not set"),
+///     }
+/// });
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! suite {
+    ($factory:expr $(,)?) => {
+        #[cfg(test)]
+        mod conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__with_cases!(__case_tests($factory));
+        }
+    };
+}
+
+/// How one run of a case ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// Every check held.
+    Passed,
+    /// A check failed; the message says which.
+    Failed(String),
+    /// The store does not declare what the case needs.
+    NotApplicable(String),
+    /// The fixture was a [`Fixture::skip`].
+    Skipped(String),
+}
+
+/// How long one case may take before it fails as hung.
+pub const CASE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs one case against `fixture`, then removes what it wrote.
+pub async fn run_case(case: &Case, fixture: impl IntoFixture) -> Report {
+    let (store, raw, exclusive) = match fixture.into_fixture().setup {
+        Setup::Skip(reason) => return Report::Skipped(reason),
+        Setup::Ready {
+            store,
+            raw,
+            exclusive,
+        } => (store, raw, exclusive),
+    };
+    let ctx = Ctx::new(case.name, store, raw, exclusive);
+    let outcome = tokio::time::timeout(CASE_TIMEOUT, (case.run)(&ctx)).await;
+    ctx.cleanup().await;
+    match outcome {
+        Err(_) => Report::Failed(format!(
+            "the case did not finish within {} seconds",
+            CASE_TIMEOUT.as_secs()
+        )),
+        Ok(Ok(())) => Report::Passed,
+        Ok(Err(CaseError::Failed(why))) => Report::Failed(why),
+        Ok(Err(CaseError::NotApplicable(why))) => Report::NotApplicable(why),
+    }
+}
+
+/// Runs every case, one after another, each against a fresh fixture from `factory`,
+/// and returns each case's name with its report. For harnesses other than
+/// `cargo test`; [`suite!`] is the usual way.
+pub async fn run_all<F, Fut>(factory: F) -> Vec<(&'static str, Report)>
+where
+    F: Fn() -> Fut,
+    Fut: Future,
+    Fut::Output: IntoFixture,
+{
+    let mut reports = Vec::with_capacity(CASES.len());
+    for case in CASES {
+        reports.push((case.name, run_case(case, factory().await).await));
+    }
+    reports
+}
+
+/// The case named `name`, if the suite has one.
+pub fn case(name: &str) -> Option<&'static Case> {
+    CASES.iter().find(|case| case.name == name)
+}
+
+/// Runs the case `name` on its own runtime and turns its report into a test result.
+/// Called by the tests [`suite!`] generates.
+#[doc(hidden)]
+#[allow(clippy::panic)]
+pub fn __run_test<F, Fut>(name: &str, factory: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: Future,
+    Fut::Output: IntoFixture,
+{
+    let Some(case) = case(name) else {
+        panic!("the conformance suite has no case named {name}");
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => panic!("could not start a tokio runtime for {name}: {e}"),
+    };
+    let report = runtime.block_on(async { run_case(case, factory().await).await });
+    match report {
+        Report::Passed => {}
+        Report::Failed(why) => panic!("conformance case `{name}` failed: {why}"),
+        Report::NotApplicable(why) => {
+            eprintln!("NOT APPLICABLE: conformance case `{name}`: {why}");
+        }
+        Report::Skipped(why) => {
+            if std::env::var("KEYVALUE_REQUIRE_SERVERS").as_deref() == Ok("1") {
+                panic!(
+                    "conformance case `{name}` could not run ({why}) and KEYVALUE_REQUIRE_SERVERS=1"
+                );
+            }
+            eprintln!(
+                "\n!!! SKIPPED: conformance case `{name}` did not run: {why}\n\
+                 !!! (set KEYVALUE_REQUIRE_SERVERS=1 to make this a failure)\n"
+            );
+        }
+    }
+}
