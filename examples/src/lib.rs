@@ -1,0 +1,2 @@
+//! Runnable programs for the keyvalue family: see `examples/` beside this file
+//! (`cargo run --example NAME`).

@@ -1,0 +1,4 @@
+//! A DynamoDB store of the keyvalue family, sharing its format with py-key-value.
+//!
+//! **Not implemented yet**: this crate reserves its place in the workspace layout and
+//! has no public API. The work is tracked in issue 4.

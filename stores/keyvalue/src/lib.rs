@@ -1,0 +1,70 @@
+//! Async key-value stores behind one contract, compatible with Python's `py-key-value`.
+//!
+//! This is the crate programs depend on. It re-exports the contract from
+//! `keyvalue-core` ([`AsyncKeyValue`], [`AsyncKeyValueExt`], [`Error`], ...) and, behind
+//! one Cargo feature each, the stores:
+//!
+//! | feature | store | module |
+//! |---|---|---|
+//! | `memory` (default) | in-process, optional LRU bound per collection | [`memory`] |
+//! | `disk` | a directory (not implemented yet) | `disk` |
+//! | `sqlite` | a SQLite file (not implemented yet) | `sqlite` |
+//! | `redis` | Redis, single node and cluster (not implemented yet) | `redis` |
+//! | `dynamodb` | DynamoDB (not implemented yet) | `dynamodb` |
+//! | `fernet` | encryption wrapper for any store (not implemented yet) | `fernet` |
+//!
+//! ```
+//! use keyvalue::prelude::*;
+//! use keyvalue::memory::MemoryStore;
+//! use serde::{Deserialize, Serialize};
+//! use std::time::Duration;
+//!
+//! #[derive(Serialize, Deserialize, Debug, PartialEq)]
+//! struct Session { user: String }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> keyvalue::Result<()> {
+//! let store = MemoryStore::new();
+//! let session = Session { user: "ada".into() };
+//! store.put_as("s1", &session, Some(Duration::from_secs(600)), Some("sessions")).await?;
+//! assert_eq!(store.get_as::<Session>("s1", Some("sessions")).await?, Some(session));
+//! # Ok(()) }
+//! ```
+
+pub use keyvalue_core::*;
+
+/// The in-process store (feature `memory`).
+#[cfg(feature = "memory")]
+pub mod memory {
+    pub use keyvalue_memory::{MemoryStore, MemoryStoreBuilder};
+}
+
+/// The directory store (feature `disk`; not implemented yet).
+#[cfg(feature = "disk")]
+pub mod disk {
+    pub use keyvalue_disk::*;
+}
+
+/// The SQLite store (feature `sqlite`; not implemented yet).
+#[cfg(feature = "sqlite")]
+pub mod sqlite {
+    pub use keyvalue_sqlite::*;
+}
+
+/// The Redis store (feature `redis`; not implemented yet).
+#[cfg(feature = "redis")]
+pub mod redis {
+    pub use keyvalue_redis::*;
+}
+
+/// The DynamoDB store (feature `dynamodb`; not implemented yet).
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb {
+    pub use keyvalue_dynamodb::*;
+}
+
+/// The Fernet encryption wrapper (feature `fernet`; not implemented yet).
+#[cfg(feature = "fernet")]
+pub mod fernet {
+    pub use keyvalue_fernet::*;
+}
