@@ -11,7 +11,9 @@
 
 use std::path::PathBuf;
 
+pub mod dynamodb;
 pub mod python;
+pub mod redis;
 
 /// The workspace root (the directory holding the top `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {

@@ -1,0 +1,1 @@
+//! Starting and finding a dynamodb server for tests (filled in by the dynamodb store work).

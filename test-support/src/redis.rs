@@ -1,0 +1,1 @@
+//! Starting and finding a redis server for tests (filled in by the redis store work).
