@@ -29,6 +29,7 @@ pub(crate) enum Setup {
         store: Arc<dyn AsyncKeyValue>,
         raw: Option<Arc<dyn RawAccess>>,
         exclusive: bool,
+        guards: Vec<Box<dyn Send>>,
     },
     Skip(String),
 }
@@ -46,8 +47,18 @@ impl Fixture {
                 store,
                 raw: None,
                 exclusive: true,
+                guards: Vec::new(),
             },
         }
+    }
+
+    /// Keeps `guard` alive until the case has finished and cleaned up: a temporary
+    /// directory, a server process, anything the store needs while it runs.
+    pub fn keep_alive(mut self, guard: impl Send + 'static) -> Self {
+        if let Setup::Ready { guards, .. } = &mut self.setup {
+            guards.push(Box::new(guard));
+        }
+        self
     }
 
     /// Lets the suite plant raw documents (corrupted data, Python-written entries).

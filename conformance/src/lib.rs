@@ -200,17 +200,21 @@ pub const CASE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs one case against `fixture`, then removes what it wrote.
 pub async fn run_case(case: &Case, fixture: impl IntoFixture) -> Report {
-    let (store, raw, exclusive) = match fixture.into_fixture().setup {
+    let (store, raw, exclusive, guards) = match fixture.into_fixture().setup {
         Setup::Skip(reason) => return Report::Skipped(reason),
         Setup::Ready {
             store,
             raw,
             exclusive,
-        } => (store, raw, exclusive),
+            guards,
+        } => (store, raw, exclusive, guards),
     };
     let ctx = Ctx::new(case.name, store, raw, exclusive);
     let outcome = tokio::time::timeout(CASE_TIMEOUT, (case.run)(&ctx)).await;
     ctx.cleanup().await;
+    // The store goes before what it depends on (a directory, a server).
+    drop(ctx);
+    drop(guards);
     match outcome {
         Err(_) => Report::Failed(format!(
             "the case did not finish within {} seconds",

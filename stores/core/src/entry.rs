@@ -90,6 +90,26 @@ impl Entry {
     /// Any failure is an [`ErrorKind::Deserialization`] error that says what is wrong
     /// with the document, never what the value holds.
     pub fn from_document(document: &[u8]) -> Result<Self> {
+        Document::parse(document).map(|document| document.entry)
+    }
+}
+
+/// A parsed entry document: the entry and the names it says it belongs to (absent in
+/// older documents). Stores that cannot recover names from where an entry lives (hashed
+/// file names, for example) read them here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// The entry.
+    pub entry: Entry,
+    /// The document's `key` field.
+    pub key: Option<String>,
+    /// The document's `collection` field.
+    pub collection: Option<String>,
+}
+
+impl Document {
+    /// Parses a document; see [`Entry::from_document`].
+    pub fn parse(document: &[u8]) -> Result<Self> {
         let doc: Value = serde_json::from_slice(document).map_err(|e| {
             bad_document(format!(
                 "it is not valid JSON ({} at line {}, column {})",
@@ -102,34 +122,65 @@ impl Entry {
             return Err(bad_document("it is not a JSON object"));
         };
         if let Some(version) = doc.get("version") {
-            match version.as_u64() {
-                Some(v) if v <= ENTRY_VERSION => {}
-                Some(v) => {
-                    return Err(bad_document(format!(
-                        "it has version {v}, and this reader understands version {ENTRY_VERSION} at most"
-                    )));
-                }
-                None => return Err(bad_document("its `version` is not a whole number")),
-            }
+            let version = version
+                .as_u64()
+                .ok_or_else(|| bad_document("its `version` is not a whole number"))?;
+            check_version(version)?;
         }
         let value = match doc.remove("value") {
-            Some(Value::Object(value)) => value,
-            Some(Value::String(text)) => match serde_json::from_str(&text) {
-                Ok(Value::Object(value)) => value,
-                _ => {
-                    return Err(bad_document(
-                        "its `value` is a string that does not hold a JSON object",
-                    ));
-                }
-            },
-            Some(_) => return Err(bad_document("its `value` is not a JSON object")),
+            Some(value) => value_object(value)?,
             None => return Err(bad_document("it has no `value` field")),
         };
-        Ok(Entry {
-            value,
-            created_at: read_timestamp(&doc, "created_at")?,
-            expires_at: read_timestamp(&doc, "expires_at")?,
+        let name = |field: &str| match doc.get(field) {
+            Some(Value::String(name)) => Some(name.clone()),
+            _ => None,
+        };
+        Ok(Document {
+            key: name("key"),
+            collection: name("collection"),
+            entry: Entry {
+                value,
+                created_at: read_timestamp(&doc, "created_at")?,
+                expires_at: read_timestamp(&doc, "expires_at")?,
+            },
         })
+    }
+}
+
+/// Refuses entries written in a newer format than this reader understands.
+pub fn check_version(version: u64) -> Result<()> {
+    if version > ENTRY_VERSION {
+        return Err(bad_document(format!(
+            "it has version {version}, and this reader understands version {ENTRY_VERSION} at most"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a stored value held on its own (outside a document), as backends with a column
+/// or field per part store it: a JSON object, or a JSON string holding one.
+pub fn decode_value(json: &[u8]) -> Result<JsonObject> {
+    let value: Value = serde_json::from_slice(json).map_err(|e| {
+        bad_document(format!(
+            "its value is not valid JSON ({} at line {}, column {})",
+            classify(&e),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    value_object(value)
+}
+
+fn value_object(value: Value) -> Result<JsonObject> {
+    match value {
+        Value::Object(value) => Ok(value),
+        Value::String(text) => match serde_json::from_str(&text) {
+            Ok(Value::Object(value)) => Ok(value),
+            _ => Err(bad_document(
+                "its `value` is a string that does not hold a JSON object",
+            )),
+        },
+        _ => Err(bad_document("its `value` is not a JSON object")),
     }
 }
 

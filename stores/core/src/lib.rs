@@ -42,10 +42,13 @@ mod typed;
 pub use async_trait::async_trait;
 
 pub use backend::Backend;
-pub use entry::{ENTRY_VERSION, Entry, JsonObject, format_timestamp, parse_timestamp};
+pub use entry::{
+    Document, ENTRY_VERSION, Entry, JsonObject, check_version, decode_value, format_timestamp,
+    parse_timestamp,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use names::{DEFAULT_COLLECTION, MAX_NAME_BYTES, validate_collection, validate_key};
-pub use store::{AsyncKeyValue, Capabilities, WithTtl};
+pub use store::{AsyncKeyValue, Capabilities, Durability, WithTtl};
 pub use ttl::{MAX_EXPIRY_UNIX_SECONDS, expiry_for, remaining, ttl_from_secs_f64};
 pub use typed::{AsyncKeyValueExt, from_object, to_object};
 

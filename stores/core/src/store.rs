@@ -210,3 +210,20 @@ impl<S: AsyncKeyValue + ?Sized> AsyncKeyValue for Arc<S> {
         (**self).close().await
     }
 }
+
+/// What a persistent store's acknowledged writes survive, for stores that let users
+/// trade durability for speed (the disk and SQLite stores).
+///
+/// Both levels are crash safe: a write is either wholly there or not at all, and older
+/// data is never corrupted. They differ in whether the newest writes may be lost when
+/// the whole machine stops.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Durability {
+    /// A write survives the process crashing at any instant, because the operating
+    /// system holds it; a power loss or kernel crash may lose the latest writes.
+    ProcessCrash,
+    /// A write also survives power loss: it is flushed to stable storage (fsync)
+    /// before it is acknowledged. Slower.
+    #[default]
+    PowerLoss,
+}
