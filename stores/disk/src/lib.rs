@@ -1,4 +1,295 @@
-//! A directory-backed store of the keyvalue family, safe for several processes and crashes.
+//! A directory store of the keyvalue family: one file per entry, safe for several
+//! processes at once and for a crash at any instant.
 //!
-//! **Not implemented yet**: this crate reserves its place in the workspace layout and
-//! has no public API. The work is tracked in issue 3.
+//! Every write goes to a temporary file that is renamed over the entry only when
+//! complete, so a reader (in this process or another) sees the old entry or the new one,
+//! never a torn one, and a crash leaves no half-written entry visible. With
+//! [`Durability::PowerLoss`] (the default) the file and its directory are flushed to
+//! stable storage before a write is acknowledged; [`Durability::ProcessCrash`] skips the
+//! flushes and is much faster, at the price of the latest writes on a power cut.
+//!
+//! The directory is created readable by its owner only. Any key or collection name of the
+//! contract works: names map to portable file names (a readable prefix and a hash), and
+//! the original names are kept inside the files, where enumeration reads them. A file that
+//! is not a valid entry (truncated, garbage, foreign) is an error for its key alone.
+//!
+//! ```
+//! use keyvalue_disk::DiskStore;
+//! use keyvalue_core::prelude::*;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> keyvalue_core::Result<()> {
+//! # let dir = tempfile::tempdir().map_err(|e| keyvalue_core::Error::new(ErrorKind::Setup, e.to_string()))?;
+//! # let path = dir.path().join("tokens");
+//! let store = DiskStore::open(&path).await?;
+//! let mut token = JsonObject::new();
+//! token.insert("access_token".into(), "…".into());
+//! store.put("https://example.com/mcp", token, None, Some("tokens")).await?;
+//! assert_eq!(store.keys(Some("tokens"), None).await?, vec!["https://example.com/mcp"]);
+//! # Ok(()) }
+//! ```
+
+mod layout;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use keyvalue_core::{
+    Backend, Capabilities, DEFAULT_COLLECTION, Durability, Entry, Error, ErrorKind, Result,
+    async_trait, validate_collection,
+};
+
+use layout::Layout;
+
+/// A store in a directory; see the [crate docs](crate).
+#[derive(Clone)]
+pub struct DiskStore {
+    layout: Arc<Layout>,
+    default_collection: String,
+}
+
+impl fmt::Debug for DiskStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DiskStore")
+            .field("root", &self.layout.root)
+            .field("durability", &self.layout.durability)
+            .field("default_collection", &self.default_collection)
+            .finish()
+    }
+}
+
+/// Settings for a [`DiskStore`]; start with [`DiskStore::builder`].
+#[derive(Debug, Clone)]
+pub struct DiskStoreBuilder {
+    root: PathBuf,
+    durability: Durability,
+    default_collection: String,
+}
+
+impl DiskStoreBuilder {
+    /// What acknowledged writes survive (default [`Durability::PowerLoss`]).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// The collection used when an operation is given `None`
+    /// (default: [`DEFAULT_COLLECTION`]).
+    pub fn default_collection(mut self, collection: impl Into<String>) -> Self {
+        self.default_collection = collection.into();
+        self
+    }
+
+    /// Opens the store, creating its directory (owner-only) if needed.
+    ///
+    /// A path that is not a directory, an unwritable directory, or a directory holding
+    /// a store of another layout version is an [`ErrorKind::Setup`] error.
+    pub async fn open(self) -> Result<DiskStore> {
+        validate_collection(&self.default_collection).map_err(|e| {
+            Error::new(
+                ErrorKind::Setup,
+                format!("the default collection is not usable: {}", e.message()),
+            )
+            .with_store("disk")
+        })?;
+        let (root, durability) = (self.root, self.durability);
+        let layout = blocking(move || Layout::open(root, durability)).await?;
+        Ok(DiskStore {
+            layout: Arc::new(layout),
+            default_collection: self.default_collection,
+        })
+    }
+}
+
+impl DiskStore {
+    /// Opens the store in `root` with the default settings.
+    pub async fn open(root: impl AsRef<Path>) -> Result<Self> {
+        DiskStore::builder(root).open().await
+    }
+
+    /// Settings for a store in `root`.
+    pub fn builder(root: impl AsRef<Path>) -> DiskStoreBuilder {
+        DiskStoreBuilder {
+            root: root.as_ref().to_path_buf(),
+            durability: Durability::default(),
+            default_collection: DEFAULT_COLLECTION.to_owned(),
+        }
+    }
+
+    /// The store's directory.
+    pub fn root(&self) -> &Path {
+        &self.layout.root
+    }
+
+    /// The file that holds (or would hold) an entry; for tests and tooling.
+    pub fn entry_path(&self, collection: &str, key: &str) -> PathBuf {
+        self.layout.entry_file(collection, key)
+    }
+
+    /// Runs `work` on the blocking pool with the layout.
+    async fn run<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Layout) -> Result<T> + Send + 'static,
+    {
+        let layout = Arc::clone(&self.layout);
+        blocking(move || work(&layout)).await
+    }
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T, F>(work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        Error::new(
+            ErrorKind::Backend,
+            "a file operation was cancelled or panicked",
+        )
+        .with_source(e)
+    })?
+}
+
+#[async_trait]
+impl Backend for DiskStore {
+    fn name(&self) -> &str {
+        "disk"
+    }
+
+    fn default_collection(&self) -> &str {
+        &self.default_collection
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            list_keys: true,
+            list_collections: true,
+            destroy_collection: true,
+            destroy: true,
+            cull: true,
+            // Each entry is its own file: a batch is written entry by entry.
+            atomic_put_many: false,
+            max_entry_bytes: None,
+            max_entries_per_collection: None,
+        }
+    }
+
+    async fn read(&self, collection: &str, key: &str) -> Result<Option<Entry>> {
+        let (collection, key) = (collection.to_owned(), key.to_owned());
+        self.run(move |layout| layout.read(&collection, &key)).await
+    }
+
+    async fn read_many(&self, collection: &str, keys: &[&str]) -> Result<Vec<Option<Entry>>> {
+        let collection = collection.to_owned();
+        let keys: Vec<String> = keys.iter().map(|key| (*key).to_owned()).collect();
+        self.run(move |layout| {
+            keys.iter()
+                .map(|key| layout.read(&collection, key).map_err(|e| e.with_key(key)))
+                .collect()
+        })
+        .await
+    }
+
+    async fn write(&self, collection: &str, key: &str, entry: Entry) -> Result<()> {
+        let (collection, key) = (collection.to_owned(), key.to_owned());
+        self.run(move |layout| layout.write(&collection, &key, &entry))
+            .await
+    }
+
+    async fn write_many(&self, collection: &str, entries: Vec<(&str, Entry)>) -> Result<()> {
+        let collection = collection.to_owned();
+        let entries: Vec<(String, Entry)> = entries
+            .into_iter()
+            .map(|(key, entry)| (key.to_owned(), entry))
+            .collect();
+        self.run(move |layout| {
+            entries.iter().try_for_each(|(key, entry)| {
+                layout
+                    .write(&collection, key, entry)
+                    .map_err(|e| e.with_key(key))
+            })
+        })
+        .await
+    }
+
+    async fn remove(&self, collection: &str, key: &str) -> Result<bool> {
+        let (collection, key) = (collection.to_owned(), key.to_owned());
+        self.run(move |layout| layout.remove(&collection, &key))
+            .await
+    }
+
+    async fn remove_many(&self, collection: &str, keys: &[&str]) -> Result<usize> {
+        let collection = collection.to_owned();
+        let keys: Vec<String> = keys.iter().map(|key| (*key).to_owned()).collect();
+        self.run(move |layout| {
+            let mut removed = 0;
+            for key in &keys {
+                if layout
+                    .remove(&collection, key)
+                    .map_err(|e| e.with_key(key))?
+                {
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
+        let collection = collection.to_owned();
+        self.run(move |layout| layout.list_keys(&collection, limit))
+            .await
+    }
+
+    async fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
+        self.run(move |layout| layout.list_collections(limit)).await
+    }
+
+    async fn remove_collection(&self, collection: &str) -> Result<bool> {
+        let collection = collection.to_owned();
+        self.run(move |layout| layout.remove_collection(&collection))
+            .await
+    }
+
+    async fn remove_all(&self) -> Result<bool> {
+        self.run(Layout::remove_all).await
+    }
+
+    async fn remove_expired(&self) -> Result<()> {
+        self.run(Layout::remove_expired).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_are_portable_and_distinct() {
+        let names = [
+            "key", "Key", "..", ".", "a/b", "a\\b", "con", "", "é", "e\u{301}",
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for name in names {
+            let component = layout::component(name);
+            assert!(
+                component
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c)),
+                "{component}"
+            );
+            assert!(component.len() <= 40 + 33, "{component}");
+            assert!(seen.insert(component.to_lowercase()), "{name:?} collides");
+        }
+    }
+
+    #[test]
+    fn long_names_make_short_file_names() {
+        let component = layout::component(&"x".repeat(4096));
+        assert!(component.len() < 100, "{}", component.len());
+    }
+}

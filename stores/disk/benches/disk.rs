@@ -1,0 +1,2 @@
+//! Benchmarks of the disk store (being written).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Benchmarks of the SQLite store (being written).
+fn main() {}

@@ -1,0 +1,83 @@
+//! A few connections to one database file, shared by blocking calls.
+//!
+//! A `rusqlite::Connection` serves one thread at a time. With WAL, readers on separate
+//! connections do not wait for each other or for a writer, so calls take whichever
+//! connection is free and only wait when all are busy.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use keyvalue_core::{Error, ErrorKind, Result};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::{SqliteStoreBuilder, configure};
+
+pub(crate) struct Pool {
+    path: PathBuf,
+    connections: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+}
+
+impl Pool {
+    /// Opens `settings.connections` connections; the first creates or checks the table.
+    pub(crate) fn open(settings: &SqliteStoreBuilder) -> Result<Self> {
+        let mut connections = Vec::with_capacity(settings.connections);
+        for i in 0..settings.connections {
+            let connection = Connection::open_with_flags(
+                &settings.path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Setup,
+                    format!(
+                        "could not open {}: {}",
+                        settings.path.display(),
+                        crate::describe(&e)
+                    ),
+                )
+                .with_store("sqlite")
+                .with_source(e)
+            })?;
+            configure(&connection, settings, i == 0)?;
+            connections.push(Mutex::new(connection));
+        }
+        Ok(Pool {
+            path: settings.path.clone(),
+            connections,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// Runs `work` on a free connection, or waits for one in turn.
+    pub(crate) fn with<T>(&self, work: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        for slot in &self.connections {
+            if let Ok(mut connection) = slot.try_lock() {
+                return work(&mut connection);
+            }
+        }
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len().max(1);
+        let Some(slot) = self.connections.get(turn) else {
+            return Err(Error::new(
+                ErrorKind::Backend,
+                "the store has no connection",
+            ));
+        };
+        // A panic elsewhere mid-call leaves SQLite consistent (it rolls back), so a
+        // poisoned lock's connection is still usable.
+        let mut connection = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        work(&mut connection)
+    }
+}

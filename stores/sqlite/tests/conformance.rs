@@ -1,0 +1,73 @@
+//! The whole conformance suite against a SQLite store in a fresh database per case, with
+//! raw access so the corrupted-data and Python-document cases run.
+
+#![allow(clippy::panic)] // a store that cannot be set up fails the test
+
+use keyvalue_conformance::{Fixture, RawAccess};
+use keyvalue_core::{Error, ErrorKind, Result, async_trait, parse_timestamp};
+use keyvalue_sqlite::SqliteStore;
+use rusqlite::{Connection, params};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::UNIX_EPOCH;
+
+/// Plants a document as a row through a connection of its own: the document's parts go
+/// to their columns as py-key-value's fields would map; anything that is not a JSON
+/// object document goes into `value` as is, as a corrupted row would hold it.
+struct Planter(PathBuf);
+
+fn micros(field: Option<&Value>) -> Option<i64> {
+    let at = parse_timestamp(field?.as_str()?)?;
+    i64::try_from(at.duration_since(UNIX_EPOCH).ok()?.as_micros()).ok()
+}
+
+#[async_trait]
+impl RawAccess for Planter {
+    async fn write_raw(&self, collection: &str, key: &str, document: &[u8]) -> Result<()> {
+        let failed =
+            |e: rusqlite::Error| Error::new(ErrorKind::Backend, "planting failed").with_source(e);
+        let connection = Connection::open(&self.0).map_err(failed)?;
+        let parsed: Option<serde_json::Map<String, Value>> = serde_json::from_slice(document).ok();
+        let (value, created, expires, version) = match &parsed {
+            Some(doc) if doc.contains_key("value") => (
+                match &doc["value"] {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                },
+                micros(doc.get("created_at")),
+                micros(doc.get("expires_at")),
+                doc.get("version").and_then(Value::as_i64).unwrap_or(1),
+            ),
+            _ => (
+                String::from_utf8_lossy(document).into_owned(),
+                None,
+                None,
+                1,
+            ),
+        };
+        connection
+            .execute(
+                "INSERT OR REPLACE INTO keyvalue_entries VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![collection, key, value, created, expires, version],
+            )
+            .map_err(failed)?;
+        Ok(())
+    }
+}
+
+async fn new_store() -> Fixture {
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(e) => panic!("no temporary directory: {e}"),
+    };
+    let path = dir.path().join("store.db");
+    let store = match SqliteStore::open(&path).await {
+        Ok(store) => store,
+        Err(e) => panic!("could not open a SQLite store: {e}"),
+    };
+    Fixture::new(store)
+        .with_raw_access(Planter(path))
+        .keep_alive(dir)
+}
+
+keyvalue_conformance::suite!(new_store);
