@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 
 pub mod dynamodb;
+pub mod processes;
 pub mod python;
 pub mod redis;
 

@@ -7,8 +7,8 @@
 //! | feature | store | module |
 //! |---|---|---|
 //! | `memory` (default) | in-process, optional LRU bound per collection | [`memory`] |
-//! | `disk` | a directory (not implemented yet) | `disk` |
-//! | `sqlite` | a SQLite file (not implemented yet) | `sqlite` |
+//! | `disk` | a directory, crash and multi-process safe | [`disk`] |
+//! | `sqlite` | a SQLite file (WAL, bundled SQLite) | [`sqlite`] |
 //! | `redis` | Redis, single node and cluster (not implemented yet) | `redis` |
 //! | `dynamodb` | DynamoDB (not implemented yet) | `dynamodb` |
 //! | `fernet` | encryption wrapper for any store (not implemented yet) | `fernet` |
@@ -39,16 +39,16 @@ pub mod memory {
     pub use keyvalue_memory::{MemoryStore, MemoryStoreBuilder};
 }
 
-/// The directory store (feature `disk`; not implemented yet).
+/// The directory store (feature `disk`).
 #[cfg(feature = "disk")]
 pub mod disk {
-    pub use keyvalue_disk::*;
+    pub use keyvalue_disk::{DiskStore, DiskStoreBuilder};
 }
 
-/// The SQLite store (feature `sqlite`; not implemented yet).
+/// The SQLite store (feature `sqlite`).
 #[cfg(feature = "sqlite")]
 pub mod sqlite {
-    pub use keyvalue_sqlite::*;
+    pub use keyvalue_sqlite::{SqliteStore, SqliteStoreBuilder, TABLE};
 }
 
 /// The Redis store (feature `redis`; not implemented yet).

@@ -1,0 +1,101 @@
+//! The directory: created owner-only, refused when it is not ours, and files that are
+//! not entries fail for their key alone.
+
+#![allow(clippy::unwrap_used)] // test code
+
+use keyvalue_core::prelude::*;
+use keyvalue_disk::DiskStore;
+
+fn value(n: i64) -> JsonObject {
+    let mut value = JsonObject::new();
+    value.insert("n".into(), n.into());
+    value
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_directory_and_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("a/b/tokens");
+    let store = DiskStore::open(&root).await.unwrap();
+    store.put("k", value(1), None, Some("c")).await.unwrap();
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&root), 0o700);
+    let entry = store.entry_path("c", "k");
+    assert_eq!(mode(entry.parent().unwrap()), 0o700);
+    assert_eq!(mode(&entry), 0o600);
+}
+
+#[tokio::test]
+async fn a_file_in_place_of_the_directory_is_a_setup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("file");
+    std::fs::write(&path, "x").unwrap();
+    let err = DiskStore::open(&path).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Setup, "{err}");
+    assert!(err.to_string().contains("not a directory"), "{err}");
+}
+
+#[tokio::test]
+async fn a_store_of_another_layout_is_a_setup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".keyvalue-disk"),
+        "keyvalue-disk layout 9\n",
+    )
+    .unwrap();
+    let err = DiskStore::open(dir.path()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Setup, "{err}");
+    assert!(err.to_string().contains("layout"), "{err}");
+}
+
+#[tokio::test]
+async fn another_keys_file_is_not_taken_for_this_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DiskStore::open(dir.path()).await.unwrap();
+    store.put("a", value(1), None, Some("c")).await.unwrap();
+    store.put("b", value(2), None, Some("c")).await.unwrap();
+    // A file copied over another key's entry (or a hash collision) must not pass for it.
+    std::fs::copy(store.entry_path("c", "a"), store.entry_path("c", "b")).unwrap();
+    let err = store.get("b", Some("c")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Deserialization, "{err}");
+    assert_eq!(store.get("a", Some("c")).await.unwrap(), Some(value(1)));
+}
+
+#[tokio::test]
+async fn reopening_keeps_entries_and_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DiskStore::open(dir.path()).await.unwrap();
+    store
+        .put("../x", value(1), None, Some("C:\\y"))
+        .await
+        .unwrap();
+    drop(store);
+    let store = DiskStore::open(dir.path()).await.unwrap();
+    assert_eq!(
+        store.get("../x", Some("C:\\y")).await.unwrap(),
+        Some(value(1))
+    );
+    assert_eq!(
+        store.keys(Some("C:\\y"), None).await.unwrap(),
+        vec!["../x".to_owned()]
+    );
+    assert_eq!(
+        store.collections(None).await.unwrap(),
+        vec!["C:\\y".to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn process_crash_durability_works_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DiskStore::builder(dir.path())
+        .durability(keyvalue_core::Durability::ProcessCrash)
+        .open()
+        .await
+        .unwrap();
+    store.put("k", value(5), None, None).await.unwrap();
+    assert_eq!(store.get("k", None).await.unwrap(), Some(value(5)));
+}
