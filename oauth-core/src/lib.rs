@@ -1,4 +1,74 @@
-//! An OAuth 2.1 client for MCP servers with token caching in any keyvalue store.
+//! An OAuth 2.1 client for MCP servers that keeps its tokens in any keyvalue store.
 //!
-//! **Not implemented yet**: this crate reserves its place in the workspace layout and
-//! has no public API. The work is tracked in issue 6.
+//! Give it the MCP endpoint; it discovers the authorization server (RFC 9728, RFC 8414),
+//! registers (pre-registered credentials, a client ID metadata document, or RFC 7591),
+//! sends the user through the browser with PKCE S256, and keeps tokens, registration
+//! and server metadata in the store you choose, in the layout FastMCP uses. Tokens are
+//! refreshed before they expire and after a 401, one refresh at a time.
+//!
+//! ```no_run
+//! use oauth_core::OAuth;
+//! use keyvalue_memory::MemoryStore;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let oauth = OAuth::builder("https://mcp.example.com/mcp")
+//!     .client_name("my agent")
+//!     .token_storage(MemoryStore::new()) // any store, e.g. an encrypted disk store
+//!     .build()?;
+//!
+//! // As reqwest middleware: every request to the server carries a valid token.
+//! let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(oauth.clone())
+//!     .build();
+//! let response = http
+//!     .post("https://mcp.example.com/mcp")
+//!     .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+//!     .send()
+//!     .await?;
+//! println!("{}", response.status());
+//!
+//! // Or for another HTTP stack: a valid token.
+//! let token = oauth.access_token().await?;
+//! # let _ = token;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Machine to machine (client credentials, secret or private-key JWT):
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), oauth_core::Error> {
+//! let oauth = oauth_core::OAuth::builder("https://mcp.example.com/mcp")
+//!     .client_credentials()
+//!     .client_id("service-a")
+//!     .client_secret("…")
+//!     .build()?;
+//! let token = oauth.access_token().await?;
+//! # let _ = token;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Tokens, secrets and authorization codes are [`secrecy`] values: they never appear
+//! in `Debug` output or logs.
+
+mod authorize;
+mod callback;
+mod config;
+mod discovery;
+mod error;
+mod flow;
+mod http;
+mod jwt;
+mod middleware;
+mod registration;
+mod storage;
+mod token;
+
+pub use config::{BrowserMode, DEFAULT_CALLBACK_TIMEOUT, JwtAlgorithm, OAuthBuilder, OpenUrl};
+pub use error::{Error, Result};
+pub use flow::OAuth;
+pub use storage::{CLIENT_COLLECTION, EXPIRY_COLLECTION, METADATA_COLLECTION, TOKEN_COLLECTION};
+
+/// Re-exported so callers can read tokens without adding the dependency.
+pub use secrecy::{ExposeSecret, SecretString};

@@ -1,0 +1,438 @@
+//! Tokens, client registration and server metadata in a keyvalue store, in the
+//! layout FastMCP uses (so a Python and a Rust client can share one store).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use keyvalue_core::{AsyncKeyValue, JsonObject};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use crate::error::Result;
+use crate::http::{str_field, str_list};
+
+/// FastMCP's collection of token responses.
+pub const TOKEN_COLLECTION: &str = "mcp-oauth-token";
+/// FastMCP's collection of absolute token expiries.
+pub const EXPIRY_COLLECTION: &str = "mcp-oauth-token-expiry";
+/// FastMCP's collection of client registrations.
+pub const CLIENT_COLLECTION: &str = "mcp-oauth-client-info";
+/// Our own collection of authorization server metadata (FastMCP does not store it).
+pub const METADATA_COLLECTION: &str = "oauth-core-server-metadata";
+/// How long stored entries live, as FastMCP stores them.
+pub(crate) const ENTRY_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Seconds since the Unix epoch, now.
+pub(crate) fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// A token response, held with its absolute expiry.
+#[derive(Clone)]
+pub(crate) struct Tokens {
+    pub(crate) access_token: SecretString,
+    pub(crate) token_type: String,
+    pub(crate) expires_in: Option<u64>,
+    pub(crate) scope: Option<String>,
+    pub(crate) refresh_token: Option<SecretString>,
+    /// Absolute expiry, seconds since the epoch.
+    pub(crate) expires_at: Option<f64>,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("scope", &self.scope)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl Tokens {
+    /// Parses a token endpoint response (or a stored one). `None` when it has no
+    /// usable `access_token`.
+    pub(crate) fn from_response(map: &JsonObject, received_at: f64) -> Option<Tokens> {
+        let access_token = str_field(map, "access_token").filter(|t| !t.is_empty())?;
+        let expires_in = map.get("expires_in").and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        });
+        Some(Tokens {
+            access_token: SecretString::from(access_token.to_string()),
+            token_type: str_field(map, "token_type").unwrap_or("Bearer").to_string(),
+            expires_in,
+            scope: str_field(map, "scope").map(str::to_string),
+            refresh_token: str_field(map, "refresh_token")
+                .filter(|t| !t.is_empty())
+                .map(|t| SecretString::from(t.to_string())),
+            expires_at: expires_in.map(|s| received_at + s as f64),
+        })
+    }
+
+    /// Whether the access token is still good for at least `margin` seconds.
+    pub(crate) fn is_fresh(&self, margin: f64) -> bool {
+        match self.expires_at {
+            Some(at) => now_secs() + margin < at,
+            None => true,
+        }
+    }
+
+    /// The scopes the token holds, as far as we know.
+    pub(crate) fn scopes(&self) -> Vec<String> {
+        self.scope
+            .as_deref()
+            .map(|s| s.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    fn to_object(&self) -> JsonObject {
+        let mut map = JsonObject::new();
+        map.insert(
+            "access_token".into(),
+            json!(self.access_token.expose_secret()),
+        );
+        map.insert("token_type".into(), json!(self.token_type));
+        if let Some(expires_in) = self.expires_in {
+            map.insert("expires_in".into(), json!(expires_in));
+        }
+        if let Some(scope) = &self.scope {
+            map.insert("scope".into(), json!(scope));
+        }
+        if let Some(refresh) = &self.refresh_token {
+            map.insert("refresh_token".into(), json!(refresh.expose_secret()));
+        }
+        map
+    }
+}
+
+/// A client registration (RFC 7591 response), bound to the issuer it came from.
+#[derive(Clone)]
+pub(crate) struct ClientInfo {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Option<SecretString>,
+    pub(crate) token_endpoint_auth_method: Option<String>,
+    pub(crate) redirect_uris: Vec<String>,
+    pub(crate) issuer: Option<String>,
+    /// Every field as the server returned it (secrets included), for storage.
+    pub(crate) raw: JsonObject,
+}
+
+impl fmt::Debug for ClientInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientInfo")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "token_endpoint_auth_method",
+                &self.token_endpoint_auth_method,
+            )
+            .field("redirect_uris", &self.redirect_uris)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientInfo {
+    /// Parses a registration response or a stored registration.
+    pub(crate) fn from_object(raw: JsonObject) -> Option<ClientInfo> {
+        let client_id = str_field(&raw, "client_id")
+            .filter(|s| !s.is_empty())?
+            .to_string();
+        Some(ClientInfo {
+            client_id,
+            client_secret: str_field(&raw, "client_secret")
+                .filter(|s| !s.is_empty())
+                .map(|s| SecretString::from(s.to_string())),
+            token_endpoint_auth_method: str_field(&raw, "token_endpoint_auth_method")
+                .map(str::to_string),
+            redirect_uris: str_list(&raw, "redirect_uris").unwrap_or_default(),
+            issuer: str_field(&raw, "issuer").map(str::to_string),
+            raw,
+        })
+    }
+}
+
+/// Stored authorization server metadata for one MCP server.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredServer {
+    pub(crate) issuer: String,
+    pub(crate) resource: String,
+    pub(crate) metadata: JsonObject,
+}
+
+/// The keyvalue store, with the key layout.
+#[derive(Clone)]
+pub(crate) struct Storage {
+    store: Arc<dyn AsyncKeyValue>,
+    prefix: String,
+}
+
+impl Storage {
+    pub(crate) fn new(store: Arc<dyn AsyncKeyValue>, server_key: &str) -> Self {
+        Storage {
+            store,
+            prefix: server_key.to_string(),
+        }
+    }
+
+    fn key(&self, suffix: &str) -> String {
+        format!("{}/{suffix}", self.prefix)
+    }
+
+    /// The stored tokens, with their absolute expiry; unreadable entries count as none.
+    pub(crate) async fn load_tokens(&self) -> Result<Option<Tokens>> {
+        let Some(map) = self
+            .store
+            .get(&self.key("tokens"), Some(TOKEN_COLLECTION))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(mut tokens) = Tokens::from_response(&map, 0.0) else {
+            tracing::warn!("ignoring a stored token entry without an access token");
+            return Ok(None);
+        };
+        let expiry = self
+            .store
+            .get(&self.key("token_expiry"), Some(EXPIRY_COLLECTION))
+            .await?;
+        // Only the absolute expiry counts: a relative `expires_in` says nothing about
+        // when the token was issued.
+        tokens.expires_at = expiry.and_then(|e| e.get("expires_at").and_then(Value::as_f64));
+        Ok(Some(tokens))
+    }
+
+    /// Saves tokens and their absolute expiry (the expiry entry is removed when unknown).
+    pub(crate) async fn save_tokens(&self, tokens: &Tokens) -> Result<()> {
+        self.store
+            .put(
+                &self.key("tokens"),
+                tokens.to_object(),
+                Some(ENTRY_TTL),
+                Some(TOKEN_COLLECTION),
+            )
+            .await?;
+        match tokens.expires_at {
+            Some(at) => {
+                let mut expiry = JsonObject::new();
+                expiry.insert("expires_at".into(), json!(at));
+                self.store
+                    .put(
+                        &self.key("token_expiry"),
+                        expiry,
+                        Some(ENTRY_TTL),
+                        Some(EXPIRY_COLLECTION),
+                    )
+                    .await?;
+            }
+            None => {
+                self.store
+                    .delete(&self.key("token_expiry"), Some(EXPIRY_COLLECTION))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the stored tokens.
+    pub(crate) async fn clear_tokens(&self) -> Result<()> {
+        self.store
+            .delete(&self.key("tokens"), Some(TOKEN_COLLECTION))
+            .await?;
+        self.store
+            .delete(&self.key("token_expiry"), Some(EXPIRY_COLLECTION))
+            .await?;
+        Ok(())
+    }
+
+    /// The stored client registration; unreadable entries count as none.
+    pub(crate) async fn load_client(&self) -> Result<Option<ClientInfo>> {
+        Ok(self
+            .store
+            .get(&self.key("client_info"), Some(CLIENT_COLLECTION))
+            .await?
+            .and_then(ClientInfo::from_object))
+    }
+
+    /// Saves a client registration.
+    pub(crate) async fn save_client(&self, client: &ClientInfo) -> Result<()> {
+        self.store
+            .put(
+                &self.key("client_info"),
+                client.raw.clone(),
+                Some(ENTRY_TTL),
+                Some(CLIENT_COLLECTION),
+            )
+            .await
+            .map_err(Into::into)
+    }
+
+    /// Removes the stored client registration.
+    pub(crate) async fn clear_client(&self) -> Result<()> {
+        self.store
+            .delete(&self.key("client_info"), Some(CLIENT_COLLECTION))
+            .await?;
+        Ok(())
+    }
+
+    /// The stored authorization server metadata.
+    pub(crate) async fn load_server(&self) -> Result<Option<StoredServer>> {
+        let Some(map) = self
+            .store
+            .get(&self.key("authorization_server"), Some(METADATA_COLLECTION))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let issuer = str_field(&map, "issuer").map(str::to_string);
+        let resource = str_field(&map, "resource").map(str::to_string);
+        let metadata = map.get("metadata").and_then(Value::as_object).cloned();
+        Ok(match (issuer, resource, metadata) {
+            (Some(issuer), Some(resource), Some(metadata)) => Some(StoredServer {
+                issuer,
+                resource,
+                metadata,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Saves the authorization server metadata.
+    pub(crate) async fn save_server(&self, server: &StoredServer) -> Result<()> {
+        let mut map = JsonObject::new();
+        map.insert("issuer".into(), json!(server.issuer));
+        map.insert("resource".into(), json!(server.resource));
+        map.insert("metadata".into(), Value::Object(server.metadata.clone()));
+        self.store
+            .put(
+                &self.key("authorization_server"),
+                map,
+                Some(ENTRY_TTL),
+                Some(METADATA_COLLECTION),
+            )
+            .await
+            .map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyvalue_memory::MemoryStore;
+
+    fn obj(v: Value) -> JsonObject {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn reads_the_minimal_fastmcp_shape() {
+        let store: Arc<dyn AsyncKeyValue> = Arc::new(MemoryStore::new());
+        let server = "https://mcp.example.com/mcp";
+        store
+            .put(
+                &format!("{server}/tokens"),
+                obj(json!({"access_token": "a", "token_type": "bearer", "expires_in": 60})),
+                None,
+                Some(TOKEN_COLLECTION),
+            )
+            .await
+            .unwrap();
+        store
+            .put(
+                &format!("{server}/token_expiry"),
+                obj(json!({"expires_at": 4_000_000_000u64})),
+                None,
+                Some(EXPIRY_COLLECTION),
+            )
+            .await
+            .unwrap();
+        store
+            .put(
+                &format!("{server}/client_info"),
+                obj(
+                    json!({"client_id": "c", "redirect_uris": ["http://localhost:9/callback"],
+                           "token_endpoint_auth_method": "none"}),
+                ),
+                None,
+                Some(CLIENT_COLLECTION),
+            )
+            .await
+            .unwrap();
+        let storage = Storage::new(store, server);
+        let tokens = storage.load_tokens().await.unwrap().unwrap();
+        assert_eq!(tokens.access_token.expose_secret(), "a");
+        assert_eq!(tokens.expires_at, Some(4_000_000_000.0));
+        assert!(tokens.is_fresh(30.0));
+        let client = storage.load_client().await.unwrap().unwrap();
+        assert_eq!(client.client_id, "c");
+        assert_eq!(client.issuer, None);
+    }
+
+    #[tokio::test]
+    async fn saves_the_full_shape_with_an_absolute_expiry() {
+        let store: Arc<dyn AsyncKeyValue> = Arc::new(MemoryStore::new());
+        let storage = Storage::new(store.clone(), "https://s");
+        let fresh = Tokens::from_response(
+            &obj(json!({"access_token": "a", "token_type": "Bearer", "expires_in": 10, "refresh_token": "r"})),
+            now_secs(),
+        )
+        .unwrap();
+        storage.save_tokens(&fresh).await.unwrap();
+        let stored = store
+            .get("https://s/tokens", Some(TOKEN_COLLECTION))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored["refresh_token"], "r");
+        assert!(stored.get("expires_at").is_none());
+        let expiry = store
+            .get("https://s/token_expiry", Some(EXPIRY_COLLECTION))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(expiry["expires_at"].as_f64().unwrap() > now_secs());
+        assert!(format!("{fresh:?}").contains("[redacted]"));
+        assert!(!format!("{fresh:?}").contains("\"r\""));
+    }
+
+    #[tokio::test]
+    async fn garbage_entries_count_as_none() {
+        let store: Arc<dyn AsyncKeyValue> = Arc::new(MemoryStore::new());
+        store
+            .put(
+                "s/tokens",
+                obj(json!({"access_token": 5})),
+                None,
+                Some(TOKEN_COLLECTION),
+            )
+            .await
+            .unwrap();
+        store
+            .put(
+                "s/client_info",
+                obj(json!({"nope": true})),
+                None,
+                Some(CLIENT_COLLECTION),
+            )
+            .await
+            .unwrap();
+        let storage = Storage::new(store, "s");
+        assert!(storage.load_tokens().await.unwrap().is_none());
+        assert!(storage.load_client().await.unwrap().is_none());
+        assert!(storage.load_server().await.unwrap().is_none());
+    }
+}

@@ -1,0 +1,217 @@
+//! Token endpoint requests with the client authentication methods the server supports.
+
+use reqwest::Client;
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use crate::config::PrivateKey;
+use crate::discovery::AsMetadata;
+use crate::error::{Error, Result};
+use crate::http::{display_url, parse_object, read_limited, str_field};
+use crate::storage::{Tokens, now_secs};
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthMethod {
+    /// HTTP Basic with the form-encoded ID and secret.
+    Basic,
+    /// ID and secret in the form body.
+    Post,
+    /// Public client: the ID in the body only.
+    None,
+    /// A signed JWT assertion (RFC 7523).
+    PrivateKeyJwt,
+}
+
+/// The client's identity at the token endpoint.
+pub(crate) struct ClientAuth<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) secret: Option<&'a SecretString>,
+    pub(crate) key: Option<&'a PrivateKey>,
+    pub(crate) method: AuthMethod,
+    /// The issuer: the audience of a JWT assertion.
+    pub(crate) issuer: &'a str,
+}
+
+/// Picks the method: the registered one when we can do it, else the best one the
+/// server lists for the credentials we hold (RFC 8414's default is basic).
+pub(crate) fn choose_method(
+    server: &AsMetadata,
+    registered: Option<&str>,
+    has_secret: bool,
+    has_key: bool,
+) -> AuthMethod {
+    let usable = |m: &str| match m {
+        "client_secret_basic" if has_secret => Some(AuthMethod::Basic),
+        "client_secret_post" if has_secret => Some(AuthMethod::Post),
+        "private_key_jwt" if has_key => Some(AuthMethod::PrivateKeyJwt),
+        "none" => Some(AuthMethod::None),
+        _ => None,
+    };
+    if let Some(method) = registered.and_then(usable) {
+        return method;
+    }
+    let supported = server
+        .token_auth_methods
+        .clone()
+        .unwrap_or_else(|| vec!["client_secret_basic".into()]);
+    let preference: &[&str] = if has_key {
+        &[
+            "private_key_jwt",
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ]
+    } else {
+        &["client_secret_basic", "client_secret_post", "none"]
+    };
+    for wanted in preference {
+        if supported.iter().any(|s| s == wanted) {
+            if let Some(method) = usable(wanted) {
+                return method;
+            }
+        }
+    }
+    match (has_key, has_secret) {
+        (true, _) => AuthMethod::PrivateKeyJwt,
+        (false, true) => AuthMethod::Basic,
+        (false, false) => AuthMethod::None,
+    }
+}
+
+/// RFC 6749 §2.3.1: the ID and secret are form-encoded before Base64.
+fn basic_credentials(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+}
+
+/// POSTs a token request and parses the token response.
+pub(crate) async fn request(
+    client: &Client,
+    endpoint: &Url,
+    mut form: Vec<(&'static str, String)>,
+    auth: &ClientAuth<'_>,
+) -> Result<Tokens> {
+    let mut request = client
+        .post(endpoint.clone())
+        .header(http::header::ACCEPT, "application/json");
+    match auth.method {
+        AuthMethod::Basic => {
+            let secret = auth.secret.map(|s| s.expose_secret()).unwrap_or_default();
+            let mut value = http::HeaderValue::from_str(&format!(
+                "Basic {}",
+                basic_credentials(auth.client_id, secret)
+            ))
+            .map_err(|_| Error::Config("the client credentials cannot form a header".into()))?;
+            value.set_sensitive(true);
+            request = request.header(http::header::AUTHORIZATION, value);
+        }
+        AuthMethod::Post => {
+            form.push(("client_id", auth.client_id.to_string()));
+            let secret = auth.secret.map(|s| s.expose_secret()).unwrap_or_default();
+            form.push(("client_secret", secret.to_string()));
+        }
+        AuthMethod::None => form.push(("client_id", auth.client_id.to_string())),
+        AuthMethod::PrivateKeyJwt => {
+            let key = auth
+                .key
+                .ok_or_else(|| Error::Config("private_key_jwt needs a private key".into()))?;
+            form.push(("client_id", auth.client_id.to_string()));
+            form.push(("client_assertion_type", crate::jwt::ASSERTION_TYPE.into()));
+            form.push((
+                "client_assertion",
+                crate::jwt::client_assertion(key, auth.client_id, auth.issuer)?,
+            ));
+        }
+    }
+    let grant = form
+        .iter()
+        .find(|(k, _)| *k == "grant_type")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    tracing::debug!(endpoint = %display_url(endpoint), %grant, method = ?auth.method, "token request");
+    let response = request
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| Error::http(endpoint, e))?;
+    let status = response.status();
+    let received_at = now_secs();
+    let body = read_limited(response, endpoint).await?;
+    if !status.is_success() {
+        let parsed = parse_object(&body, endpoint).ok();
+        let field = |k| {
+            parsed
+                .as_ref()
+                .and_then(|m| str_field(m, k))
+                .map(str::to_string)
+        };
+        return Err(Error::TokenEndpoint {
+            status: status.as_u16(),
+            error: field("error").unwrap_or_else(|| "http_error".into()),
+            description: field("error_description"),
+        });
+    }
+    let map = parse_object(&body, endpoint)?;
+    let tokens = Tokens::from_response(&map, received_at).ok_or_else(|| Error::Metadata {
+        url: display_url(endpoint),
+        reason: "the token response has no access_token".into(),
+    })?;
+    if !tokens.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(Error::Metadata {
+            url: display_url(endpoint),
+            reason: format!("unsupported token_type `{}`", tokens.token_type),
+        });
+    }
+    tracing::info!(grant = %grant, expires_in = ?tokens.expires_in, scope = ?tokens.scope, "token received");
+    Ok(tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(methods: Option<&[&str]>) -> AsMetadata {
+        let mut raw = serde_json::json!({
+            "issuer": "https://as.example",
+            "token_endpoint": "https://as.example/token",
+        });
+        if let Some(m) = methods {
+            raw["token_endpoint_auth_methods_supported"] = serde_json::json!(m);
+        }
+        AsMetadata::parse(raw.as_object().unwrap().clone(), "https://as.example", "t").unwrap()
+    }
+
+    #[test]
+    fn chooses_what_server_and_client_support() {
+        let both = server(Some(&["client_secret_post", "client_secret_basic"]));
+        assert_eq!(choose_method(&both, None, true, false), AuthMethod::Basic);
+        assert_eq!(
+            choose_method(&both, Some("client_secret_post"), true, false),
+            AuthMethod::Post
+        );
+        assert_eq!(
+            choose_method(&server(Some(&["none"])), None, false, false),
+            AuthMethod::None
+        );
+        assert_eq!(
+            choose_method(&server(None), None, true, false),
+            AuthMethod::Basic
+        );
+        assert_eq!(
+            choose_method(&server(Some(&["private_key_jwt"])), None, false, true),
+            AuthMethod::PrivateKeyJwt
+        );
+    }
+
+    #[test]
+    fn basic_credentials_are_form_encoded() {
+        use base64::Engine;
+        let encoded = basic_credentials("a:b", "c d");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), "a%3Ab:c+d");
+    }
+}

@@ -1,0 +1,651 @@
+//! End-to-end tests over loopback HTTP: a small authorization server and protected MCP
+//! endpoint (axum) in the test process, and the real client, callback server and store.
+// Tests may unwrap: a failure is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use keyvalue_core::{AsyncKeyValue, JsonObject};
+use keyvalue_memory::MemoryStore;
+use oauth_core::{BrowserMode, Error, ExposeSecret, OAuth};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// What the authorization endpoint does.
+#[derive(Clone, Copy, PartialEq)]
+enum Consent {
+    Approve,
+    Deny,
+    WrongState,
+}
+
+#[derive(Default)]
+struct ServerState {
+    base: String,
+    consent: Option<Consent>,
+    /// Overrides of the metadata responses.
+    as_metadata_body: Option<String>,
+    prm_issuer: Option<String>,
+    clients: HashSet<String>,
+    codes: HashMap<String, String>,
+    access: HashSet<String>,
+    refresh: HashSet<String>,
+    /// Every secret the server handed out, to look for in logs.
+    secrets: Vec<String>,
+    expires_in: u64,
+}
+
+#[derive(Clone, Default)]
+struct Server {
+    state: Arc<Mutex<ServerState>>,
+    registrations: Arc<AtomicUsize>,
+    authorizations: Arc<AtomicUsize>,
+    refreshes: Arc<AtomicUsize>,
+    counter: Arc<AtomicUsize>,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let server = Server::default();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        {
+            let mut st = server.state.lock().unwrap();
+            st.base = base;
+            st.consent = Some(Consent::Approve);
+            st.expires_in = 3600;
+        }
+        let app = Router::new()
+            .route("/.well-known/oauth-protected-resource/mcp", get(prm))
+            .route("/.well-known/oauth-authorization-server", get(as_metadata))
+            .route("/register", post(register))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .route("/mcp", post(mcp))
+            .with_state(server.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        server
+    }
+
+    fn base(&self) -> String {
+        self.state.lock().unwrap().base.clone()
+    }
+
+    fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.base())
+    }
+
+    fn set(&self, f: impl FnOnce(&mut ServerState)) {
+        f(&mut self.state.lock().unwrap());
+    }
+
+    fn next(&self, prefix: &str) -> String {
+        let n = self.counter.fetch_add(1, Ordering::SeqCst);
+        format!("{prefix}-{n}-SECRETVALUE")
+    }
+}
+
+async fn prm(State(s): State<Server>) -> Json<Value> {
+    let st = s.state.lock().unwrap();
+    let issuer = st.prm_issuer.clone().unwrap_or_else(|| st.base.clone());
+    Json(json!({
+        "resource": format!("{}/mcp", st.base),
+        "authorization_servers": [issuer],
+        "scopes_supported": ["mcp"],
+    }))
+}
+
+async fn as_metadata(State(s): State<Server>) -> Response {
+    let st = s.state.lock().unwrap();
+    if let Some(body) = &st.as_metadata_body {
+        return ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
+    }
+    let b = &st.base;
+    Json(json!({
+        "issuer": b,
+        "authorization_endpoint": format!("{b}/authorize"),
+        "token_endpoint": format!("{b}/token"),
+        "registration_endpoint": format!("{b}/register"),
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "scopes_supported": ["mcp", "offline_access"],
+    }))
+    .into_response()
+}
+
+async fn register(State(s): State<Server>, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
+    s.registrations.fetch_add(1, Ordering::SeqCst);
+    // Client IDs are public (and logged); only the counter is shared with secrets.
+    let id = s.next("client").replace("-SECRETVALUE", "");
+    s.state.lock().unwrap().clients.insert(id.clone());
+    let mut out = body.as_object().cloned().unwrap_or_default();
+    out.insert("client_id".into(), json!(id));
+    (StatusCode::CREATED, Json(Value::Object(out)))
+}
+
+async fn authorize(State(s): State<Server>, Query(q): Query<HashMap<String, String>>) -> Response {
+    s.authorizations.fetch_add(1, Ordering::SeqCst);
+    let client_id = q.get("client_id").cloned().unwrap_or_default();
+    let known = s.state.lock().unwrap().clients.contains(&client_id);
+    if !known {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    assert_eq!(
+        q.get("code_challenge_method").map(String::as_str),
+        Some("S256")
+    );
+    assert_eq!(q.get("resource"), Some(&s.mcp_url()));
+    let redirect = q.get("redirect_uri").cloned().unwrap();
+    let state = q.get("state").cloned().unwrap_or_default();
+    let consent = s.state.lock().unwrap().consent.unwrap_or(Consent::Approve);
+    let location = match consent {
+        Consent::Approve => {
+            let code = s.next("code");
+            let mut st = s.state.lock().unwrap();
+            st.codes.insert(code.clone(), client_id);
+            st.secrets.push(code.clone());
+            format!("{redirect}?code={code}&state={state}")
+        }
+        Consent::Deny => {
+            format!("{redirect}?error=access_denied&error_description=no%3Cb%3E&state={state}")
+        }
+        Consent::WrongState => format!("{redirect}?code=whatever&state=forged"),
+    };
+    Redirect::to(&location).into_response()
+}
+
+fn issue(s: &Server) -> Json<Value> {
+    let access = s.next("access");
+    let refresh = s.next("refresh");
+    let mut st = s.state.lock().unwrap();
+    st.access.insert(access.clone());
+    st.refresh.insert(refresh.clone());
+    st.secrets.push(access.clone());
+    st.secrets.push(refresh.clone());
+    Json(json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": st.expires_in,
+        "refresh_token": refresh,
+        "scope": "mcp offline_access",
+    }))
+}
+
+async fn token(State(s): State<Server>, Form(form): Form<HashMap<String, String>>) -> Response {
+    let client_id = form.get("client_id").cloned().unwrap_or_default();
+    if !s.state.lock().unwrap().clients.contains(&client_id) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let code = form.get("code").cloned().unwrap_or_default();
+            let ok = s.state.lock().unwrap().codes.remove(&code) == Some(client_id);
+            assert!(form.contains_key("code_verifier"));
+            if !ok {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": "invalid_grant"})),
+                )
+                    .into_response();
+            }
+            issue(&s).into_response()
+        }
+        Some("refresh_token") => {
+            s.refreshes.fetch_add(1, Ordering::SeqCst);
+            // Widen the window in which concurrent callers could start a second refresh.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let rt = form.get("refresh_token").cloned().unwrap_or_default();
+            // Rotation: a refresh token works once.
+            if !s.state.lock().unwrap().refresh.remove(&rt) {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": "invalid_grant"})),
+                )
+                    .into_response();
+            }
+            issue(&s).into_response()
+        }
+        _ => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "unsupported_grant_type"})),
+        )
+            .into_response(),
+    }
+}
+
+async fn mcp(State(s): State<Server>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let valid = token.is_some_and(|t| s.state.lock().unwrap().access.contains(&t));
+    if !valid {
+        let challenge = format!(
+            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+            s.base()
+        );
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, challenge)],
+            "",
+        )
+            .into_response();
+    }
+    Json(json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": []}})).into_response()
+}
+
+/// A browser that must not be used: the test fails if authorization starts.
+fn no_browser() -> BrowserMode {
+    BrowserMode::Custom(Arc::new(|_| panic!("the browser was opened")))
+}
+
+/// A browser that follows the redirects to the callback server, like a user's would.
+fn real_browser() -> BrowserMode {
+    BrowserMode::Custom(Arc::new(|url| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let _ = reqwest::get(url).await;
+        });
+        Ok(())
+    }))
+}
+
+fn client(server: &Server, store: &Arc<MemoryStore>, browser: BrowserMode) -> OAuth {
+    OAuth::builder(server.mcp_url())
+        .token_storage(store.clone())
+        .browser(browser)
+        .callback_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+async fn call(oauth: &OAuth, server: &Server) -> reqwest::StatusCode {
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(oauth.clone())
+        .build();
+    http.post(server.mcp_url())
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+async fn expire_stored_token(store: &MemoryStore, server: &Server) {
+    let mut expiry = JsonObject::new();
+    expiry.insert("expires_at".into(), json!(now() - 10.0));
+    store
+        .put(
+            &format!("{}/token_expiry", server.mcp_url()),
+            expiry,
+            None,
+            Some(oauth_core::EXPIRY_COLLECTION),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn tokens_survive_a_restart_and_refresh_when_expired() {
+    let server = Server::start().await;
+    let store = Arc::new(MemoryStore::new());
+
+    let first = client(&server, &store, real_browser());
+    assert_eq!(call(&first, &server).await, 200);
+    assert_eq!(server.authorizations.load(Ordering::SeqCst), 1);
+    assert_eq!(server.registrations.load(Ordering::SeqCst), 1);
+
+    // The FastMCP layout.
+    let key = server.mcp_url();
+    let tokens = store
+        .get(&format!("{key}/tokens"), Some("mcp-oauth-token"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        tokens["access_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("access-")
+    );
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 3600);
+    let expiry = store
+        .get(
+            &format!("{key}/token_expiry"),
+            Some("mcp-oauth-token-expiry"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let at = expiry["expires_at"].as_f64().unwrap();
+    assert!(
+        (at - (now() + 3600.0)).abs() < 60.0,
+        "absolute expiry: {at}"
+    );
+    let info = store
+        .get(&format!("{key}/client_info"), Some("mcp-oauth-client-info"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info["issuer"], json!(server.base()));
+    let (_, ttl) = store
+        .ttl(&format!("{key}/tokens"), Some("mcp-oauth-token"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(ttl.unwrap() > Duration::from_secs(364 * 24 * 3600));
+
+    // A new client on the same store: no browser, no request to the server's AS.
+    let second = client(&server, &store, no_browser());
+    assert_eq!(call(&second, &server).await, 200);
+    assert_eq!(server.authorizations.load(Ordering::SeqCst), 1);
+    assert_eq!(server.refreshes.load(Ordering::SeqCst), 0);
+
+    // Expired in the store: the next client refreshes, without a browser.
+    expire_stored_token(&store, &server).await;
+    let third = client(&server, &store, no_browser());
+    assert_eq!(call(&third, &server).await, 200);
+    assert_eq!(server.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(server.authorizations.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_callers_cause_one_refresh() {
+    let server = Server::start().await;
+    let store = Arc::new(MemoryStore::new());
+    client(&server, &store, BrowserMode::FetchRedirect)
+        .access_token()
+        .await
+        .unwrap();
+    expire_stored_token(&store, &server).await;
+
+    let oauth = client(&server, &store, no_browser());
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let oauth = oauth.clone();
+            tokio::spawn(async move {
+                oauth
+                    .access_token()
+                    .await
+                    .unwrap()
+                    .expose_secret()
+                    .to_string()
+            })
+        })
+        .collect();
+    let mut tokens = HashSet::new();
+    for t in tasks {
+        tokens.insert(t.await.unwrap());
+    }
+    assert_eq!(server.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(tokens.len(), 1, "every caller got the one refreshed token");
+}
+
+#[tokio::test]
+async fn a_refused_refresh_token_means_authorizing_again() {
+    let server = Server::start().await;
+    let store = Arc::new(MemoryStore::new());
+    client(&server, &store, BrowserMode::FetchRedirect)
+        .access_token()
+        .await
+        .unwrap();
+    server.set(|st| st.refresh.clear());
+    expire_stored_token(&store, &server).await;
+    let oauth = client(&server, &store, BrowserMode::FetchRedirect);
+    oauth.access_token().await.unwrap();
+    assert_eq!(server.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(server.authorizations.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_network_error_during_refresh_keeps_the_tokens() {
+    let server = Server::start().await;
+    let store = Arc::new(MemoryStore::new());
+    client(&server, &store, BrowserMode::FetchRedirect)
+        .access_token()
+        .await
+        .unwrap();
+    expire_stored_token(&store, &server).await;
+    // Point the stored token endpoint at a closed port.
+    let key = format!("{}/authorization_server", server.mcp_url());
+    let mut stored = store
+        .get(&key, Some(oauth_core::METADATA_COLLECTION))
+        .await
+        .unwrap()
+        .unwrap();
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = format!(
+        "http://127.0.0.1:{}/token",
+        closed.local_addr().unwrap().port()
+    );
+    drop(closed);
+    stored["metadata"]["token_endpoint"] = json!(dead);
+    store
+        .put(&key, stored, None, Some(oauth_core::METADATA_COLLECTION))
+        .await
+        .unwrap();
+
+    let err = client(&server, &store, no_browser())
+        .access_token()
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    let tokens = store
+        .get(
+            &format!("{}/tokens", server.mcp_url()),
+            Some("mcp-oauth-token"),
+        )
+        .await
+        .unwrap();
+    assert!(tokens.unwrap().contains_key("refresh_token"), "tokens kept");
+}
+
+#[tokio::test]
+async fn denied_consent_is_reported() {
+    let server = Server::start().await;
+    server.set(|st| st.consent = Some(Consent::Deny));
+    let store = Arc::new(MemoryStore::new());
+    let err = client(&server, &store, real_browser())
+        .access_token()
+        .await
+        .unwrap_err();
+    match err {
+        Error::Denied { error, description } => {
+            assert_eq!(error, "access_denied");
+            assert_eq!(description.as_deref(), Some("no<b>"));
+        }
+        other => panic!("expected Denied, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_state_aborts() {
+    let server = Server::start().await;
+    server.set(|st| st.consent = Some(Consent::WrongState));
+    let store = Arc::new(MemoryStore::new());
+    let err = client(&server, &store, real_browser())
+        .access_token()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidResponse(ref m) if m.contains("state")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_taken_callback_port_is_named() {
+    let server = Server::start().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let oauth = OAuth::builder(server.mcp_url())
+        .callback_host("127.0.0.1")
+        .callback_port(port)
+        .browser(no_browser())
+        .build()
+        .unwrap();
+    let err = oauth.access_token().await.unwrap_err();
+    assert!(
+        matches!(err, Error::PortInUse { port: p, .. } if p == port),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&port.to_string()));
+}
+
+#[tokio::test]
+async fn no_callback_in_time_is_a_timeout() {
+    let server = Server::start().await;
+    let oauth = OAuth::builder(server.mcp_url())
+        .browser(BrowserMode::Custom(Arc::new(|_| Ok(()))))
+        .callback_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = oauth.access_token().await.unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_stale_registration_is_redone_once() {
+    let server = Server::start().await;
+    let store = Arc::new(MemoryStore::new());
+    let oauth = client(&server, &store, BrowserMode::FetchRedirect);
+    oauth.access_token().await.unwrap();
+    // The server forgets every client; the stored tokens are gone too.
+    server.set(|st| st.clients.clear());
+    oauth.clear_tokens().await.unwrap();
+    let fresh = client(&server, &store, BrowserMode::FetchRedirect);
+    fresh.access_token().await.unwrap();
+    assert_eq!(server.registrations.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_plain_http_remote_authorization_server_is_refused() {
+    let server = Server::start().await;
+    server.set(|st| st.prm_issuer = Some("http://auth.example.com".into()));
+    let err = client(&server, &Arc::new(MemoryStore::new()), no_browser())
+        .access_token()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Insecure { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_metadata_are_refused() {
+    let server = Server::start().await;
+    let huge = format!(
+        "{{\"issuer\": \"{}\", \"pad\": \"{}\"}}",
+        server.base(),
+        "x".repeat(400_000)
+    );
+    server.set(|st| st.as_metadata_body = Some(huge));
+    let err = client(&server, &Arc::new(MemoryStore::new()), no_browser())
+        .access_token()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("larger than"), "{err}");
+
+    server.set(|st| st.as_metadata_body = Some("{not json".into()));
+    let err = client(&server, &Arc::new(MemoryStore::new()), no_browser())
+        .access_token()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not valid JSON"), "{err}");
+
+    server.set(|st| st.as_metadata_body = Some("[1, 2]".into()));
+    let err = client(&server, &Arc::new(MemoryStore::new()), no_browser())
+        .access_token()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not an object"), "{err}");
+}
+
+/// A `MakeWriter` that appends to a shared buffer.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs_or_debug_output() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(capture.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = Server::start().await;
+    let store = Arc::new(MemoryStore::new());
+    let oauth = client(&server, &store, real_browser());
+    assert_eq!(call(&oauth, &server).await, 200);
+    expire_stored_token(&store, &server).await;
+    let again = client(&server, &store, no_browser());
+    assert_eq!(call(&again, &server).await, 200);
+    let debug = format!(
+        "{oauth:?} {again:?} {:?}",
+        again.access_token().await.unwrap()
+    );
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("token received"),
+        "the flow was logged:\n{logs}"
+    );
+    let secrets = server.state.lock().unwrap().secrets.clone();
+    assert!(
+        secrets.len() >= 5,
+        "codes, access and refresh tokens were issued"
+    );
+    for secret in &secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "`{secret}` appears in the logs"
+        );
+        assert!(
+            !debug.contains(secret.as_str()),
+            "`{secret}` appears in Debug output"
+        );
+    }
+    assert!(!logs.contains("SECRETVALUE"));
+}
