@@ -1,4 +1,80 @@
 //! A Fernet encryption wrapper that turns any keyvalue store into an encrypted one.
 //!
-//! **Not implemented yet**: this crate reserves its place in the workspace layout and
-//! has no public API. The work is tracked in issue 5.
+//! ```
+//! use keyvalue_core::prelude::*;
+//! use keyvalue_fernet::{FernetKey, FernetWrapper};
+//! use keyvalue_memory::MemoryStore;
+//! use serde_json::json;
+//! use std::sync::Arc;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<()> {
+//! // Keep the key text somewhere safe (a secret manager, an environment variable).
+//! let key_text = FernetKey::generate()?;
+//! let inner = Arc::new(MemoryStore::new());
+//! let store = FernetWrapper::new(inner.clone(), FernetKey::from_base64(&key_text)?);
+//!
+//! let token = json!({"access_token": "at-1"}).as_object().cloned().unwrap_or_default();
+//! store.put("github", token.clone(), None, Some("tokens")).await?;
+//! assert_eq!(store.get("github", Some("tokens")).await?, Some(token));
+//!
+//! // The inner store only ever sees py-key-value's envelope.
+//! let sealed = inner.get("github", Some("tokens")).await?.unwrap_or_default();
+//! assert!(sealed.contains_key("__encrypted_data__"));
+//! assert_eq!(sealed["__encryption_version__"], 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Format
+//!
+//! Values are stored exactly as py-key-value's `FernetEncryptionWrapper` stores them, so
+//! Python and Rust programs can share one encrypted store:
+//!
+//! ```json
+//! {"__encrypted_data__": "<standard base64 of the Fernet token text>", "__encryption_version__": 1}
+//! ```
+//!
+//! The plaintext is the value as compact JSON (UTF-8). Keys, collections and expiry are
+//! not encrypted.
+//!
+//! # Keys
+//!
+//! - [`FernetKey::from_base64`]: a Fernet key (32 bytes, URL-safe base64), as Python's
+//!   `Fernet.generate_key()` or [`FernetKey::generate`] makes it;
+//! - [`FernetKey::derive_from_password`]: the key py-key-value derives from
+//!   `source_material` and `salt` (PBKDF2-HMAC-SHA256, 1,200,000 rounds);
+//! - [`Keyring`]: several keys, newest first, for rotation. Values are sealed with the
+//!   newest key and opened with any; [`FernetWrapper::reencrypt_collection`] and
+//!   [`FernetWrapper::reencrypt_all`] re-seal old entries with the newest key.
+//!
+//! Keys never appear in `Debug` output. The `fernet` crate keeps each key in a struct
+//! that zeroes itself on drop, and the key text and derived bytes this crate handles are
+//! kept in [`zeroize::Zeroizing`] buffers; see [`FernetKey`] for the one copy that is not.
+//!
+//! # Errors
+//!
+//! Strict by default: a stored value that cannot be opened (wrong key, tampered or
+//! truncated token, bad base64, an envelope version other than 1, or a plain value that
+//! was never sealed) is an [`ErrorKind::Decryption`](keyvalue_core::ErrorKind::Decryption)
+//! error that names the key and collection and never the value.
+//! [`FernetWrapperBuilder`] can read such values as missing instead, and can accept
+//! plain values while migrating.
+//!
+//! Unlike Python's `cryptography`, the `fernet` crate refuses a token stamped more than
+//! 60 seconds in the future, so a writer whose clock runs that far ahead of the reader
+//! produces values the reader cannot open.
+
+mod envelope;
+mod key;
+mod wrapper;
+
+pub use envelope::{DATA_FIELD, ENCRYPTION_VERSION, VERSION_FIELD};
+pub use key::{FernetKey, KDF_ITERATIONS, Keyring};
+pub use wrapper::{FernetWrapper, FernetWrapperBuilder};
+
+/// The `zeroize` crate, re-exported: [`FernetKey::generate`] returns a [`zeroize::Zeroizing`] string.
+pub use zeroize;
+
+#[cfg(test)]
+mod vectors;

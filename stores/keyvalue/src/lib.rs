@@ -11,7 +11,7 @@
 //! | `sqlite` | a SQLite file (WAL, bundled SQLite) | [`sqlite`] |
 //! | `redis` | Redis, single node and cluster (not implemented yet) | `redis` |
 //! | `dynamodb` | DynamoDB (not implemented yet) | `dynamodb` |
-//! | `fernet` | encryption wrapper for any store (not implemented yet) | `fernet` |
+//! | `fernet` | Fernet encryption wrapper for any store, with key rotation | [`fernet`] |
 //!
 //! ```
 //! use keyvalue::prelude::*;
@@ -63,7 +63,7 @@ pub mod dynamodb {
     pub use keyvalue_dynamodb::*;
 }
 
-/// The Fernet encryption wrapper (feature `fernet`; not implemented yet).
+/// The Fernet encryption wrapper (feature `fernet`).
 #[cfg(feature = "fernet")]
 pub mod fernet {
     pub use keyvalue_fernet::*;

@@ -1,0 +1,282 @@
+//! Key material: one Fernet key, and the ordered keyring the wrapper seals and opens with.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE;
+use fernet::Fernet;
+use keyvalue_core::{Error, ErrorKind, Result};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+/// PBKDF2-HMAC-SHA256 rounds for password-derived keys, as py-key-value uses.
+pub const KDF_ITERATIONS: u32 = 1_200_000;
+
+/// The length of a Fernet key in bytes (16 for signing, 16 for encryption).
+const KEY_BYTES: usize = 32;
+
+/// One Fernet key.
+///
+/// `Debug` never shows the key. The key lives in the `fernet` crate's own key struct,
+/// which zeroes itself when dropped; the text and bytes this crate handles on the way
+/// (the key text it generates, a derived key) are held in [`Zeroizing`] buffers. One
+/// short-lived copy is out of reach: `fernet::Fernet::new` decodes the key text into a
+/// plain `Vec` that it frees without zeroing.
+#[derive(Clone)]
+pub struct FernetKey {
+    fernet: Fernet,
+}
+
+impl fmt::Debug for FernetKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FernetKey(<redacted>)")
+    }
+}
+
+impl FernetKey {
+    /// A key from its text form: 32 bytes in URL-safe base64, as Python's
+    /// `Fernet.generate_key()` and [`FernetKey::generate`] write it.
+    ///
+    /// Anything else is an [`ErrorKind::InvalidArgument`] error (which does not repeat
+    /// the text).
+    ///
+    /// ```
+    /// use keyvalue_fernet::FernetKey;
+    ///
+    /// let key = FernetKey::from_base64("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=")?;
+    /// assert_eq!(format!("{key:?}"), "FernetKey(<redacted>)");
+    /// assert!(FernetKey::from_base64("not a key").is_err());
+    /// # Ok::<(), keyvalue_core::Error>(())
+    /// ```
+    pub fn from_base64(key: &str) -> Result<Self> {
+        Fernet::new(key.trim())
+            .map(|fernet| FernetKey { fernet })
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    "a Fernet key is 32 bytes in URL-safe base64 (44 characters)",
+                )
+            })
+    }
+
+    /// A new random key in its text form, to keep somewhere safe and load with
+    /// [`FernetKey::from_base64`].
+    ///
+    /// The operating system's random source failing is an [`ErrorKind::Setup`] error.
+    pub fn generate() -> Result<Zeroizing<String>> {
+        let mut bytes = Zeroizing::new([0u8; KEY_BYTES]);
+        getrandom::getrandom(bytes.as_mut_slice()).map_err(|e| {
+            Error::new(ErrorKind::Setup, "the system's random source failed").with_source(e)
+        })?;
+        Ok(Zeroizing::new(URL_SAFE.encode(bytes.as_slice())))
+    }
+
+    /// The key py-key-value's `FernetEncryptionWrapper(source_material=..., salt=...)`
+    /// derives: PBKDF2-HMAC-SHA256 over the UTF-8 `password` with the UTF-8 `salt`,
+    /// [`KDF_ITERATIONS`] rounds, 32 bytes.
+    ///
+    /// Like py-key-value, there is no default salt: an empty or blank password or salt
+    /// is an [`ErrorKind::InvalidArgument`] error. The derivation is deliberately slow
+    /// (around a second); in async code, run it on a blocking thread.
+    pub fn derive_from_password(password: &str, salt: &str) -> Result<Self> {
+        if password.trim().is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "the password to derive a key from is empty",
+            ));
+        }
+        if salt.trim().is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a password-derived key needs a non-empty salt",
+            ));
+        }
+        let mut derived = Zeroizing::new([0u8; KEY_BYTES]);
+        pbkdf2::pbkdf2_hmac::<Sha256>(
+            password.as_bytes(),
+            salt.as_bytes(),
+            KDF_ITERATIONS,
+            derived.as_mut_slice(),
+        );
+        // py-key-value hands the derived bytes to Fernet as URL-safe base64 text.
+        let text = Zeroizing::new(URL_SAFE.encode(derived.as_slice()));
+        FernetKey::from_base64(&text)
+    }
+
+    pub(crate) fn fernet(&self) -> &Fernet {
+        &self.fernet
+    }
+}
+
+/// The keys a wrapper uses, newest first: values are sealed with the newest key and
+/// opened with whichever key fits, so keys can be rotated without rewriting everything
+/// at once (see [`FernetWrapper::reencrypt_collection`](crate::FernetWrapper::reencrypt_collection)).
+///
+/// A single [`FernetKey`] converts into a keyring. `Debug` shows only how many keys
+/// there are.
+///
+/// ```
+/// use keyvalue_fernet::{FernetKey, Keyring};
+///
+/// let newest = FernetKey::from_base64(&FernetKey::generate()?)?;
+/// let older = FernetKey::from_base64(&FernetKey::generate()?)?;
+/// let keyring = Keyring::new([newest, older])?;
+/// assert_eq!(keyring.len(), 2);
+/// assert!(Keyring::new([]).is_err());
+/// # Ok::<(), keyvalue_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Keyring {
+    newest: FernetKey,
+    older: Vec<FernetKey>,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring")
+            .field("keys", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<FernetKey> for Keyring {
+    fn from(key: FernetKey) -> Self {
+        Keyring {
+            newest: key,
+            older: Vec::new(),
+        }
+    }
+}
+
+impl Keyring {
+    /// A keyring of `keys`, newest first. No keys is an
+    /// [`ErrorKind::InvalidArgument`] error.
+    pub fn new(keys: impl IntoIterator<Item = FernetKey>) -> Result<Self> {
+        let mut keys = keys.into_iter();
+        let newest = keys.next().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "a keyring needs at least one key",
+            )
+        })?;
+        Ok(Keyring {
+            newest,
+            older: keys.collect(),
+        })
+    }
+
+    /// How many keys the keyring holds (at least one).
+    #[allow(clippy::len_without_is_empty)] // a keyring is never empty
+    pub fn len(&self) -> usize {
+        1 + self.older.len()
+    }
+
+    /// Seals `plaintext` into a Fernet token with the newest key.
+    pub(crate) fn encrypt(&self, plaintext: &[u8]) -> String {
+        self.newest.fernet().encrypt(plaintext)
+    }
+
+    /// Opens `token` with the first key that authenticates it; `true` when that key is
+    /// the newest.
+    pub(crate) fn decrypt(&self, token: &str) -> Option<(Zeroizing<Vec<u8>>, bool)> {
+        self.try_keys(|fernet| fernet.decrypt(token))
+    }
+
+    /// [`Keyring::decrypt`] at a fixed time with a token lifetime, for the Fernet
+    /// specification's test vectors (the wrapper itself never limits token age).
+    #[cfg(test)]
+    pub(crate) fn decrypt_at(
+        &self,
+        token: &str,
+        ttl_secs: Option<u64>,
+        now_unix: u64,
+    ) -> Option<(Zeroizing<Vec<u8>>, bool)> {
+        self.try_keys(|fernet| fernet.decrypt_at_time(token, ttl_secs, now_unix))
+    }
+
+    /// [`Keyring::encrypt`] at a fixed time, for the specification's test vectors.
+    #[cfg(test)]
+    pub(crate) fn encrypt_at(&self, plaintext: &[u8], now_unix: u64) -> String {
+        self.newest.fernet().encrypt_at_time(plaintext, now_unix)
+    }
+
+    /// The one place that decides which key opens a token, for every decrypt path.
+    fn try_keys(
+        &self,
+        open: impl Fn(&Fernet) -> Result<Vec<u8>, fernet::DecryptionError>,
+    ) -> Option<(Zeroizing<Vec<u8>>, bool)> {
+        if let Ok(plaintext) = open(self.newest.fernet()) {
+            return Some((Zeroizing::new(plaintext), true));
+        }
+        self.older
+            .iter()
+            .find_map(|key| open(key.fernet()).ok())
+            .map(|plaintext| (Zeroizing::new(plaintext), false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+    use super::*;
+
+    #[test]
+    fn generated_keys_load_and_differ() {
+        let a = FernetKey::generate().unwrap();
+        let b = FernetKey::generate().unwrap();
+        assert_ne!(*a, *b);
+        assert_eq!(a.len(), 44);
+        FernetKey::from_base64(&a).unwrap();
+    }
+
+    #[test]
+    fn bad_keys_are_refused_without_echo() {
+        for bad in [
+            "",
+            "short",
+            "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=AAAA",
+            "%%%%",
+        ] {
+            let err = FernetKey::from_base64(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+            if !bad.is_empty() {
+                assert!(!err.to_string().contains(bad), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn blank_password_or_salt_is_refused() {
+        for (password, salt) in [("", "salt"), ("  ", "salt"), ("pw", ""), ("pw", " \t")] {
+            let err = FernetKey::derive_from_password(password, salt).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        }
+    }
+
+    #[test]
+    fn older_keys_open_and_report_so() {
+        let newest = FernetKey::from_base64(&FernetKey::generate().unwrap()).unwrap();
+        let older = FernetKey::from_base64(&FernetKey::generate().unwrap()).unwrap();
+        let old_ring = Keyring::from(older.clone());
+        let ring = Keyring::new([newest, older]).unwrap();
+        let token = old_ring.encrypt(b"x");
+        let (plaintext, by_newest) = ring.decrypt(&token).unwrap();
+        assert_eq!(plaintext.as_slice(), b"x");
+        assert!(!by_newest);
+        let (_, by_newest) = ring.decrypt(&ring.encrypt(b"y")).unwrap();
+        assert!(by_newest);
+        assert!(old_ring.decrypt(&ring.encrypt(b"z")).is_none());
+    }
+
+    #[test]
+    fn debug_shows_no_key() {
+        let text = FernetKey::generate().unwrap();
+        let key = FernetKey::from_base64(&text).unwrap();
+        let ring = Keyring::new([key.clone(), key.clone()]).unwrap();
+        let shown = format!("{key:?} {ring:?} {key:#?} {ring:#?}");
+        assert!(!shown.contains(text.as_str()), "{shown}");
+        assert!(!shown.contains(&text[..10]), "{shown}");
+        assert_eq!(format!("{ring:?}"), "Keyring { keys: 2, .. }");
+    }
+}

@@ -1,0 +1,386 @@
+//! The wrapper: a store that seals values on the way in and opens them on the way out.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use keyvalue_core::{
+    AsyncKeyValue, Capabilities, DEFAULT_COLLECTION, Error, ErrorKind, JsonObject, Result, WithTtl,
+};
+
+use crate::envelope::{self, Failure};
+use crate::key::Keyring;
+
+/// The store name decryption errors carry.
+const STORE_NAME: &str = "fernet";
+
+/// How many entries re-encryption reads per round trip.
+const REENCRYPT_BATCH: usize = 100;
+
+/// Encrypts every value of an inner store with Fernet, in py-key-value's envelope
+/// format, so Python's `FernetEncryptionWrapper` and this wrapper read each other's data.
+///
+/// Keys, collections and expiry are passed through untouched (they are not secret);
+/// only values are sealed. It is itself an [`AsyncKeyValue`], so it can wrap any store,
+/// including `Arc<dyn AsyncKeyValue>` and other wrappers, and be wrapped in turn.
+///
+/// Strict by default: a stored value that cannot be opened (wrong key, tampered or
+/// truncated token, bad base64, an envelope version other than 1, or a plain value
+/// that was never sealed) is an [`ErrorKind::Decryption`] error naming the key and
+/// collection. [`FernetWrapperBuilder`] relaxes that for reads and migrations.
+///
+/// `Debug` shows the options and how many keys there are, never a key.
+pub struct FernetWrapper<S> {
+    inner: S,
+    keys: Keyring,
+    missing_on_decryption_error: bool,
+    accept_plaintext: bool,
+}
+
+impl<S> fmt::Debug for FernetWrapper<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FernetWrapper")
+            .field("keys", &self.keys.len())
+            .field(
+                "missing_on_decryption_error",
+                &self.missing_on_decryption_error,
+            )
+            .field("accept_plaintext", &self.accept_plaintext)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`FernetWrapper`] with non-default options.
+///
+/// ```
+/// use keyvalue_fernet::{FernetKey, FernetWrapper};
+/// use keyvalue_memory::MemoryStore;
+///
+/// let key = FernetKey::from_base64(&FernetKey::generate()?)?;
+/// let store = FernetWrapper::builder(MemoryStore::new(), key)
+///     .accept_plaintext(true) // while migrating a store that held plain values
+///     .build();
+/// # Ok::<(), keyvalue_core::Error>(())
+/// ```
+pub struct FernetWrapperBuilder<S> {
+    wrapper: FernetWrapper<S>,
+}
+
+impl<S> fmt::Debug for FernetWrapperBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("FernetWrapperBuilder")
+            .field(&self.wrapper)
+            .finish()
+    }
+}
+
+impl<S> FernetWrapperBuilder<S> {
+    /// Read a value that cannot be opened as missing (`None`) instead of failing with a
+    /// [`ErrorKind::Decryption`] error, like py-key-value's
+    /// `raise_on_decryption_error=False`. Off by default.
+    ///
+    /// Re-encryption then leaves such entries as they are instead of failing.
+    pub fn missing_on_decryption_error(mut self, enabled: bool) -> Self {
+        self.wrapper.missing_on_decryption_error = enabled;
+        self
+    }
+
+    /// Accept stored values that were never sealed (no `__encrypted_data__` field) and
+    /// return them as they are, for migrating a store that held plain values; new
+    /// writes are still sealed, and re-encryption seals the plain values it finds.
+    ///
+    /// Off by default: otherwise anyone with write access to the backend could plant a
+    /// value that reads as if it had been sealed. py-key-value always accepts them.
+    pub fn accept_plaintext(mut self, enabled: bool) -> Self {
+        self.wrapper.accept_plaintext = enabled;
+        self
+    }
+
+    /// The wrapper.
+    pub fn build(self) -> FernetWrapper<S> {
+        self.wrapper
+    }
+}
+
+impl<S: AsyncKeyValue> FernetWrapper<S> {
+    /// Wraps `store`, sealing values with `keys` (a [`FernetKey`](crate::FernetKey) or a
+    /// [`Keyring`]), with the strict defaults.
+    pub fn new(store: S, keys: impl Into<Keyring>) -> Self {
+        FernetWrapper {
+            inner: store,
+            keys: keys.into(),
+            missing_on_decryption_error: false,
+            accept_plaintext: false,
+        }
+    }
+
+    /// A builder for a wrapper with other options.
+    pub fn builder(store: S, keys: impl Into<Keyring>) -> FernetWrapperBuilder<S> {
+        FernetWrapperBuilder {
+            wrapper: FernetWrapper::new(store, keys),
+        }
+    }
+
+    /// The wrapped store, which holds the sealed envelopes.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Unwraps the wrapped store.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// Re-seals with the newest key every entry of `collection` that was sealed with an
+    /// older key (or is plain, when plaintext is accepted), keeping each entry's
+    /// remaining time-to-live; returns how many entries it rewrote.
+    ///
+    /// Needs a store that can list keys ([`Capabilities::list_keys`]); otherwise an
+    /// [`ErrorKind::Unsupported`] error. An entry that cannot be opened is a
+    /// [`ErrorKind::Decryption`] error (nothing after it is rewritten), or is left as it
+    /// is with [`FernetWrapperBuilder::missing_on_decryption_error`].
+    ///
+    /// Each entry is read and then written back, not atomically: a write to the same
+    /// key in between is overwritten with the older value. Run it while the collection
+    /// is quiet.
+    pub async fn reencrypt_collection(&self, collection: Option<&str>) -> Result<usize> {
+        if !self.inner.capabilities().list_keys {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "re-encryption lists the keys of a collection, and the wrapped store does \
+                 not support `keys`",
+            ));
+        }
+        let keys = self.inner.keys(collection, None).await?;
+        let mut rewritten = 0;
+        for batch in keys.chunks(REENCRYPT_BATCH) {
+            let batch: Vec<&str> = batch.iter().map(String::as_str).collect();
+            let entries = self.inner.ttl_many(&batch, collection).await?;
+            for (key, entry) in batch.iter().zip(entries) {
+                let Some((stored, remaining)) = entry else {
+                    continue; // deleted or expired since it was listed
+                };
+                if remaining.is_some_and(|left| left.is_zero()) {
+                    continue; // expires now; a zero TTL cannot be written
+                }
+                let opened = match envelope::open(stored, &self.keys, self.accept_plaintext) {
+                    Ok(opened) => opened,
+                    Err(_) if self.missing_on_decryption_error => continue,
+                    Err(failure) => return Err(self.decryption_error(failure, key, collection)),
+                };
+                if opened.current {
+                    continue;
+                }
+                let plaintext = envelope::plaintext(&opened.value)?;
+                let sealed = envelope::seal(&plaintext, &self.keys);
+                self.inner.put(key, sealed, remaining, collection).await?;
+                rewritten += 1;
+            }
+        }
+        Ok(rewritten)
+    }
+
+    /// [`FernetWrapper::reencrypt_collection`] for every collection of the store;
+    /// returns how many entries it rewrote in all.
+    ///
+    /// Needs a store that lists collections and keys
+    /// ([`Capabilities::list_collections`], [`Capabilities::list_keys`]); otherwise an
+    /// [`ErrorKind::Unsupported`] error.
+    pub async fn reencrypt_all(&self) -> Result<usize> {
+        let caps = self.inner.capabilities();
+        if !caps.list_collections || !caps.list_keys {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "re-encrypting a whole store lists its collections and their keys, and the \
+                 wrapped store does not support `collections` and `keys`",
+            ));
+        }
+        let mut rewritten = 0;
+        for collection in self.inner.collections(None).await? {
+            rewritten += self.reencrypt_collection(Some(&collection)).await?;
+        }
+        Ok(rewritten)
+    }
+
+    /// The largest plaintext value (compact JSON bytes) whose envelope fits the inner
+    /// store's entry limit, if it has one.
+    fn plaintext_limit(&self) -> Option<usize> {
+        self.inner
+            .capabilities()
+            .max_entry_bytes
+            .map(envelope::max_plaintext)
+    }
+
+    fn seal(&self, value: &JsonObject, limit: Option<usize>) -> Result<JsonObject> {
+        let plaintext = envelope::plaintext(value)?;
+        if let Some(limit) = limit
+            && plaintext.len() > limit
+        {
+            return Err(Error::value_too_large(plaintext.len(), limit));
+        }
+        Ok(envelope::seal(&plaintext, &self.keys))
+    }
+
+    fn open(
+        &self,
+        stored: Option<JsonObject>,
+        key: &str,
+        collection: Option<&str>,
+    ) -> Result<Option<JsonObject>> {
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        match envelope::open(stored, &self.keys, self.accept_plaintext) {
+            Ok(opened) => Ok(Some(opened.value)),
+            Err(_) if self.missing_on_decryption_error => Ok(None),
+            Err(failure) => Err(self.decryption_error(failure, key, collection)),
+        }
+    }
+
+    fn open_with_ttl(
+        &self,
+        stored: Option<WithTtl>,
+        key: &str,
+        collection: Option<&str>,
+    ) -> Result<Option<WithTtl>> {
+        let Some((stored, remaining)) = stored else {
+            return Ok(None);
+        };
+        Ok(self
+            .open(Some(stored), key, collection)?
+            .map(|value| (value, remaining)))
+    }
+
+    fn decryption_error(&self, failure: Failure, key: &str, collection: Option<&str>) -> Error {
+        // The wrapper cannot know the inner store's default collection name; stores
+        // of this family use DEFAULT_COLLECTION unless built otherwise.
+        Error::new(ErrorKind::Decryption, failure.0).in_context(
+            STORE_NAME,
+            collection.unwrap_or(DEFAULT_COLLECTION),
+            key,
+        )
+    }
+}
+
+#[async_trait]
+impl<S: AsyncKeyValue> AsyncKeyValue for FernetWrapper<S> {
+    async fn get(&self, key: &str, collection: Option<&str>) -> Result<Option<JsonObject>> {
+        let stored = self.inner.get(key, collection).await?;
+        self.open(stored, key, collection)
+    }
+
+    async fn get_many(
+        &self,
+        keys: &[&str],
+        collection: Option<&str>,
+    ) -> Result<Vec<Option<JsonObject>>> {
+        let stored = self.inner.get_many(keys, collection).await?;
+        keys.iter()
+            .zip(stored)
+            .map(|(key, stored)| self.open(stored, key, collection))
+            .collect()
+    }
+
+    async fn ttl(&self, key: &str, collection: Option<&str>) -> Result<Option<WithTtl>> {
+        let stored = self.inner.ttl(key, collection).await?;
+        self.open_with_ttl(stored, key, collection)
+    }
+
+    async fn ttl_many(
+        &self,
+        keys: &[&str],
+        collection: Option<&str>,
+    ) -> Result<Vec<Option<WithTtl>>> {
+        let stored = self.inner.ttl_many(keys, collection).await?;
+        keys.iter()
+            .zip(stored)
+            .map(|(key, stored)| self.open_with_ttl(stored, key, collection))
+            .collect()
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: JsonObject,
+        ttl: Option<Duration>,
+        collection: Option<&str>,
+    ) -> Result<()> {
+        let sealed = self
+            .seal(&value, self.plaintext_limit())
+            .map_err(|e| e.in_context(STORE_NAME, collection.unwrap_or(DEFAULT_COLLECTION), key))?;
+        self.inner.put(key, sealed, ttl, collection).await
+    }
+
+    async fn put_many(
+        &self,
+        keys: &[&str],
+        values: Vec<JsonObject>,
+        ttl: Option<Duration>,
+        collection: Option<&str>,
+    ) -> Result<()> {
+        if keys.len() != values.len() {
+            // Checked here so that nothing is encrypted (or refused as too large) first.
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "put_many got {} keys and {} values; nothing was written",
+                    keys.len(),
+                    values.len()
+                ),
+            ));
+        }
+        let limit = self.plaintext_limit();
+        let sealed = keys
+            .iter()
+            .zip(&values)
+            .map(|(key, value)| {
+                self.seal(value, limit).map_err(|e| {
+                    e.in_context(STORE_NAME, collection.unwrap_or(DEFAULT_COLLECTION), key)
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.inner.put_many(keys, sealed, ttl, collection).await
+    }
+
+    async fn delete(&self, key: &str, collection: Option<&str>) -> Result<bool> {
+        self.inner.delete(key, collection).await
+    }
+
+    async fn delete_many(&self, keys: &[&str], collection: Option<&str>) -> Result<usize> {
+        self.inner.delete_many(keys, collection).await
+    }
+
+    /// The inner store's capabilities, with `max_entry_bytes` turned into the largest
+    /// plaintext value (compact JSON bytes) whose envelope fits the inner limit.
+    fn capabilities(&self) -> Capabilities {
+        let inner = self.inner.capabilities();
+        Capabilities {
+            max_entry_bytes: inner.max_entry_bytes.map(envelope::max_plaintext),
+            ..inner
+        }
+    }
+
+    async fn keys(&self, collection: Option<&str>, limit: Option<usize>) -> Result<Vec<String>> {
+        self.inner.keys(collection, limit).await
+    }
+
+    async fn collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
+        self.inner.collections(limit).await
+    }
+
+    async fn destroy_collection(&self, collection: &str) -> Result<bool> {
+        self.inner.destroy_collection(collection).await
+    }
+
+    async fn destroy(&self) -> Result<bool> {
+        self.inner.destroy().await
+    }
+
+    async fn cull(&self) -> Result<()> {
+        self.inner.cull().await
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.inner.close().await
+    }
+}

@@ -1,0 +1,22 @@
+//! The whole conformance suite against the wrapper over an unbounded memory store
+//! (`conformance_limited.rs` runs it over a bounded, size-limited store).
+//!
+//! No raw access is given: the stored-data cases plant plain py-key-value documents,
+//! which a strict wrapper rightly refuses as unsealed; the wrapper's own stored-data
+//! rules are tested in `strictness.rs`.
+
+#![allow(clippy::expect_used)] // a key that cannot be made fails the test
+
+use keyvalue_fernet::{FernetKey, FernetWrapper};
+use keyvalue_memory::MemoryStore;
+
+fn key() -> FernetKey {
+    let text = FernetKey::generate().expect("random key");
+    FernetKey::from_base64(&text).expect("generated key")
+}
+
+async fn new_store() -> FernetWrapper<MemoryStore> {
+    FernetWrapper::new(MemoryStore::new(), key())
+}
+
+keyvalue_conformance::suite!(new_store);

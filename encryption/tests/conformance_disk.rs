@@ -1,0 +1,19 @@
+//! The whole conformance suite against the wrapper over a disk store in a fresh
+//! directory per case: encrypted values through real files.
+
+#![allow(clippy::expect_used)] // a key or directory that cannot be made fails the test
+
+use keyvalue_conformance::Fixture;
+use keyvalue_disk::DiskStore;
+use keyvalue_fernet::{FernetKey, FernetWrapper};
+
+async fn new_store() -> Fixture {
+    let key = FernetKey::from_base64(&FernetKey::generate().expect("random key")).expect("key");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let disk = DiskStore::open(dir.path().join("store"))
+        .await
+        .expect("disk store");
+    Fixture::new(FernetWrapper::new(disk, key)).keep_alive(dir)
+}
+
+keyvalue_conformance::suite!(new_store);
