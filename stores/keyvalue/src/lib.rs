@@ -10,7 +10,7 @@
 //! | `disk` | a directory, crash and multi-process safe | [`disk`] |
 //! | `sqlite` | a SQLite file (WAL, bundled SQLite) | [`sqlite`] |
 //! | `redis` | Redis, single node and cluster (not implemented yet) | `redis` |
-//! | `dynamodb` | DynamoDB (not implemented yet) | `dynamodb` |
+//! | `dynamodb` | DynamoDB (py-key-value's table layout) | [`dynamodb`] |
 //! | `fernet` | Fernet encryption wrapper for any store, with key rotation | [`fernet`] |
 //!
 //! ```
@@ -57,7 +57,7 @@ pub mod redis {
     pub use keyvalue_redis::*;
 }
 
-/// The DynamoDB store (feature `dynamodb`; not implemented yet).
+/// The DynamoDB store (feature `dynamodb`).
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb {
     pub use keyvalue_dynamodb::*;

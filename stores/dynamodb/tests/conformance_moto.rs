@@ -1,0 +1,7 @@
+//! The whole conformance suite against moto's server (TTL enabled, but expired items
+//! are never deleted: the store's own expiry checks are what the TTL cases see), a
+//! fresh table per case.
+
+mod common;
+
+keyvalue_conformance::suite!(|| common::fixture(keyvalue_test_support::dynamodb::Emulator::Moto));
