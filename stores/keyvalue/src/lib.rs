@@ -9,7 +9,7 @@
 //! | `memory` (default) | in-process, optional LRU bound per collection | [`memory`] |
 //! | `disk` | a directory, crash and multi-process safe | [`disk`] |
 //! | `sqlite` | a SQLite file (WAL, bundled SQLite) | [`sqlite`] |
-//! | `redis` | Redis, single node and cluster (not implemented yet) | `redis` |
+//! | `redis` | Redis, single node and cluster (py-key-value's layout) | [`redis`] |
 //! | `dynamodb` | DynamoDB (py-key-value's table layout) | [`dynamodb`] |
 //! | `fernet` | Fernet encryption wrapper for any store, with key rotation | [`fernet`] |
 //!
@@ -51,7 +51,7 @@ pub mod sqlite {
     pub use keyvalue_sqlite::{SqliteStore, SqliteStoreBuilder, TABLE};
 }
 
-/// The Redis store (feature `redis`; not implemented yet).
+/// The Redis store (feature `redis`).
 #[cfg(feature = "redis")]
 pub mod redis {
     pub use keyvalue_redis::*;

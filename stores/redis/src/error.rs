@@ -1,0 +1,67 @@
+//! Redis client errors as the family's [`Error`] kinds.
+
+use keyvalue_core::{Error, ErrorKind};
+use redis::{RedisError, ServerErrorKind};
+
+/// Turns a client error into the family's error: unreachable or failing-over servers are
+/// retryable [`ErrorKind::Connection`] errors, bad credentials or configuration are
+/// [`ErrorKind::Setup`], everything else [`ErrorKind::Backend`].
+pub(crate) fn from_redis(err: RedisError) -> Error {
+    use redis::ErrorKind as R;
+    let kind = match err.kind() {
+        R::Io | R::ClusterConnectionNotFound | R::Parse => ErrorKind::Connection,
+        R::Server(
+            ServerErrorKind::TryAgain
+            | ServerErrorKind::ClusterDown
+            | ServerErrorKind::MasterDown
+            | ServerErrorKind::BusyLoading
+            | ServerErrorKind::Moved
+            | ServerErrorKind::Ask,
+        ) => ErrorKind::Connection,
+        R::Server(ServerErrorKind::ReadOnly) => ErrorKind::ReadOnly,
+        R::AuthenticationFailed | R::InvalidClientConfig | R::RESP3NotSupported => ErrorKind::Setup,
+        R::Server(ServerErrorKind::NoPerm) => ErrorKind::Setup,
+        _ if err.is_timeout() || err.is_connection_dropped() => ErrorKind::Connection,
+        _ => ErrorKind::Backend,
+    };
+    // A read-only replica during a failover becomes writable again, or is replaced.
+    let retryable = matches!(err.kind(), R::Server(ServerErrorKind::ReadOnly));
+    let message = format!("redis: {}", err.category());
+    let err = Error::new(kind, message).with_source(err);
+    if retryable {
+        err.with_retryable(true)
+    } else {
+        err
+    }
+}
+
+/// A reply of a shape the store did not ask for.
+pub(crate) fn unexpected_reply(what: &str) -> Error {
+    Error::new(
+        ErrorKind::Backend,
+        format!("redis answered {what} with an unexpected reply"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_are_retryable_connection_errors() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = from_redis(RedisError::from(io));
+        assert_eq!(err.kind(), ErrorKind::Connection);
+        assert!(err.is_retryable());
+    }
+
+    #[test]
+    fn configuration_errors_are_setup_errors() {
+        let err = from_redis(RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "bad url",
+        )));
+        assert_eq!(err.kind(), ErrorKind::Setup);
+        assert!(!err.is_retryable());
+    }
+}

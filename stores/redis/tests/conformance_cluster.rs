@@ -1,0 +1,12 @@
+//! The whole conformance suite against a Redis Cluster (`REDIS_CLUSTER_NODES`, or three
+//! `redis-server --cluster-enabled yes` primaries started for this test process).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+mod common;
+
+async fn new_fixture() -> keyvalue_conformance::Fixture {
+    common::fixture(true).await
+}
+
+keyvalue_conformance::suite!(new_fixture);
