@@ -182,6 +182,23 @@ macro_rules! suite {
     };
 }
 
+/// Records a skipped test in the file named by the `KEYVALUE_SKIP_LOG` environment
+/// variable, if it is set. Test runners hide the standard error of passing tests, so a
+/// test script can list every skip from this file at the end of a run.
+pub fn record_skip(line: &str) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("KEYVALUE_SKIP_LOG") else {
+        return;
+    };
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(file, "{line}");
+    }
+}
+
 /// How one run of a case ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Report {
@@ -285,6 +302,7 @@ where
                 "\n!!! SKIPPED: conformance case `{name}` did not run: {why}\n\
                  !!! (set KEYVALUE_REQUIRE_SERVERS=1 to make this a failure)\n"
             );
+            record_skip(&format!("conformance case `{name}`: {why}"));
         }
     }
 }

@@ -38,6 +38,7 @@ pub fn skip(test: &str, reason: &str) {
          !!! run scripts/install-test-deps to install what it needs; \
          KEYVALUE_REQUIRE_SERVERS=1 makes this a failure\n"
     );
+    keyvalue_conformance::record_skip(&format!("{test}: {reason}"));
 }
 
 /// Looks for an executable: the path in environment variable `env`, then

@@ -15,7 +15,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -237,12 +237,39 @@ pub fn format_timestamp(at: SystemTime) -> Result<String> {
     let secs = i64::try_from(since_epoch.as_secs()).map_err(|_| out_of_range())?;
     let at = DateTime::<Utc>::from_timestamp(secs, since_epoch.subsec_nanos())
         .ok_or_else(out_of_range)?;
+    // Written digit by digit: this runs twice for every stored entry, and chrono's
+    // strftime-style formatter costs several times more.
+    let year = u32::try_from(at.year())
+        .ok()
+        .filter(|year| *year <= 9999)
+        .ok_or_else(out_of_range)?;
+    let mut text = String::with_capacity(32);
+    push_digits(&mut text, year, 4);
+    text.push('-');
+    push_digits(&mut text, at.month(), 2);
+    text.push('-');
+    push_digits(&mut text, at.day(), 2);
+    text.push('T');
+    push_digits(&mut text, at.hour(), 2);
+    text.push(':');
+    push_digits(&mut text, at.minute(), 2);
+    text.push(':');
+    push_digits(&mut text, at.second(), 2);
     let micros = at.nanosecond() / 1_000;
-    Ok(if micros == 0 {
-        at.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
-    } else {
-        format!("{}.{micros:06}+00:00", at.format("%Y-%m-%dT%H:%M:%S"))
-    })
+    if micros != 0 {
+        text.push('.');
+        push_digits(&mut text, micros, 6);
+    }
+    text.push_str("+00:00");
+    Ok(text)
+}
+
+/// Appends the last `width` decimal digits of `value`, zero-padded.
+fn push_digits(text: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (value / 10u32.pow(place)) % 10;
+        text.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// Parses an ISO 8601 timestamp as Python writes it: with an offset (`+00:00`, `Z`, any

@@ -448,6 +448,12 @@ impl Backend for SqliteStore {
     }
 
     async fn read(&self, collection: &str, key: &str) -> Result<Option<Entry>> {
+        if let Some(found) = self
+            .pool
+            .try_inline(|connection| read_one(connection, collection, key))
+        {
+            return found;
+        }
         let (collection, key) = (collection.to_owned(), key.to_owned());
         self.run(move |connection| read_one(connection, &collection, &key))
             .await

@@ -2,11 +2,14 @@
 //!
 //! A `rusqlite::Connection` serves one thread at a time. With WAL, readers on separate
 //! connections do not wait for each other or for a writer, so calls take whichever
-//! connection is free and only wait when all are busy.
+//! connection is free and only wait when all are busy. Single-entry reads run on the
+//! calling thread when they cannot block (a free connection, no busy wait): handing a
+//! 3 µs lookup to the blocking pool costs about 15 µs.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use keyvalue_core::{Error, ErrorKind, Result};
 use rusqlite::{Connection, OpenFlags};
@@ -17,6 +20,7 @@ pub(crate) struct Pool {
     path: PathBuf,
     connections: Vec<Mutex<Connection>>,
     next: AtomicUsize,
+    busy_timeout: Duration,
 }
 
 impl Pool {
@@ -50,6 +54,7 @@ impl Pool {
             path: settings.path.clone(),
             connections,
             next: AtomicUsize::new(0),
+            busy_timeout: settings.busy_timeout,
         })
     }
 
@@ -59,6 +64,29 @@ impl Pool {
 
     pub(crate) fn size(&self) -> usize {
         self.connections.len()
+    }
+
+    /// Runs a quick read on the calling thread if a connection is free at once, with
+    /// SQLite's busy wait switched off so it can never block the caller. `None` when no
+    /// connection was free or the database was busy: run the read on the blocking pool.
+    pub(crate) fn try_inline<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Option<Result<T>> {
+        let connection = self
+            .connections
+            .iter()
+            .find_map(|slot| slot.try_lock().ok())?;
+        connection.busy_timeout(Duration::ZERO).ok()?;
+        let result = work(&connection);
+        if connection.busy_timeout(self.busy_timeout).is_err() {
+            tracing::warn!("could not restore the busy timeout of a connection");
+        }
+        match result {
+            // Busy or locked: the blocking path waits for the lock instead.
+            Err(e) if e.is_retryable() => None,
+            other => Some(other),
+        }
     }
 
     /// Runs `work` on a free connection, or waits for one in turn.
