@@ -125,13 +125,13 @@ async fn fetch_redirect(client: &Client, url: &Url) -> Result<CallbackParams> {
     let Some(location) = location.filter(|_| status.is_redirection()) else {
         // An error page: pass its OAuth error on, if it has one.
         let body = read_limited(response, url).await.unwrap_or_default();
-        if let Ok(map) = parse_object(&body, url) {
-            if let Some(error) = str_field(&map, "error") {
-                return Err(Error::Denied {
-                    error: error.to_string(),
-                    description: str_field(&map, "error_description").map(str::to_string),
-                });
-            }
+        if let Ok(map) = parse_object(&body, url)
+            && let Some(error) = str_field(&map, "error")
+        {
+            return Err(Error::Denied {
+                error: error.to_string(),
+                description: str_field(&map, "error_description").map(str::to_string),
+            });
         }
         return Err(Error::InvalidResponse(format!(
             "the authorization endpoint {} answered HTTP {status} without a redirect",

@@ -235,12 +235,12 @@ async fn discover_inner(
             url: prm_url.clone(),
             reason: "`authorization_servers` is missing or empty".into(),
         })?;
-    if let Some(pinned) = pinned_issuer {
-        if pinned != issuer {
-            return Err(Error::Discovery(format!(
-                "the resource names authorization server `{issuer}`, not the pinned `{pinned}`"
-            )));
-        }
+    if let Some(pinned) = pinned_issuer
+        && pinned != issuer
+    {
+        return Err(Error::Discovery(format!(
+            "the resource names authorization server `{issuer}`, not the pinned `{pinned}`"
+        )));
     }
     let issuer_url = parse_url(&issuer, &prm_url, "authorization_servers")?;
     require_secure(&issuer_url, "authorization server")?;
@@ -365,12 +365,12 @@ async fn legacy(
     origin.set_path("/");
     origin.set_query(None);
     let issuer = origin.as_str().trim_end_matches('/').to_string();
-    if let Some(pinned) = pinned_issuer {
-        if pinned.trim_end_matches('/') != issuer {
-            return Err(Error::Discovery(format!(
-                "the server has no resource metadata and its origin `{issuer}` is not the pinned issuer `{pinned}`"
-            )));
-        }
+    if let Some(pinned) = pinned_issuer
+        && pinned.trim_end_matches('/') != issuer
+    {
+        return Err(Error::Discovery(format!(
+            "the server has no resource metadata and its origin `{issuer}` is not the pinned issuer `{pinned}`"
+        )));
     }
     require_secure(&origin, "authorization server")?;
     let url = well_known(&origin, "oauth-authorization-server", "");

@@ -180,10 +180,10 @@ impl OAuth {
             .unwrap_or_default()
             .into_iter()
             .collect();
-        if held.is_empty() {
-            if let Some(requested) = &st.requested_scope {
-                held.extend(requested.split_whitespace().map(str::to_string));
-            }
+        if held.is_empty()
+            && let Some(requested) = &st.requested_scope
+        {
+            held.extend(requested.split_whitespace().map(str::to_string));
         }
         let challenged = challenge.scopes();
         let wanted: BTreeSet<String> = held.iter().cloned().chain(challenged).collect();
@@ -297,20 +297,20 @@ impl OAuth {
         .await?;
         let storage = &self.inner.storage;
         let previous = storage.load_server().await?;
-        if let Some(previous) = &previous {
-            if previous.issuer != discovered.server.issuer {
-                tracing::info!(
-                    old = %previous.issuer,
-                    new = %discovered.server.issuer,
-                    "the authorization server changed; dropping tokens and registration of the old one"
-                );
-                st.tokens = None;
-                storage.clear_tokens().await?;
-                if let Some(client) = storage.load_client().await? {
-                    if client.issuer.as_deref() != Some(discovered.server.issuer.as_str()) {
-                        storage.clear_client().await?;
-                    }
-                }
+        if let Some(previous) = &previous
+            && previous.issuer != discovered.server.issuer
+        {
+            tracing::info!(
+                old = %previous.issuer,
+                new = %discovered.server.issuer,
+                "the authorization server changed; dropping tokens and registration of the old one"
+            );
+            st.tokens = None;
+            storage.clear_tokens().await?;
+            if let Some(client) = storage.load_client().await?
+                && client.issuer.as_deref() != Some(discovered.server.issuer.as_str())
+            {
+                storage.clear_client().await?;
             }
         }
         storage

@@ -66,10 +66,10 @@ pub(crate) fn choose_method(
         &["client_secret_basic", "client_secret_post", "none"]
     };
     for wanted in preference {
-        if supported.iter().any(|s| s == wanted) {
-            if let Some(method) = usable(wanted) {
-                return method;
-            }
+        if supported.iter().any(|s| s == wanted)
+            && let Some(method) = usable(wanted)
+        {
+            return method;
         }
     }
     match (has_key, has_secret) {

@@ -1,6 +1,8 @@
-//! Runs the MCP conformance suite's client authorization scenarios
-//! (`scripts/mcp-conformance`) against the `conformance_client` example, which
-//! `cargo test` builds alongside this test. Needs Node 22 and the suite, installed by
+//! Runs the MCP conformance suite (`scripts/mcp-conformance`): its client authorization
+//! scenarios against the `conformance_client` example, which `cargo test` builds
+//! alongside this test, and its authorization server scenarios against the examples
+//! crate's `demo-server` (taken from the same target directory when a workspace build
+//! made it, else built by the script). Needs Node 22 and the suite, installed by
 //! `scripts/deps/node22.sh`; skips loudly without them.
 // Tests may unwrap: a failure is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -10,16 +12,26 @@ use std::process::Command;
 
 use keyvalue_test_support::{skip, workspace_root};
 
+/// The profile directory, `target/<profile>/`, above this test's `deps/`.
+fn profile_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.parent()?.to_path_buf())
+}
+
 /// The example binary: `target/<profile>/examples/`, beside this test's `deps/`.
 fn example_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let profile_dir = exe.parent()?.parent()?;
-    let path = profile_dir.join("examples").join("conformance_client");
+    let path = profile_dir()?.join("examples").join("conformance_client");
+    path.is_file().then_some(path)
+}
+
+/// The demo authorization server: `target/<profile>/demo-server`, when built.
+fn demo_server_binary() -> Option<PathBuf> {
+    let path = profile_dir()?.join("demo-server");
     path.is_file().then_some(path)
 }
 
 #[test]
-fn official_client_auth_scenarios_pass() {
+fn official_authorization_scenarios_pass() {
     const TEST: &str = "oauth-core mcp_conformance";
     let root = workspace_root();
     let node = root.join("target/deps/node22/bin/node");
@@ -40,12 +52,15 @@ fn official_client_auth_scenarios_pass() {
         );
         return;
     };
-    let output = Command::new("bash")
+    let mut command = Command::new("bash");
+    command
         .arg(root.join("scripts/mcp-conformance"))
         .env("MCP_CONFORMANCE_CLIENT", &client)
-        .current_dir(&root)
-        .output()
-        .unwrap();
+        .current_dir(&root);
+    if let Some(server) = demo_server_binary() {
+        command.env("MCP_CONFORMANCE_SERVER", server);
+    }
+    let output = command.output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     println!("{stdout}");
     eprintln!("{}", String::from_utf8_lossy(&output.stderr));
@@ -60,6 +75,15 @@ fn official_client_auth_scenarios_pass() {
         .collect();
     assert_eq!(numbers.len(), 2, "summary: {summary}");
     assert_eq!(numbers[1], 0, "failing scenarios:\n{stdout}");
-    assert!(numbers[0] >= 33, "only {} scenarios ran", numbers[0]);
+    assert!(numbers[0] >= 35, "only {} scenarios ran", numbers[0]);
+    for scenario in [
+        "authorization-server-metadata-endpoint",
+        "authorization-code-grant",
+    ] {
+        assert!(
+            stdout.contains(&format!("PASS authorization-server {scenario}")),
+            "the authorization server scenario {scenario} did not pass:\n{stdout}"
+        );
+    }
     assert!(output.status.success());
 }

@@ -47,7 +47,10 @@ pub use entry::{
     parse_timestamp,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use names::{DEFAULT_COLLECTION, MAX_NAME_BYTES, validate_collection, validate_key};
+pub use names::{
+    DEFAULT_COLLECTION, MAX_NAME_BYTES, validate_collection, validate_default_collection,
+    validate_key,
+};
 pub use store::{AsyncKeyValue, Capabilities, Durability, WithTtl};
 pub use ttl::{MAX_EXPIRY_UNIX_SECONDS, expiry_for, remaining, ttl_from_secs_f64};
 pub use typed::{AsyncKeyValueExt, from_object, to_object};

@@ -28,6 +28,18 @@ pub fn validate_collection(collection: &str) -> Result<()> {
     validate_name("collection name", collection)
 }
 
+/// Checks the default collection a store is being built with: a name that breaks the
+/// rules is an [`ErrorKind::Setup`] error naming `store`, since it is configuration.
+pub fn validate_default_collection(store: &'static str, collection: &str) -> Result<()> {
+    validate_collection(collection).map_err(|e| {
+        Error::new(
+            ErrorKind::Setup,
+            format!("the default collection is not usable: {}", e.message()),
+        )
+        .with_store(store)
+    })
+}
+
 fn validate_name(what: &str, name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(Error::new(

@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use keyvalue_core::{
     Backend, Capabilities, DEFAULT_COLLECTION, Durability, Entry, Error, ErrorKind, Result,
-    async_trait, validate_collection,
+    async_trait, validate_default_collection,
 };
 
 use layout::Layout;
@@ -92,13 +92,7 @@ impl DiskStoreBuilder {
     /// A path that is not a directory, an unwritable directory, or a directory holding
     /// a store of another layout version is an [`ErrorKind::Setup`] error.
     pub async fn open(self) -> Result<DiskStore> {
-        validate_collection(&self.default_collection).map_err(|e| {
-            Error::new(
-                ErrorKind::Setup,
-                format!("the default collection is not usable: {}", e.message()),
-            )
-            .with_store("disk")
-        })?;
+        validate_default_collection("disk", &self.default_collection)?;
         let (root, durability) = (self.root, self.durability);
         let layout = blocking(move || Layout::open(root, durability)).await?;
         Ok(DiskStore {

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 use futures_util::{StreamExt, stream};
 use keyvalue_core::{
     Backend, Capabilities, DEFAULT_COLLECTION, Entry, Error, ErrorKind, Result, async_trait,
-    validate_collection, validate_key,
+    validate_collection, validate_default_collection, validate_key,
 };
 
 use crate::batch::{self, BatchRetry};
@@ -119,12 +119,7 @@ impl DynamoDbStoreBuilder {
         let default_collection = self
             .default_collection
             .unwrap_or_else(|| DEFAULT_COLLECTION.to_owned());
-        validate_collection(&default_collection).map_err(|e| {
-            setup_error(format!(
-                "the default collection is not usable: {}",
-                e.message()
-            ))
-        })?;
+        validate_default_collection("dynamodb", &default_collection)?;
         let client = match (self.client, self.sdk_config) {
             (Some(client), _) => client,
             (None, Some(config)) => client_for(&config)?,

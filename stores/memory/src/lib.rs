@@ -33,7 +33,7 @@ use std::time::SystemTime;
 
 use keyvalue_core::{
     Backend, Capabilities, DEFAULT_COLLECTION, Entry, Error, ErrorKind, Result, async_trait,
-    validate_collection,
+    validate_default_collection,
 };
 use lru::LruCache;
 
@@ -104,13 +104,7 @@ impl MemoryStoreBuilder {
         let default_collection = self
             .default_collection
             .unwrap_or_else(|| DEFAULT_COLLECTION.to_owned());
-        validate_collection(&default_collection).map_err(|e| {
-            Error::new(
-                ErrorKind::Setup,
-                format!("the default collection is not usable: {}", e.message()),
-            )
-            .with_store("memory")
-        })?;
+        validate_default_collection("memory", &default_collection)?;
         Ok(MemoryStore {
             collections: RwLock::new(HashMap::new()),
             max_entries,

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use keyvalue_core::{
     Backend, Capabilities, DEFAULT_COLLECTION, Entry, Error, ErrorKind, Result, async_trait,
-    validate_collection,
+    validate_default_collection,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
@@ -150,12 +150,7 @@ impl RedisStoreBuilder {
     }
 
     fn check(&self) -> Result<()> {
-        validate_collection(&self.default_collection).map_err(|e| {
-            Error::new(
-                ErrorKind::Setup,
-                format!("invalid default collection: {}", e.message()),
-            )
-        })
+        validate_default_collection("redis", &self.default_collection)
     }
 
     fn manager_config(&self) -> ConnectionManagerConfig {

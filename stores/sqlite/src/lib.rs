@@ -50,7 +50,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keyvalue_core::{
     Backend, Capabilities, DEFAULT_COLLECTION, Durability, Entry, Error, ErrorKind, Result,
-    async_trait, check_version, decode_value, validate_collection,
+    async_trait, check_version, decode_value, validate_default_collection,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -115,12 +115,7 @@ impl SqliteStoreBuilder {
 
     /// Opens (creating if needed) the database and the table.
     pub async fn open(self) -> Result<SqliteStore> {
-        validate_collection(&self.default_collection).map_err(|e| {
-            setup(format!(
-                "the default collection is not usable: {}",
-                e.message()
-            ))
-        })?;
+        validate_default_collection("sqlite", &self.default_collection)?;
         let settings = self.clone();
         let pool = tokio::task::spawn_blocking(move || Pool::open(&settings))
             .await
