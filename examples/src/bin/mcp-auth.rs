@@ -1,0 +1,6 @@
+//! `mcp-auth`: log in to OAuth-protected MCP servers and keep their tokens in a
+//! keyvalue store, encrypted by default. See `mcp-auth --help` and `examples/README.md`.
+
+fn main() -> std::process::ExitCode {
+    examples::mcp_auth::main()
+}

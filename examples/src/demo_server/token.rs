@@ -1,0 +1,345 @@
+//! `POST /token`: the `authorization_code` grant (with the PKCE check) and the
+//! `refresh_token` grant, which rotates the refresh token.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use keyvalue::{AsyncKeyValue, AsyncKeyValueExt};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::authorize::{CodeGrant, checked_resource};
+use super::clients::{self, Client, Lookup};
+use super::{
+    AppState, REFRESH_TOKEN_LIFETIME, Shared, collections, oauth_error, secrets, single_params,
+};
+
+/// What an access token stands for (stored under its hash, expiring with it).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct AccessGrant {
+    pub(crate) client_id: String,
+    pub(crate) scope: String,
+    pub(crate) resource: String,
+    /// Seconds since the epoch.
+    pub(crate) expires_at: u64,
+}
+
+/// What a refresh token stands for (stored under its hash).
+#[derive(Serialize, Deserialize)]
+struct RefreshGrant {
+    client_id: String,
+    scope: String,
+    resource: String,
+}
+
+fn bad(code: &str, why: &str) -> Response {
+    oauth_error(StatusCode::BAD_REQUEST, code, why)
+}
+
+fn failed(s: &Shared, why: String) -> Response {
+    s.event(format!("error: {why}"));
+    oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &why)
+}
+
+/// The credentials a request presents: HTTP Basic, or form fields.
+struct Presented {
+    client_id: String,
+    secret: Option<String>,
+    basic: bool,
+}
+
+fn form_decode(part: &str) -> String {
+    url::form_urlencoded::parse(part.as_bytes())
+        .next()
+        .map(|(name, _)| name.into_owned())
+        .unwrap_or_default()
+}
+
+fn presented(
+    headers: &HeaderMap,
+    form: &std::collections::HashMap<String, String>,
+) -> Result<Presented, &'static str> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value
+            .to_str()
+            .map_err(|_| "the Authorization header is not text")?;
+        let Some((scheme, encoded)) = value.split_once(' ') else {
+            return Err("the Authorization header is malformed");
+        };
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err("only HTTP Basic client authentication is supported in the header");
+        }
+        if form.contains_key("client_secret") {
+            return Err("the client authenticated in two ways");
+        }
+        let decoded = STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or("the Basic credentials are not valid base64 text")?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or("the Basic credentials lack a `:`")?;
+        return Ok(Presented {
+            client_id: form_decode(id),
+            secret: Some(form_decode(secret)),
+            basic: true,
+        });
+    }
+    Ok(Presented {
+        client_id: form.get("client_id").cloned().unwrap_or_default(),
+        secret: form.get("client_secret").cloned(),
+        basic: false,
+    })
+}
+
+/// Authenticates the client, or the `invalid_client` response.
+async fn authenticate(s: &Shared, who: &Presented) -> Result<Client, Response> {
+    let refuse = |why: &str| {
+        s.event(format!("token request refused: {why}"));
+        let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", why);
+        if who.basic {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"demo\""),
+            );
+        }
+        response
+    };
+    let client = match clients::lookup(s, &who.client_id).await {
+        Ok(c) => c,
+        Err(Lookup::Unknown(why)) => return Err(refuse(&why)),
+        Err(Lookup::Failed(why)) => return Err(failed(s, why)),
+    };
+    match (&client.secret_sha256, &who.secret) {
+        (None, None) => Ok(client),
+        (None, Some(_)) => Err(refuse("this public client has no secret")),
+        (Some(_), None) => Err(refuse("this client must authenticate with its secret")),
+        (Some(hash), Some(secret)) if secrets::equal(hash, &secrets::hash(secret)) => Ok(client),
+        (Some(_), Some(_)) => Err(refuse("wrong client secret")),
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Reads and removes a one-time grant; `None` when it is unknown or was used already.
+async fn take<T: serde::de::DeserializeOwned>(
+    store: &dyn AsyncKeyValue,
+    key: &str,
+    collection: &str,
+) -> keyvalue::Result<Option<T>> {
+    let Some(grant) = store.get_as::<T>(key, Some(collection)).await? else {
+        return Ok(None);
+    };
+    // Whoever deletes it first owns it: a code or refresh token works once.
+    Ok(store.delete(key, Some(collection)).await?.then_some(grant))
+}
+
+/// Whether a token request's `resource` (if any) is the one of the grant.
+fn same_resource(s: &Shared, requested: Option<&str>, granted: &str) -> bool {
+    requested.is_none_or(|r| checked_resource(s, Some(r)).is_ok_and(|r| r == granted))
+}
+
+/// `POST /token`.
+pub(crate) async fn token(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !form_type {
+        return bad(
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        );
+    }
+    let form = match single_params(&body) {
+        Ok(f) => f,
+        Err(why) => return bad("invalid_request", &why),
+    };
+    let who = match presented(&headers, &form) {
+        Ok(w) => w,
+        Err(why) => return bad("invalid_request", why),
+    };
+    let client = match authenticate(&s, &who).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let get = |name: &str| form.get(name).map(String::as_str);
+    match get("grant_type") {
+        Some("authorization_code") => {
+            let (Some(code), Some(redirect_uri), Some(verifier)) =
+                (get("code"), get("redirect_uri"), get("code_verifier"))
+            else {
+                return bad(
+                    "invalid_request",
+                    "code, redirect_uri and code_verifier are required",
+                );
+            };
+            let grant = match take::<CodeGrant>(&*s.store, &secrets::hash(code), collections::CODES)
+                .await
+            {
+                Ok(Some(g)) => g,
+                Ok(None) => return bad("invalid_grant", "the code is unknown, expired or used"),
+                Err(e) => return failed(&s, format!("cannot read the code: {e}")),
+            };
+            if grant.client_id != client.client_id {
+                return bad("invalid_grant", "the code was issued to another client");
+            }
+            if grant.redirect_uri != redirect_uri {
+                return bad(
+                    "invalid_grant",
+                    "redirect_uri differs from the authorization request",
+                );
+            }
+            if !secrets::pkce_matches(verifier, &grant.code_challenge) {
+                return bad(
+                    "invalid_grant",
+                    "code_verifier does not match the code_challenge (PKCE)",
+                );
+            }
+            if !same_resource(&s, get("resource"), &grant.resource) {
+                return bad(
+                    "invalid_target",
+                    "resource differs from the authorization request",
+                );
+            }
+            issue(&s, &client, grant.scope, grant.resource, "exchanged a code").await
+        }
+        Some("refresh_token") => {
+            let Some(refresh) = get("refresh_token") else {
+                return bad("invalid_request", "refresh_token is required");
+            };
+            let grant = match take::<RefreshGrant>(
+                &*s.store,
+                &secrets::hash(refresh),
+                collections::REFRESH_TOKENS,
+            )
+            .await
+            {
+                Ok(Some(g)) => g,
+                Ok(None) => {
+                    s.event(format!(
+                        "refused a refresh for {}: the refresh token is unknown, expired or already used",
+                        client.client_id
+                    ));
+                    return bad(
+                        "invalid_grant",
+                        "the refresh token is unknown, expired or used",
+                    );
+                }
+                Err(e) => return failed(&s, format!("cannot read the refresh token: {e}")),
+            };
+            if grant.client_id != client.client_id {
+                return bad(
+                    "invalid_grant",
+                    "the refresh token was issued to another client",
+                );
+            }
+            let scope = match get("scope") {
+                None => grant.scope,
+                Some(narrower) => {
+                    let held: Vec<&str> = grant.scope.split_whitespace().collect();
+                    if narrower.split_whitespace().any(|s| !held.contains(&s)) {
+                        return bad("invalid_scope", "a refresh cannot add scopes");
+                    }
+                    narrower.to_string()
+                }
+            };
+            if !same_resource(&s, get("resource"), &grant.resource) {
+                return bad("invalid_target", "resource differs from the original grant");
+            }
+            issue(
+                &s,
+                &client,
+                scope,
+                grant.resource,
+                "refreshed (the old refresh token no longer works)",
+            )
+            .await
+        }
+        Some(other) => bad(
+            "unsupported_grant_type",
+            &format!("grant type `{other}` is not supported"),
+        ),
+        None => bad("invalid_request", "grant_type is required"),
+    }
+}
+
+/// Issues an access token and a refresh token.
+async fn issue(
+    s: &Shared,
+    client: &Client,
+    scope: String,
+    resource: String,
+    what: &str,
+) -> Response {
+    let (Ok(access), Ok(refresh)) = (secrets::random_token("at_"), secrets::random_token("rt_"))
+    else {
+        return failed(s, "the random source failed".into());
+    };
+    let lifetime = s.access_lifetime;
+    let access_grant = AccessGrant {
+        client_id: client.client_id.clone(),
+        scope: scope.clone(),
+        resource: resource.clone(),
+        expires_at: now_secs() + lifetime.as_secs(),
+    };
+    let refresh_grant = RefreshGrant {
+        client_id: client.client_id.clone(),
+        scope: scope.clone(),
+        resource,
+    };
+    let stored = async {
+        s.store
+            .put_as(
+                &secrets::hash(&access),
+                &access_grant,
+                Some(lifetime),
+                Some(collections::ACCESS_TOKENS),
+            )
+            .await?;
+        s.store
+            .put_as(
+                &secrets::hash(&refresh),
+                &refresh_grant,
+                Some(REFRESH_TOKEN_LIFETIME),
+                Some(collections::REFRESH_TOKENS),
+            )
+            .await
+    };
+    if let Err(e) = stored.await {
+        return failed(s, format!("cannot store the tokens: {e}"));
+    }
+    s.event(format!(
+        "token endpoint {what} for {}: new access token (valid {} s, scope \"{scope}\") and refresh token",
+        client.client_id,
+        lifetime.as_secs()
+    ));
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        axum::Json(json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": lifetime.as_secs(),
+            "refresh_token": refresh,
+            "scope": scope,
+        })),
+    )
+        .into_response()
+}

@@ -1,0 +1,198 @@
+//! Opening the token store from the command line options, and reading what it holds
+//! about a server (in oauth-core's layout).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use keyvalue::{AsyncKeyValue, ErrorKind};
+use oauth_core::{EXPIRY_COLLECTION, TOKEN_COLLECTION};
+use serde_json::Value;
+use url::Url;
+
+use super::{Failure, Outcome};
+use crate::encryption::{self, KeySource};
+use crate::store_spec::StoreSpec;
+
+/// The store options every command shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) spec: Option<String>,
+    pub(crate) encrypt: bool,
+    pub(crate) key_file: Option<PathBuf>,
+}
+
+/// An open token store.
+pub(crate) struct Opened {
+    /// What programs use: encrypting when asked.
+    pub(crate) store: Arc<dyn AsyncKeyValue>,
+    /// The store underneath (to show what is at rest).
+    pub(crate) raw: Arc<dyn AsyncKeyValue>,
+    pub(crate) spec: StoreSpec,
+    /// Where the key came from; `None` when not encrypted.
+    pub(crate) key: Option<KeySource>,
+}
+
+impl Opened {
+    /// `sqlite:/x/tokens.sqlite (encrypted with Fernet, key in /x/tokens.sqlite.key)`.
+    pub(crate) fn describe(&self) -> String {
+        match &self.key {
+            Some(key) => format!("{} (encrypted with Fernet, {key})", self.spec),
+            None => format!("{} (not encrypted)", self.spec),
+        }
+    }
+}
+
+/// Opens the store named by the options (the default: encrypted SQLite in the data folder).
+pub(crate) async fn open(options: &Options) -> Outcome<Opened> {
+    let spec = match &options.spec {
+        Some(text) => text.parse::<StoreSpec>().map_err(Failure::usage)?,
+        None => StoreSpec::default_location().map_err(Failure::failed)?,
+    };
+    // The store first: a store this build or machine cannot serve fails before a key
+    // file is made for it.
+    let raw = spec.open().await.map_err(Failure::failed)?;
+    let key = if options.encrypt {
+        let file = match &options.key_file {
+            Some(path) => Some(path.clone()),
+            None => spec.key_file().map_err(Failure::failed)?,
+        };
+        Some(encryption::load_key(file.as_deref()).map_err(Failure::failed)?)
+    } else {
+        None
+    };
+    let (store, key) = match key {
+        Some((text, source)) => (
+            encryption::encrypt(raw.clone(), &text).map_err(Failure::failed)?,
+            Some(source),
+        ),
+        None => (raw.clone(), None),
+    };
+    Ok(Opened {
+        store,
+        raw,
+        spec,
+        key,
+    })
+}
+
+/// Checks a server URL given on the command line.
+pub(crate) fn server_url(text: &str) -> Outcome<Url> {
+    let bad = || {
+        Failure::usage(format!(
+            "`{text}` is not a server URL: give the MCP endpoint as http(s)://HOST[:PORT]/PATH, \
+             e.g. https://mcp.example.com/mcp"
+        ))
+    };
+    let url = Url::parse(text).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.fragment().is_some()
+    {
+        return Err(bad());
+    }
+    Ok(url)
+}
+
+/// The prefix of a server's keys in the store, as oauth-core writes them.
+pub(crate) fn server_key(url: &Url) -> String {
+    url.as_str().trim_end_matches('/').to_string()
+}
+
+/// What the store holds for one server.
+pub(crate) struct TokenInfo {
+    /// Seconds left (negative: expired); `None` when the expiry is unknown.
+    pub(crate) seconds_left: Option<i64>,
+    pub(crate) refreshable: bool,
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The stored token of a server, if any.
+pub(crate) async fn token_info(store: &dyn AsyncKeyValue, key: &str) -> Outcome<Option<TokenInfo>> {
+    let tokens = store
+        .get(&format!("{key}/tokens"), Some(TOKEN_COLLECTION))
+        .await
+        .map_err(store_failure)?;
+    let Some(tokens) = tokens else {
+        return Ok(None);
+    };
+    let expiry = store
+        .get(&format!("{key}/token_expiry"), Some(EXPIRY_COLLECTION))
+        .await
+        .map_err(store_failure)?;
+    let seconds_left = expiry
+        .and_then(|e| e.get("expires_at").and_then(Value::as_f64))
+        .map(|at| (at - now_secs()).floor() as i64);
+    let refreshable = tokens
+        .get("refresh_token")
+        .and_then(Value::as_str)
+        .is_some_and(|t| !t.is_empty());
+    Ok(Some(TokenInfo {
+        seconds_left,
+        refreshable,
+    }))
+}
+
+/// A store error as one sentence with what to do.
+pub(crate) fn store_failure(e: keyvalue::Error) -> Failure {
+    match e.kind() {
+        ErrorKind::Decryption => Failure::failed(format!(
+            "cannot decrypt the stored tokens ({e}): the key is not the one they were written \
+             with; use the right key file or $MCP_AUTH_KEY, or log out and in again"
+        )),
+        ErrorKind::Connection => Failure::failed(format!(
+            "the token store is unreachable ({e}); check that it runs and try again"
+        )),
+        _ => Failure::failed(format!("the token store failed: {e}")),
+    }
+}
+
+/// `3 h 5 min`, `12 min`, `45 s`, `2 days`.
+pub(crate) fn human(seconds: u64) -> String {
+    match seconds {
+        0..=89 => format!("{seconds} s"),
+        90..=5399 => format!("{} min", (seconds + 30) / 60),
+        5400..=172_799 => {
+            let minutes = (seconds + 30) / 60;
+            format!("{} h {} min", minutes / 60, minutes % 60)
+        }
+        _ => format!("{} days", seconds / 86_400),
+    }
+}
+
+/// `valid for 59 min` / `expired 2 h ago` / `expiry unknown`.
+pub(crate) fn describe_expiry(info: &TokenInfo) -> String {
+    match info.seconds_left {
+        Some(left) if left > 0 => format!("valid for {}", human(left.unsigned_abs())),
+        Some(left) => format!("expired {} ago", human(left.unsigned_abs())),
+        None => "expiry unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human(45), "45 s");
+        assert_eq!(human(3599), "60 min");
+        assert_eq!(human(3 * 3600 + 300), "3 h 5 min");
+        assert_eq!(human(3 * 86_400), "3 days");
+    }
+
+    #[test]
+    fn server_urls_are_checked() {
+        assert!(server_url("https://mcp.example.com/mcp").is_ok());
+        for bad in ["mcp.example.com", "ftp://x/y", "https://x/#f", "not a url"] {
+            let failure = server_url(bad).err().map(|f| f.code);
+            assert_eq!(failure, Some(super::super::exit::USAGE), "{bad}");
+        }
+        let url = server_url("http://127.0.0.1:8391").unwrap_or_else(|_| unreachable!());
+        assert_eq!(server_key(&url), "http://127.0.0.1:8391");
+    }
+}

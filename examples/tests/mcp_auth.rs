@@ -1,0 +1,375 @@
+//! `mcp-auth` as a person runs it: the real binary, real files, a real demo server.
+// Tests may unwrap: a failure is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use examples::demo_server::DemoServer;
+use keyvalue_test_support::free_port;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-auth");
+
+/// The command with a private home (data directory) and none of the caller's settings.
+fn mcp_auth(home: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("MCP_AUTH_KEY")
+        .env_remove("MCP_AUTH_STORE")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts a failure: the exit code, and exactly one line on stderr.
+fn assert_one_line_failure(output: &Output, code: i32) -> String {
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {stderr}",
+        text(&output.stdout)
+    );
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+    assert!(stderr.starts_with("mcp-auth: "), "{stderr}");
+    stderr
+}
+
+#[test]
+fn demo_twice_reuses_the_stored_token() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap().to_string();
+
+    let first = run(mcp_auth(home.path()).args(["demo", "--port", &port]));
+    let out = text(&first.stdout);
+    assert!(first.status.success(), "{out}\n{}", text(&first.stderr));
+    assert!(out.contains("logging in without a browser"), "{out}");
+    assert!(out.contains("registered client"), "{out}");
+    assert!(out.contains("new key created in"), "{out}");
+    assert!(
+        out.contains("tools/call add {\"a\": 2, \"b\": 3} -> 5"),
+        "{out}"
+    );
+    assert!(out.contains("__encrypted_data__"), "{out}");
+
+    // No --port: the stored one, so the stored token still belongs to the server URL.
+    let second = run(mcp_auth(home.path()).arg("demo"));
+    let out = text(&second.stdout);
+    assert!(second.status.success(), "{out}\n{}", text(&second.stderr));
+    assert!(out.contains(&format!("http://127.0.0.1:{port}")), "{out}");
+    assert!(out.contains("reusing it, no login needed"), "{out}");
+    assert!(!out.contains("logging in without a browser"), "{out}");
+    assert!(!out.contains("registered client"), "{out}");
+    assert!(out.contains("-> 5"), "{out}");
+
+    // The default store is an encrypted SQLite file in the data directory, its key file
+    // owner-only.
+    let dir = home.path().join("data/mcp-auth");
+    assert!(dir.join("tokens.sqlite").is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.join("tokens.sqlite.key")), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+    }
+
+    let status = run(mcp_auth(home.path()).arg("status"));
+    let out = text(&status.stdout);
+    assert!(status.status.success());
+    assert!(
+        out.contains(&format!("http://127.0.0.1:{port}/mcp  valid for")),
+        "{out}"
+    );
+    assert!(out.contains("encrypted with Fernet"), "{out}");
+}
+
+#[test]
+fn demo_shows_a_refresh_with_short_tokens() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap().to_string();
+    let store = format!("sqlite:{}", home.path().join("t.sqlite").display());
+    // oauth-core renews tokens 30 s before they expire: a 31 s token needs a refresh
+    // after a second.
+    let args = [
+        "--store",
+        &store,
+        "demo",
+        "--port",
+        &port,
+        "--token-lifetime",
+        "31",
+    ];
+    assert!(run(mcp_auth(home.path()).args(args)).status.success());
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = run(mcp_auth(home.path()).args(args));
+    let out = text(&second.stdout);
+    assert!(second.status.success(), "{out}");
+    assert!(
+        out.contains("renewed it with the stored refresh token"),
+        "{out}"
+    );
+    assert!(out.contains("old refresh token no longer works"), "{out}");
+    assert!(!out.contains("registered client"), "{out}");
+}
+
+#[test]
+fn help_documents_commands_and_exit_codes() {
+    let home = tempfile::tempdir().unwrap();
+    let help = run(mcp_auth(home.path()).arg("--help"));
+    assert!(help.status.success());
+    let out = text(&help.stdout);
+    for needle in [
+        "login",
+        "token",
+        "status",
+        "logout",
+        "demo",
+        "Exit codes",
+        "--store",
+        "--no-encryption",
+        "MCP_AUTH_KEY",
+        "3  no usable token",
+    ] {
+        assert!(
+            out.contains(needle),
+            "`{needle}` missing from --help:\n{out}"
+        );
+    }
+    for (command, needle) in [
+        ("login", "--no-browser"),
+        ("token", "Exits with 3"),
+        ("status", "[URL]"),
+        ("logout", "--forget-client"),
+        ("demo", "--token-lifetime"),
+    ] {
+        let help = run(mcp_auth(home.path()).args([command, "--help"]));
+        let out = text(&help.stdout);
+        assert!(help.status.success(), "{command} --help");
+        assert!(out.contains(&format!("Usage: mcp-auth {command}")), "{out}");
+        assert!(
+            out.contains(needle),
+            "`{needle}` missing from {command} --help:\n{out}"
+        );
+    }
+    let unknown = run(mcp_auth(home.path()).arg("frobnicate"));
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn bad_store_specs_and_urls_are_one_line_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let url = "http://127.0.0.1:9/mcp";
+    for store in ["bogus", "sqlite:", "postgres://db/x", "dynamodb://a"] {
+        let out = run(mcp_auth(home.path()).args(["--store", store, "token", url]));
+        let err = assert_one_line_failure(&out, 2);
+        assert!(out.stdout.is_empty());
+        assert!(
+            err.contains("sqlite:PATH") || err.contains("table name"),
+            "{err}"
+        );
+    }
+    for bad in ["not-a-url", "ftp://host/x", "mcp.example.com/mcp"] {
+        for command in ["login", "token", "logout"] {
+            let out = run(mcp_auth(home.path()).args([command, bad]));
+            let err = assert_one_line_failure(&out, 2);
+            assert!(err.contains("is not a server URL"), "{err}");
+        }
+    }
+    // A valid spec this build or this machine cannot serve: one line, failure.
+    let out = run(mcp_auth(home.path()).args(["--store", "redis://127.0.0.1:1/0", "status"]));
+    let err = assert_one_line_failure(&out, 1);
+    assert!(err.contains("Redis"), "{err}");
+    // Nothing was created for a refused command.
+    assert!(!home.path().join("data").exists());
+}
+
+#[test]
+fn token_without_a_login_asks_for_one() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run(mcp_auth(home.path()).args(["token", "http://127.0.0.1:9/mcp"]));
+    let err = assert_one_line_failure(&out, 3);
+    assert!(
+        err.contains("mcp-auth login http://127.0.0.1:9/mcp"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+/// Runs `mcp-auth login --no-browser` and plays the browser: opens the printed URL.
+async fn login_headless(home: &Path, store: &str, url: &str) -> (bool, String) {
+    let mut child = mcp_auth(home)
+        .args([
+            "--store",
+            store,
+            "login",
+            url,
+            "--no-browser",
+            "--timeout",
+            "60",
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let auth_url = loop {
+        let line = tokio::task::block_in_place(|| received.recv_timeout(Duration::from_secs(30)))
+            .unwrap_or_else(|_| panic!("no authorization URL printed:\n{seen}"));
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(u) = line
+            .trim()
+            .strip_prefix("http")
+            .filter(|u| u.contains("/authorize?"))
+        {
+            break format!("http{u}");
+        }
+    };
+    // The browser: follows the demo server's redirect to mcp-auth's callback.
+    let page = reqwest::get(&auth_url).await.unwrap();
+    assert!(page.status().is_success(), "{}", page.status());
+    let status = tokio::task::block_in_place(|| child.wait()).unwrap();
+    while let Ok(line) = received.recv_timeout(Duration::from_secs(1)) {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    (status.success(), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_token_status_logout() {
+    let home = tempfile::tempdir().unwrap();
+    let server = DemoServer::builder().start().await.unwrap();
+    let url = server.mcp_url().to_string();
+    let store = format!("sqlite:{}", home.path().join("tokens.sqlite").display());
+
+    let (ok, stderr) = login_headless(home.path(), &store, &url).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("Open this URL in a browser to log in"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("gives up in 60 s"), "{stderr}");
+    assert!(stderr.contains(&format!("Logged in to {url}")), "{stderr}");
+
+    // `token` prints the token alone, and the server accepts it.
+    let out = run(mcp_auth(home.path()).args(["--store", &store, "token", &url]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1);
+    let token = stdout.trim();
+    let response = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(token)
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // A second login is not needed.
+    let again = run(mcp_auth(home.path()).args(["--store", &store, "login", &url, "--no-browser"]));
+    assert!(again.status.success());
+    assert!(text(&again.stderr).contains("Already logged in"));
+
+    let status = run(mcp_auth(home.path()).args(["--store", &store, "status"]));
+    assert!(text(&status.stdout).contains(&format!("{url}  valid for")));
+
+    let logout = run(mcp_auth(home.path()).args(["--store", &store, "logout", &url]));
+    assert!(logout.status.success());
+    assert!(text(&logout.stderr).contains("Logged out of"));
+    let out = run(mcp_auth(home.path()).args(["--store", &store, "token", &url]));
+    assert_one_line_failure(&out, 3);
+    let status = run(mcp_auth(home.path()).args(["--store", &store, "status"]));
+    assert!(text(&status.stdout).contains("No tokens stored"));
+    server.shutdown().await;
+}
+
+#[test]
+fn a_wrong_key_or_an_open_key_file_is_one_clear_error() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap().to_string();
+    let store = format!("sqlite:{}", home.path().join("k.sqlite").display());
+    let key_a = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
+    let key_b = "7iAs8Hf8hV9l4ixO0t1W-JVAxbj8Ip8Yq4aeU8CXqyM=";
+    let demo = run(mcp_auth(home.path())
+        .env("MCP_AUTH_KEY", key_a)
+        .args(["--store", &store, "demo", "--port", &port]));
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    assert!(text(&demo.stdout).contains("key from $MCP_AUTH_KEY"));
+    // No key file was made: the key came from the environment.
+    assert!(!home.path().join("k.sqlite.key").exists());
+
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let out = run(mcp_auth(home.path())
+        .env("MCP_AUTH_KEY", key_b)
+        .args(["--store", &store, "token", &url]));
+    let err = assert_one_line_failure(&out, 1);
+    assert!(err.contains("cannot decrypt"), "{err}");
+
+    let out = run(mcp_auth(home.path())
+        .env("MCP_AUTH_KEY", "not a key")
+        .args(["--store", &store, "token", &url]));
+    let err = assert_one_line_failure(&out, 1);
+    assert!(err.contains("MCP_AUTH_KEY"), "{err}");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key_file = home.path().join("open.key");
+        std::fs::write(&key_file, format!("{key_a}\n")).unwrap();
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = run(mcp_auth(home.path()).args([
+            "--store",
+            &store,
+            "--key-file",
+            key_file.to_str().unwrap(),
+            "status",
+        ]));
+        let err = assert_one_line_failure(&out, 1);
+        assert!(err.contains("chmod 600"), "{err}");
+    }
+}
+
+#[test]
+fn without_encryption_tokens_are_plain_json() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap().to_string();
+    let store = format!("disk:{}", home.path().join("plain").display());
+    let demo = run(mcp_auth(home.path()).args([
+        "--store",
+        &store,
+        "--no-encryption",
+        "demo",
+        "--port",
+        &port,
+    ]));
+    let out = text(&demo.stdout);
+    assert!(demo.status.success(), "{out}");
+    assert!(out.contains("(not encrypted)"), "{out}");
+    assert!(out.contains("stored unencrypted"), "{out}");
+    assert!(!home.path().join("plain.key").exists());
+}
