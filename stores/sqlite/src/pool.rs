@@ -26,6 +26,7 @@ pub(crate) struct Pool {
 impl Pool {
     /// Opens `settings.connections` connections; the first creates or checks the table.
     pub(crate) fn open(settings: &SqliteStoreBuilder) -> Result<Self> {
+        create_private_file(&settings.path)?;
         let mut connections = Vec::with_capacity(settings.connections);
         for i in 0..settings.connections {
             let connection = Connection::open_with_flags(
@@ -107,5 +108,27 @@ impl Pool {
         // poisoned lock's connection is still usable.
         let mut connection = slot.lock().unwrap_or_else(PoisonError::into_inner);
         work(&mut connection)
+    }
+}
+
+/// Creates a new database file readable by its owner only (SQLite gives its `-wal` and
+/// `-shm` files the same permissions); an existing file is left as it is.
+fn create_private_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::new(
+            ErrorKind::Setup,
+            format!("could not create {}", path.display()),
+        )
+        .with_store("sqlite")
+        .with_source(e)),
     }
 }

@@ -95,3 +95,20 @@ async fn a_directory_that_does_not_exist_is_a_setup_error() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Setup, "{err}");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_database_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.put("k", JsonObject::new(), None, None).await.unwrap();
+    for file in ["tokens.db", "tokens.db-wal"] {
+        let mode = std::fs::metadata(dir.path().join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+}
