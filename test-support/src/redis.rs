@@ -33,6 +33,8 @@ pub enum RedisTarget {
     Server(RedisServer),
     /// A cluster this process started.
     Cluster(RedisCluster),
+    /// A single server in a container (no `redis-server` here, but a Docker engine).
+    Container(crate::docker::Container),
 }
 
 impl RedisTarget {
@@ -42,6 +44,9 @@ impl RedisTarget {
             RedisTarget::Shared(urls) => urls.clone(),
             RedisTarget::Server(server) => vec![server.url()],
             RedisTarget::Cluster(cluster) => cluster.urls(),
+            RedisTarget::Container(container) => {
+                vec![format!("redis://127.0.0.1:{}/0", container.port())]
+            }
         }
     }
 
@@ -51,11 +56,17 @@ impl RedisTarget {
     }
 }
 
-/// A single Redis for `test`: `REDIS_URL`, else a started `redis-server`, else `None`
-/// after a loud skip.
+/// A single Redis for `test`: `REDIS_URL`, else a started `redis-server`, else a
+/// `redis` container when a Docker engine answers, else `None` after a loud skip.
 pub fn single(test: &str) -> Option<RedisTarget> {
     if let Some(url) = env_nonempty("REDIS_URL") {
         return Some(RedisTarget::Shared(vec![url]));
+    }
+    if server_program().is_none()
+        && crate::docker::engine_answers()
+        && let Some(container) = crate::docker::Container::start("redis:7", 6379, &[])
+    {
+        return Some(RedisTarget::Container(container));
     }
     RedisServer::start(test).map(RedisTarget::Server)
 }
