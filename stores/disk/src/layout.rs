@@ -16,12 +16,14 @@
 //! `/`, `con`, 4 KiB long, differing only in case) gets a distinct, portable file name.
 //! The original names live inside the files, which is where enumeration reads them.
 
+use std::collections::HashSet;
 use std::collections::hash_map::RandomState;
 use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use keyvalue_core::{Document, Durability, Entry, Error, ErrorKind, Result};
@@ -41,10 +43,25 @@ const STALE_AFTER: Duration = Duration::from_secs(3600);
 const PREFIX_CHARS: usize = 40;
 
 /// The store's directory and how it writes.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Layout {
     pub(crate) root: PathBuf,
     pub(crate) durability: Durability,
+    /// Collection directories this process has seen set up, so writes skip the checks.
+    ready: Mutex<HashSet<PathBuf>>,
+}
+
+/// What a replaced entry leaves behind: its old file, removed when this is dropped.
+/// Writers drop it after answering, so the unlink is off the caller's path.
+#[must_use]
+pub(crate) struct Leftover(Option<PathBuf>);
+
+impl Drop for Leftover {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = fs::remove_file(path);
+        }
+    }
 }
 
 /// A portable file-name component for any name: readable prefix + hash.
@@ -106,7 +123,11 @@ impl Layout {
             }
             Err(e) => return Err(setup(format!("could not open {}", root.display()), e)),
         }
-        let layout = Layout { root, durability };
+        let layout = Layout {
+            root,
+            durability,
+            ready: Mutex::new(HashSet::new()),
+        };
         let marker = layout.root.join(MARKER);
         match fs::read_to_string(&marker) {
             Ok(text) if text == MARKER_TEXT => {}
@@ -124,7 +145,7 @@ impl Layout {
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // Writing the marker also proves the directory is writable.
-                layout
+                let _leftover = layout
                     .write_atomic(&layout.root, MARKER, MARKER_TEXT.as_bytes())
                     .map_err(|e| {
                         Error::new(
@@ -171,23 +192,39 @@ impl Layout {
         Ok(Some(document.entry))
     }
 
-    /// Writes `key`'s entry: a temporary file, flushed, renamed over the old entry.
-    pub(crate) fn write(&self, collection: &str, key: &str, entry: &Entry) -> Result<()> {
+    /// Writes `key`'s entry: a temporary file, flushed, put in place of the old entry.
+    pub(crate) fn write(&self, collection: &str, key: &str, entry: &Entry) -> Result<Leftover> {
         let document = entry.to_document(collection, key)?;
         let dir = self.collection_dir(collection);
         let mut name = component(key);
         name.push_str(ENTRY_SUFFIX);
-        // A concurrent destroy may remove the directory between the two steps: retry once.
-        for attempt in 0..2 {
+        if !self.is_ready(&dir) {
             self.ensure_collection(&dir, collection)?;
-            match self.write_atomic(&dir, &name, document.as_bytes()) {
-                Err(e) if attempt == 0 && !dir.exists() => {
-                    tracing::debug!("collection directory vanished during a write ({e}); retrying");
-                }
-                result => return result,
-            }
         }
-        Ok(())
+        match self.write_atomic(&dir, &name, document.as_bytes()) {
+            // Another process destroyed the collection meanwhile: set it up again, once.
+            Err(e) if !dir.exists() => {
+                tracing::debug!("collection directory vanished during a write ({e}); retrying");
+                self.forget_ready(&dir);
+                self.ensure_collection(&dir, collection)?;
+                self.write_atomic(&dir, &name, document.as_bytes())
+            }
+            result => result,
+        }
+    }
+
+    fn is_ready(&self, dir: &Path) -> bool {
+        self.ready
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(dir)
+    }
+
+    fn forget_ready(&self, dir: &Path) {
+        self.ready
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(dir);
     }
 
     /// Removes `key`'s entry; returns whether a live one was there.
@@ -261,6 +298,7 @@ impl Layout {
     /// Destroys a collection; returns whether it held live entries.
     pub(crate) fn remove_collection(&self, collection: &str) -> Result<bool> {
         let dir = self.collection_dir(collection);
+        self.forget_ready(&dir);
         let trash = self.root.join(unique(TRASH_PREFIX));
         match fs::rename(&dir, &trash) {
             Ok(()) => {}
@@ -275,6 +313,10 @@ impl Layout {
 
     /// Destroys every collection; returns whether any held live entries.
     pub(crate) fn remove_all(&self) -> Result<bool> {
+        self.ready
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         let mut had_live = false;
         for dir in self.collection_dirs()? {
             let trash = self.root.join(unique(TRASH_PREFIX));
@@ -348,13 +390,17 @@ impl Layout {
             self.sync_dir(&self.root)?;
         }
         if created || !dir.join(COLLECTION_NAME_FILE).exists() {
-            self.write_atomic(dir, COLLECTION_NAME_FILE, collection.as_bytes())?;
+            drop(self.write_atomic(dir, COLLECTION_NAME_FILE, collection.as_bytes())?);
         }
+        self.ready
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(dir.to_path_buf());
         Ok(())
     }
 
-    /// Writes `name` in `dir` as a whole: temporary file, flush, rename.
-    fn write_atomic(&self, dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    /// Writes `name` in `dir` as a whole: temporary file, flush, atomic replace.
+    fn write_atomic(&self, dir: &Path, name: &str, bytes: &[u8]) -> Result<Leftover> {
         let temp = dir.join(unique(TEMP_PREFIX));
         let result = (|| {
             let mut file = create_private_file(&temp).map_err(|e| io_error("create", &temp, e))?;
@@ -370,8 +416,9 @@ impl Layout {
         if result.is_err() {
             let _ = fs::remove_file(&temp);
         }
-        result?;
-        self.sync_dir(dir)
+        let leftover = result?;
+        self.sync_dir(dir)?;
+        Ok(leftover)
     }
 
     /// Makes renames in `dir` durable, when the store promises durability past power loss.
@@ -393,16 +440,16 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Document> {
 /// Puts the complete file `temp` in place of `target` in one atomic step.
 ///
 /// On Linux the two are exchanged (`renameat2(RENAME_EXCHANGE)`) and the old entry,
-/// now at `temp`, is unlinked: readers see the old file or the new one, as with a
+/// now at `temp`, is unlinked (when the returned [`Leftover`] is dropped): readers see the old file or the new one, as with a
 /// rename, but ext4 does not force the new file's data out first as it does when a
 /// rename replaces a file (measured: about 1.5 ms against 0.1 ms per replace). Where
 /// exchange is unavailable, or `target` does not exist yet, a rename does the same job.
-fn replace(temp: &Path, target: &Path) -> io::Result<()> {
+fn replace(temp: &Path, target: &Path) -> io::Result<Leftover> {
     #[cfg(target_os = "linux")]
     {
         use rustix::fs::{CWD, RenameFlags, renameat_with};
         match renameat_with(CWD, temp, CWD, target, RenameFlags::EXCHANGE) {
-            Ok(()) => return fs::remove_file(temp),
+            Ok(()) => return Ok(Leftover(Some(temp.to_path_buf()))),
             // No entry yet, or a file system without exchange: a rename it is.
             Err(e)
                 if e == rustix::io::Errno::NOENT
@@ -412,7 +459,8 @@ fn replace(temp: &Path, target: &Path) -> io::Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
-    fs::rename(temp, target)
+    fs::rename(temp, target)?;
+    Ok(Leftover(None))
 }
 
 fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>> {

@@ -41,7 +41,7 @@ use keyvalue_core::{
     async_trait, validate_default_collection,
 };
 
-use layout::Layout;
+use layout::{Layout, Leftover};
 
 /// At most this many threads write one batch.
 const PARALLEL_WRITES: usize = 4;
@@ -153,6 +153,27 @@ where
     })?
 }
 
+/// Runs blocking writes and answers as soon as they are done, before removing the old
+/// files they replaced (the [`Leftover`]s), which nobody needs to wait for.
+async fn answer_first<F>(work: F) -> Result<()>
+where
+    F: FnOnce() -> (Result<()>, Vec<Leftover>) + Send + 'static,
+{
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    tokio::task::spawn_blocking(move || {
+        let (result, leftovers) = work();
+        let _ = answer.send(result);
+        drop(leftovers);
+    });
+    answered.await.map_err(|e| {
+        Error::new(
+            ErrorKind::Backend,
+            "a file operation was cancelled or panicked",
+        )
+        .with_source(e)
+    })?
+}
+
 #[async_trait]
 impl Backend for DiskStore {
     fn name(&self) -> &str {
@@ -197,8 +218,12 @@ impl Backend for DiskStore {
 
     async fn write(&self, collection: &str, key: &str, entry: Entry) -> Result<()> {
         let (collection, key) = (collection.to_owned(), key.to_owned());
-        self.run(move |layout| layout.write(&collection, &key, &entry))
-            .await
+        let layout = Arc::clone(&self.layout);
+        answer_first(move || match layout.write(&collection, &key, &entry) {
+            Ok(leftover) => (Ok(()), vec![leftover]),
+            Err(e) => (Err(e), Vec::new()),
+        })
+        .await
     }
 
     async fn write_many(&self, collection: &str, entries: Vec<(&str, Entry)>) -> Result<()> {
@@ -217,13 +242,16 @@ impl Backend for DiskStore {
         while !entries.is_empty() {
             let part = entries.split_off(entries.len().saturating_sub(chunk));
             let (layout, collection) = (Arc::clone(&self.layout), collection.to_owned());
-            writers.spawn_blocking(move || {
-                part.iter().try_for_each(|(key, entry)| {
-                    layout
-                        .write(&collection, key, entry)
-                        .map_err(|e| e.with_key(key))
-                })
-            });
+            writers.spawn(answer_first(move || {
+                let mut leftovers = Vec::with_capacity(part.len());
+                for (key, entry) in &part {
+                    match layout.write(&collection, key, entry) {
+                        Ok(leftover) => leftovers.push(leftover),
+                        Err(e) => return (Err(e.with_key(key)), leftovers),
+                    }
+                }
+                (Ok(()), leftovers)
+            }));
         }
         let mut first_error = None;
         while let Some(joined) = writers.join_next().await {
