@@ -249,6 +249,16 @@ impl OAuth {
         if tokens.is_fresh(REFRESH_MARGIN_SECS) {
             return Ok(Some(tokens.access_token.clone()));
         }
+        // Another process sharing the store may have renewed the tokens since we read
+        // them, spending our refresh token if the server rotates them: read them again.
+        st.tokens = self.inner.storage.load_tokens().await?;
+        let Some(tokens) = &st.tokens else {
+            return Ok(None);
+        };
+        if tokens.is_fresh(REFRESH_MARGIN_SECS) {
+            tracing::debug!("using tokens another client renewed in the store");
+            return Ok(Some(tokens.access_token.clone()));
+        }
         if tokens.refresh_token.is_none() || self.inner.config.grant != GrantMode::AuthorizationCode
         {
             return Ok(None);

@@ -407,6 +407,31 @@ async fn fifty_concurrent_callers_cause_one_refresh() {
 }
 
 #[tokio::test]
+async fn tokens_renewed_by_another_client_on_the_store_are_picked_up() {
+    let server = Server::start().await;
+    let store = Arc::new(MemoryStore::new());
+    // Tokens that are due for renewal as soon as they are issued.
+    server.set(|st| st.expires_in = 1);
+    let first = client(&server, &store, BrowserMode::FetchRedirect);
+    first.access_token().await.unwrap();
+    assert_eq!(server.authorizations.load(Ordering::SeqCst), 1);
+
+    // Another process on the same store renews them, which spends (rotates) the refresh
+    // token the first client still holds in memory.
+    server.set(|st| st.expires_in = 3600);
+    let second = client(&server, &store, no_browser());
+    let renewed = second.access_token().await.unwrap();
+    assert_eq!(server.refreshes.load(Ordering::SeqCst), 1);
+
+    // The first client takes the renewed tokens from the store: no refresh with its
+    // spent token, no new authorization.
+    let token = first.access_token().await.unwrap();
+    assert_eq!(token.expose_secret(), renewed.expose_secret());
+    assert_eq!(server.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(server.authorizations.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn a_refused_refresh_token_means_authorizing_again() {
     let server = Server::start().await;
     let store = Arc::new(MemoryStore::new());
