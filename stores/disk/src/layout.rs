@@ -176,7 +176,7 @@ impl Layout {
         let Some(bytes) = read_if_present(&path)? else {
             return Ok(None);
         };
-        let document = decode(&bytes)?;
+        let document = Document::parse(&bytes)?;
         // A hash collision or a foreign file must not pass for this key's entry.
         if document.key.as_deref().is_some_and(|k| k != key)
             || document
@@ -233,10 +233,7 @@ impl Layout {
         let Some(taken) = self.take(&path)? else {
             return Ok(false);
         };
-        let live = fs::read(&taken)
-            .ok()
-            .and_then(|bytes| decode(&bytes).ok())
-            .is_some_and(|document| !document.entry.is_expired(SystemTime::now()));
+        let live = holds_live_entry(&taken);
         remove_file_if_present(&taken)?;
         self.sync_dir(&self.collection_dir(collection))?;
         Ok(live)
@@ -353,11 +350,7 @@ impl Layout {
         let Some(taken) = self.take(path)? else {
             return Ok(());
         };
-        let rewritten = fs::read(&taken)
-            .ok()
-            .and_then(|bytes| decode(&bytes).ok())
-            .is_some_and(|document| !document.entry.is_expired(SystemTime::now()));
-        if rewritten {
+        if holds_live_entry(&taken) {
             // hard_link refuses to replace an existing file: a newer write wins.
             let _ = fs::hard_link(&taken, path);
         }
@@ -432,9 +425,12 @@ impl Layout {
     }
 }
 
-/// Decodes an entry file.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Document> {
-    Document::parse(bytes)
+/// Whether the file at `path` is a readable entry that has not expired.
+fn holds_live_entry(path: &Path) -> bool {
+    fs::read(path)
+        .ok()
+        .and_then(|bytes| Document::parse(&bytes).ok())
+        .is_some_and(|document| !document.entry.is_expired(SystemTime::now()))
 }
 
 /// Puts the complete file `temp` in place of `target` in one atomic step.
@@ -478,7 +474,7 @@ fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>> {
 /// Reads an entry for enumeration; unreadable files are logged and passed over.
 fn read_listed(path: &Path) -> Option<Document> {
     let bytes = read_if_present(path).ok()??;
-    match decode(&bytes) {
+    match Document::parse(&bytes) {
         Ok(found) => Some(found),
         Err(e) => {
             tracing::warn!(path = %path.display(), "skipping an unreadable entry file: {e}");

@@ -138,19 +138,22 @@ impl DiskStore {
     }
 }
 
+/// The error for blocking file work whose task was cancelled or panicked.
+fn lost(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::new(
+        ErrorKind::Backend,
+        "a file operation was cancelled or panicked",
+    )
+    .with_source(e)
+}
+
 /// Runs blocking file work off the async threads.
 async fn blocking<T, F>(work: F) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T> + Send + 'static,
 {
-    tokio::task::spawn_blocking(work).await.map_err(|e| {
-        Error::new(
-            ErrorKind::Backend,
-            "a file operation was cancelled or panicked",
-        )
-        .with_source(e)
-    })?
+    tokio::task::spawn_blocking(work).await.map_err(lost)?
 }
 
 /// Runs blocking writes and answers as soon as they are done, before removing the old
@@ -165,13 +168,7 @@ where
         let _ = answer.send(result);
         drop(leftovers);
     });
-    answered.await.map_err(|e| {
-        Error::new(
-            ErrorKind::Backend,
-            "a file operation was cancelled or panicked",
-        )
-        .with_source(e)
-    })?
+    answered.await.map_err(lost)?
 }
 
 #[async_trait]
@@ -255,13 +252,7 @@ impl Backend for DiskStore {
         }
         let mut first_error = None;
         while let Some(joined) = writers.join_next().await {
-            let result = joined.map_err(|e| {
-                Error::new(
-                    ErrorKind::Backend,
-                    "a file operation was cancelled or panicked",
-                )
-                .with_source(e)
-            });
+            let result = joined.map_err(lost);
             if let Err(e) = result.and_then(|written| written) {
                 first_error.get_or_insert(e);
             }

@@ -89,13 +89,15 @@ async fn reopening_keeps_entries_and_names() {
 }
 
 #[tokio::test]
-async fn process_crash_durability_works_too() {
+async fn the_durability_setting_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let store = DiskStore::builder(dir.path())
         .durability(keyvalue_core::Durability::ProcessCrash)
         .open()
         .await
         .unwrap();
+    let shown = format!("{store:?}");
+    assert!(shown.contains("ProcessCrash"), "{shown}");
     store.put("k", value(5), None, None).await.unwrap();
     assert_eq!(store.get("k", None).await.unwrap(), Some(value(5)));
 }

@@ -406,10 +406,14 @@ mod tests {
         assert_eq!(lock(&found).len(), 1);
     }
 
-    #[test]
-    fn debug_shows_no_values() {
+    #[tokio::test]
+    async fn debug_shows_no_values() {
         let store = MemoryStore::new();
+        let mut value = keyvalue_core::JsonObject::new();
+        value.insert("token".into(), "s3cr3t".into());
+        store.put("k", value, None, None).await.unwrap();
         let text = format!("{store:?}");
         assert!(text.contains("MemoryStore"), "{text}");
+        assert!(!text.contains("s3cr3t"), "{text}");
     }
 }

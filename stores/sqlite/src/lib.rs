@@ -277,9 +277,6 @@ fn sql_error(e: rusqlite::Error) -> Error {
                 .with_source(e);
         }
         Some(rusqlite::ErrorCode::ReadOnly) => ErrorKind::ReadOnly,
-        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
-            ErrorKind::Backend
-        }
         _ => ErrorKind::Backend,
     };
     Error::new(kind, describe(&e)).with_source(e)
