@@ -104,6 +104,8 @@ pub fn server_program() -> Option<PathBuf> {
 pub struct RedisServer {
     program: PathBuf,
     port: u16,
+    /// The cluster bus port of a cluster node (chosen free, not the usual port + 10000).
+    bus: Option<u16>,
     extra: Vec<String>,
     dir: PathBuf,
     /// The watchdog shell and our end of its pipe; `None` while stopped.
@@ -120,6 +122,14 @@ impl RedisServer {
     /// As [`RedisServer::start`], with extra `redis-server` arguments (such as
     /// `["--requirepass", "secret"]`).
     pub fn start_with(test: &str, extra: &[&str]) -> Option<RedisServer> {
+        RedisServer::start_node(test, extra, false)
+    }
+
+    /// Starts a server, as a cluster node with a cluster bus port of its own when
+    /// `cluster`. Ports are picked free and then bound by the server, so another process
+    /// may take one in between: then it tries again with other ports.
+    fn start_node(test: &str, extra: &[&str], cluster: bool) -> Option<RedisServer> {
+        const ATTEMPTS: usize = 5;
         let Some(program) = server_program() else {
             crate::skip(
                 test,
@@ -128,20 +138,30 @@ impl RedisServer {
             );
             return None;
         };
-        let port = crate::free_port().unwrap_or_else(|e| panic!("{test}: no free port: {e}"));
-        let dir =
-            std::env::temp_dir().join(format!("keyvalue-redis-{}-{port}", std::process::id()));
-        let mut server = RedisServer {
-            program,
-            port,
-            extra: extra.iter().map(|arg| (*arg).to_owned()).collect(),
-            dir,
-            running: None,
-        };
-        if let Err(e) = server.spawn() {
-            panic!("{test}: could not start redis-server: {e}");
+        let free = || crate::free_port().unwrap_or_else(|e| panic!("{test}: no free port: {e}"));
+        let mut failure = String::new();
+        for _ in 0..ATTEMPTS {
+            let port = free();
+            let mut server = RedisServer {
+                program: program.clone(),
+                port,
+                bus: cluster.then(free),
+                extra: extra.iter().map(|arg| (*arg).to_owned()).collect(),
+                dir: std::env::temp_dir()
+                    .join(format!("keyvalue-redis-{}-{port}", std::process::id())),
+                running: None,
+            };
+            match server.spawn() {
+                Ok(()) => return Some(server),
+                Err(e) if server.log().contains("Address already in use") => {
+                    failure = e.to_string();
+                }
+                Err(e) => panic!("{test}: could not start redis-server: {e}"),
+            }
         }
-        Some(server)
+        panic!(
+            "{test}: could not start redis-server ({ATTEMPTS} attempts, ports taken): {failure}"
+        );
     }
 
     fn spawn(&mut self) -> io::Result<()> {
@@ -165,6 +185,20 @@ impl RedisServer {
         args.push(self.dir.display().to_string());
         args.push("--logfile".into());
         args.push(self.log_path().display().to_string());
+        if let Some(bus) = self.bus {
+            for arg in [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-port",
+                &bus.to_string(),
+                "--cluster-node-timeout",
+                "5000",
+            ] {
+                args.push(arg.to_owned());
+            }
+        }
         args.extend(self.extra.iter().cloned());
         self.running = Some(spawn_watched(&self.program, &args, &self.dir)?);
         wait_until_up(self.port, START_TIMEOUT, self.running.as_mut())
@@ -222,8 +256,6 @@ impl Drop for RedisServer {
 /// (slots split evenly, no replicas). Dropping it stops every node.
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
-    /// The cluster bus port of each node (chosen free, not the usual port + 10000).
-    bus_ports: Vec<u16>,
 }
 
 impl RedisCluster {
@@ -232,27 +264,10 @@ impl RedisCluster {
     pub fn start(test: &str, primaries: usize) -> Option<RedisCluster> {
         let primaries = primaries.max(1);
         let mut nodes = Vec::with_capacity(primaries);
-        let mut bus_ports = Vec::with_capacity(primaries);
         for _ in 0..primaries {
-            let bus = crate::free_port().unwrap_or_else(|e| panic!("{test}: no free port: {e}"));
-            bus_ports.push(bus);
-            let bus_port = bus.to_string();
-            let node = RedisServer::start_with(
-                test,
-                &[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-port",
-                    &bus_port,
-                    "--cluster-node-timeout",
-                    "5000",
-                ],
-            )?;
-            nodes.push(node);
+            nodes.push(RedisServer::start_node(test, &[], true)?);
         }
-        let cluster = RedisCluster { nodes, bus_ports };
+        let cluster = RedisCluster { nodes };
         if let Err(e) = cluster.form() {
             let logs: Vec<String> = cluster.nodes.iter().map(RedisServer::log).collect();
             panic!(
@@ -273,7 +288,8 @@ impl RedisCluster {
             expect_ok(node.command(&["CLUSTER", "ADDSLOTSRANGE", &first, &last])?)?;
         }
         let first = &self.nodes[0];
-        for (node, bus) in self.nodes.iter().zip(&self.bus_ports).skip(1) {
+        for node in self.nodes.iter().skip(1) {
+            let bus = node.bus.unwrap_or(node.port + 10_000);
             let (port, bus) = (node.port().to_string(), bus.to_string());
             expect_ok(first.command(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus])?)?;
         }
