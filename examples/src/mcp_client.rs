@@ -18,8 +18,12 @@ use oauth_core::OAuth;
 use reqwest_middleware::ClientWithMiddleware;
 use serde_json::{Value, json};
 
-/// The protocol version the client asks for.
+/// The protocol version the client asks for unless told otherwise.
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// Protocol versions without the `initialize` handshake (SEP-2575): each request
+/// carries the version and the client's description in `params._meta` instead.
+const STATELESS_VERSIONS: &[&str] = &["2026-07-28"];
 
 /// What can go wrong talking to the MCP server.
 #[derive(Debug, thiserror::Error)]
@@ -55,8 +59,14 @@ pub struct McpClient {
     http: ClientWithMiddleware,
     url: String,
     version: String,
+    stateless: bool,
     session: Option<String>,
     next_id: u64,
+}
+
+/// How the client describes itself to the server.
+fn client_info() -> Value {
+    json!({"name": "keyvalue-rs examples", "version": env!("CARGO_PKG_VERSION")})
 }
 
 impl McpClient {
@@ -70,20 +80,32 @@ impl McpClient {
             http,
             url,
             version: PROTOCOL_VERSION.into(),
+            stateless: false,
             session: None,
             next_id: 1,
         }
     }
 
-    /// `initialize` then `notifications/initialized`; returns the server's result.
+    /// Speaks protocol `version` instead of [`PROTOCOL_VERSION`].
+    pub fn with_protocol_version(mut self, version: &str) -> Self {
+        self.version = version.to_string();
+        self.stateless = STATELESS_VERSIONS.contains(&version);
+        self
+    }
+
+    /// `initialize` then `notifications/initialized`; returns the server's result. With a
+    /// protocol version that has no handshake it sends nothing and returns `null`.
     pub async fn initialize(&mut self) -> Result<Value, McpError> {
+        if self.stateless {
+            return Ok(Value::Null);
+        }
         let result = self
             .request(
                 "initialize",
                 json!({
-                    "protocolVersion": PROTOCOL_VERSION,
+                    "protocolVersion": self.version,
                     "capabilities": {},
-                    "clientInfo": {"name": "keyvalue-rs examples", "version": env!("CARGO_PKG_VERSION")},
+                    "clientInfo": client_info(),
                 }),
             )
             .await?;
@@ -143,7 +165,23 @@ impl McpClient {
         Ok(text)
     }
 
-    fn post(&self, body: Value) -> reqwest_middleware::RequestBuilder {
+    fn post(&self, mut body: Value) -> reqwest_middleware::RequestBuilder {
+        if self.stateless
+            && let Some(message) = body.as_object_mut()
+            && let Some(params) = message
+                .entry("params")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+        {
+            params.insert(
+                "_meta".into(),
+                json!({
+                    "io.modelcontextprotocol/protocolVersion": self.version,
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                    "io.modelcontextprotocol/clientInfo": client_info(),
+                }),
+            );
+        }
         let mut request = self
             .http
             .post(&self.url)
