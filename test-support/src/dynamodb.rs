@@ -1,29 +1,20 @@
 //! DynamoDB emulators for tests: dynalite (npm) and moto's server (PyPI), as installed
 //! by `scripts/deps/dynamodb.sh`, or the server at `DYNAMODB_ENDPOINT`.
 //!
-//! [`shared`] gives every test process of a run one emulator of each kind: cargo-nextest
-//! runs each test in its own process, and starting an emulator per test would cost a
-//! second of CPU each. The first process starts it on a free loopback port and records
-//! the address under `target/tmp/`; later ones reuse it. Every user process refreshes a
-//! lease file while it lives, and a small watchdog stops the emulator 30 seconds after
-//! the last refresh, so nothing outlives the test run for long. [`Emulator::start`]
-//! gives a private emulator, stopped when the handle is dropped.
+//! [`shared`] gives every test process of a run one emulator of each kind (its
+//! `shared` module: starting an emulator per test would cost a second of CPU each).
+//! [`Emulator::start`] gives a private emulator, stopped when the handle is dropped.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// How long an emulator may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a shared emulator outlives the last refresh of its lease.
-const LEASE_SECONDS: u64 = 30;
-/// How often a user process refreshes the lease.
-const LEASE_REFRESH: Duration = Duration::from_secs(5);
 
 /// A DynamoDB emulator program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +76,8 @@ impl Emulator {
             crate::skip(test, &not_installed(self));
             return None;
         };
-        let log = scratch_dir(self).join(format!("private-{}.log", std::process::id()));
+        let log = crate::shared::scratch_dir(&format!("dynamodb-{}", self.name()))
+            .join(format!("private-{}.log", std::process::id()));
         let (child, endpoint) = spawn(self, &program, &log, test);
         Some(DynamoDbServer {
             endpoint,
@@ -133,8 +125,9 @@ pub fn endpoint_from_env() -> Option<String> {
 }
 
 /// The DynamoDB endpoint for `test` with `emulator`: `DYNAMODB_ENDPOINT` when set, else
-/// the emulator shared by this run's test processes (started if need be). `None` after
-/// a loud skip when neither is available (a panic under `KEYVALUE_REQUIRE_SERVERS=1`).
+/// the emulator shared by this run's test processes (started if need be by the
+/// crate's `shared` module). `None` after a loud skip when neither is available (a panic under
+/// `KEYVALUE_REQUIRE_SERVERS=1`).
 pub fn shared(test: &str, emulator: Emulator) -> Option<String> {
     if let Some(endpoint) = endpoint_from_env() {
         return Some(endpoint);
@@ -143,126 +136,31 @@ pub fn shared(test: &str, emulator: Emulator) -> Option<String> {
         crate::skip(test, &not_installed(emulator));
         return None;
     };
-    let dir = scratch_dir(emulator);
-    let endpoint_file = dir.join("endpoint");
-    let lock = dir.join("starting");
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        if let Some(endpoint) = running(&endpoint_file) {
-            keep_alive(&dir.join("lease"));
-            return Some(endpoint);
-        }
-        // Whoever creates the lock directory starts the emulator; the others wait.
-        if fs::create_dir(&lock).is_ok() {
-            let _unlock = Unlock(lock.clone()); // also when starting panics
-            let started = start_shared(emulator, &program, &dir, test);
-            keep_alive(&dir.join("lease"));
-            return Some(started);
-        }
-        if age(&lock).is_some_and(|age| age > START_TIMEOUT) {
-            let _ = fs::remove_dir(&lock); // left by a process that died while starting
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "{test}: another test process has been starting {} for over {} s",
-                emulator.name(),
-                START_TIMEOUT.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Removes the start lock directory when dropped.
-struct Unlock(PathBuf);
-
-impl Drop for Unlock {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir(&self.0);
-    }
-}
-
-fn scratch_dir(emulator: Emulator) -> PathBuf {
-    let dir = crate::workspace_root()
-        .join("target/tmp")
-        .join(format!("dynamodb-{}", emulator.name()));
-    if let Err(e) = fs::create_dir_all(&dir) {
-        panic!("could not create {}: {e}", dir.display());
-    }
-    dir
-}
-
-/// The recorded endpoint, if its emulator still accepts connections.
-fn running(endpoint_file: &Path) -> Option<String> {
-    let endpoint = fs::read_to_string(endpoint_file).ok()?;
-    let address = endpoint.trim().strip_prefix("http://")?;
-    let address = address.parse().ok()?;
-    TcpStream::connect_timeout(&address, Duration::from_millis(500)).ok()?;
-    Some(endpoint.trim().to_owned())
-}
-
-fn age(path: &Path) -> Option<Duration> {
-    let modified = fs::metadata(path).ok()?.modified().ok()?;
-    SystemTime::now().duration_since(modified).ok()
-}
-
-fn touch(path: &Path) {
-    let _ = File::create(path);
-}
-
-/// Refreshes the lease now and, from a background thread, for as long as this process
-/// lives.
-fn keep_alive(lease: &Path) {
-    touch(lease);
-    static REFRESHER: OnceLock<()> = OnceLock::new();
-    let lease = lease.to_owned();
-    REFRESHER.get_or_init(move || {
-        std::thread::spawn(move || {
-            loop {
-                std::thread::sleep(LEASE_REFRESH);
-                touch(&lease);
+    let name = format!("dynamodb-{}", emulator.name());
+    Some(crate::shared::shared(
+        &name,
+        test,
+        START_TIMEOUT,
+        accepts_connections,
+        |dir| {
+            let (child, endpoint) = spawn(emulator, &program, &dir.join("emulator.log"), test);
+            // The emulator belongs to the run now, not to this process.
+            crate::shared::Started {
+                pids: vec![child.id()],
+                address: endpoint,
             }
-        });
-    });
+        },
+    ))
 }
 
-fn start_shared(emulator: Emulator, program: &Path, dir: &Path, test: &str) -> String {
-    let lease = dir.join("lease");
-    touch(&lease);
-    let (child, endpoint) = spawn(emulator, program, &dir.join("emulator.log"), test);
-    // The watchdog stops the emulator once no test process has refreshed the lease
-    // for LEASE_SECONDS; it runs detached, so this process may end first.
-    let watchdog = Command::new("sh")
-        .arg("-c")
-        .arg(
-            "while sleep 2; do \
-                 kill -0 \"$1\" 2>/dev/null || exit 0; \
-                 age=$(( $(date +%s) - $(stat -c %Y \"$2\" 2>/dev/null || echo 0) )); \
-                 [ \"$age\" -lt \"$3\" ] || break; \
-             done; \
-             kill \"$1\" 2>/dev/null",
-        )
-        .arg("keyvalue-dynamodb-watchdog")
-        .arg(child.id().to_string())
-        .arg(&lease)
-        .arg(LEASE_SECONDS.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn();
-    if let Err(e) = watchdog {
-        panic!("{test}: could not start the emulator's watchdog: {e}");
-    }
-    let record = dir.join(format!("endpoint.{}", std::process::id()));
-    if let Err(e) =
-        fs::write(&record, &endpoint).and_then(|()| fs::rename(&record, dir.join("endpoint")))
-    {
-        panic!("{test}: could not record the emulator's endpoint: {e}");
-    }
-    // The emulator belongs to the run now, not to this process.
-    drop(child);
-    endpoint
+/// Whether something accepts connections at `endpoint` (`http://127.0.0.1:PORT`).
+fn accepts_connections(endpoint: &str) -> bool {
+    let Some(address) = endpoint.strip_prefix("http://") else {
+        return false;
+    };
+    address.parse().is_ok_and(|address| {
+        TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_ok()
+    })
 }
 
 /// Starts `emulator` on a free port (a few tries: a free port can be taken before the

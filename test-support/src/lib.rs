@@ -17,6 +17,7 @@ pub mod dynamodb;
 pub mod processes;
 pub mod python;
 pub mod redis;
+mod shared;
 
 /// The workspace root (the directory holding the top `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {

@@ -12,10 +12,13 @@
 //!
 //! Started servers cannot outlive the test process: each runs under a small `sh`
 //! watchdog that stops it as soon as the test process's end of a pipe closes, which
-//! happens however the process ends (even for servers kept in a `static`).
+//! happens however the process ends (even for servers kept in a `static`). The one
+//! exception is [`shared_cluster`], which the test processes of a run share and which
+//! stops shortly after the last of them ends.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -72,19 +75,140 @@ pub fn single(test: &str) -> Option<RedisTarget> {
 }
 
 /// A Redis Cluster for `test`: `REDIS_CLUSTER_NODES`, else three started
-/// `redis-server --cluster-enabled yes` primaries, else `None` after a loud skip.
+/// `redis-server --cluster-enabled yes` primaries of its own (stopped with the returned
+/// target), else `None` after a loud skip.
 pub fn cluster(test: &str) -> Option<RedisTarget> {
-    if let Some(nodes) = env_nonempty("REDIS_CLUSTER_NODES") {
-        let urls = nodes
-            .split(',')
-            .map(str::trim)
-            .filter(|url| !url.is_empty())
-            .map(str::to_owned)
-            .collect();
-        return Some(RedisTarget::Shared(urls));
+    if let Some(target) = cluster_from_env() {
+        return Some(target);
     }
     RedisCluster::start(test, 3).map(RedisTarget::Cluster)
 }
+
+/// A Redis Cluster that `test` shares with the other test processes of this run:
+/// `REDIS_CLUSTER_NODES`, else three `redis-server --cluster-enabled yes` primaries
+/// started by the first process that asks (forming a cluster takes seconds; see the
+/// crate's `shared` module), else `None` after a loud skip. Tests on it must keep to
+/// their own keys and never wipe it, so it is a [`RedisTarget::Shared`].
+pub fn shared_cluster(test: &str) -> Option<RedisTarget> {
+    const PRIMARIES: usize = 3;
+    if let Some(target) = cluster_from_env() {
+        return Some(target);
+    }
+    let Some(program) = server_program() else {
+        crate::skip(test, NOT_INSTALLED);
+        return None;
+    };
+    let alive = |urls: &str| {
+        let ports: Vec<u16> = urls.split(',').filter_map(url_port).collect();
+        ports.len() == PRIMARIES && ports.iter().all(|port| cluster_ready(*port, PRIMARIES))
+    };
+    let urls = crate::shared::shared(
+        "redis-cluster",
+        test,
+        START_TIMEOUT + CLUSTER_TIMEOUT,
+        alive,
+        |dir| start_detached_cluster(&program, dir, PRIMARIES, test),
+    );
+    Some(RedisTarget::Shared(
+        urls.split(',').map(str::to_owned).collect(),
+    ))
+}
+
+/// The port of `redis://127.0.0.1:PORT/`.
+fn url_port(url: &str) -> Option<u16> {
+    let rest = url.strip_prefix("redis://127.0.0.1:")?;
+    rest.trim_end_matches('/').parse().ok()
+}
+
+/// Starts `primaries` cluster nodes that outlive this process (their files in `dir`)
+/// and forms a cluster of them.
+fn start_detached_cluster(
+    program: &Path,
+    dir: &Path,
+    primaries: usize,
+    test: &str,
+) -> crate::shared::Started {
+    let mut pids = Vec::with_capacity(primaries);
+    let mut nodes = Vec::with_capacity(primaries);
+    let stop = |pids: &[u32]| {
+        for pid in pids {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    };
+    for i in 0..primaries {
+        match start_detached_node(program, &dir.join(format!("node-{i}"))) {
+            Ok((pid, port, bus)) => {
+                pids.push(pid);
+                nodes.push((port, bus));
+            }
+            Err(e) => {
+                stop(&pids);
+                panic!("{test}: could not start a cluster node: {e}");
+            }
+        }
+    }
+    if let Err(e) = form_cluster(&nodes) {
+        stop(&pids);
+        panic!(
+            "{test}: the shared Redis cluster did not form: {e} (logs in {})",
+            dir.display()
+        );
+    }
+    let urls: Vec<String> = nodes
+        .iter()
+        .map(|(port, _)| format!("redis://127.0.0.1:{port}/"))
+        .collect();
+    crate::shared::Started {
+        pids,
+        address: urls.join(","),
+    }
+}
+
+/// Starts one cluster node in its own process group, not tied to this process; tries
+/// other ports when another process takes a free one first. Returns its process ID,
+/// port and cluster bus port.
+fn start_detached_node(program: &Path, dir: &Path) -> io::Result<(u32, u16, u16)> {
+    const ATTEMPTS: usize = 5;
+    std::fs::create_dir_all(dir)?;
+    let mut failure = io::Error::other("no attempt");
+    for _ in 0..ATTEMPTS {
+        let (port, bus) = (crate::free_port()?, crate::free_port()?);
+        let mut node = Command::new(program)
+            .args(server_args(port, Some(bus), dir, &[]))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        match wait_until_up(port, START_TIMEOUT, Some(&mut node)) {
+            Ok(()) => return Ok((node.id(), port, bus)),
+            Err(e) => {
+                let _ = node.kill();
+                let _ = node.wait();
+                let log = std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
+                failure = io::Error::other(format!("{e}; its log:\n{log}"));
+                if !log.contains("Address already in use") {
+                    break;
+                }
+            }
+        }
+    }
+    Err(failure)
+}
+
+fn cluster_from_env() -> Option<RedisTarget> {
+    let nodes = env_nonempty("REDIS_CLUSTER_NODES")?;
+    let urls = nodes
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Some(RedisTarget::Shared(urls))
+}
+
+const NOT_INSTALLED: &str = "no Redis: REDIS_URL is not set and `redis-server` is not installed \
+                             (scripts/deps/redis.sh installs it)";
 
 fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
@@ -131,11 +255,7 @@ impl RedisServer {
     fn start_node(test: &str, extra: &[&str], cluster: bool) -> Option<RedisServer> {
         const ATTEMPTS: usize = 5;
         let Some(program) = server_program() else {
-            crate::skip(
-                test,
-                "no Redis: REDIS_URL is not set and `redis-server` is not installed \
-                 (scripts/deps/redis.sh installs it)",
-            );
+            crate::skip(test, NOT_INSTALLED);
             return None;
         };
         let free = || crate::free_port().unwrap_or_else(|e| panic!("{test}: no free port: {e}"));
@@ -166,43 +286,14 @@ impl RedisServer {
 
     fn spawn(&mut self) -> io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        let mut args: Vec<String> = [
-            "--port",
-            &self.port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--dir",
-        ]
-        .iter()
-        .map(|arg| (*arg).to_owned())
-        .collect();
-        args.push(self.dir.display().to_string());
-        args.push("--logfile".into());
-        args.push(self.log_path().display().to_string());
-        if let Some(bus) = self.bus {
-            for arg in [
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-port",
-                &bus.to_string(),
-                "--cluster-node-timeout",
-                "5000",
-            ] {
-                args.push(arg.to_owned());
-            }
-        }
-        args.extend(self.extra.iter().cloned());
+        let args = server_args(self.port, self.bus, &self.dir, &self.extra);
         self.running = Some(spawn_watched(&self.program, &args, &self.dir)?);
-        wait_until_up(self.port, START_TIMEOUT, self.running.as_mut())
-            .map_err(|e| io::Error::other(format!("{e}; its log:\n{}", self.log())))
+        wait_until_up(
+            self.port,
+            START_TIMEOUT,
+            self.running.as_mut().map(|(shell, _)| shell),
+        )
+        .map_err(|e| io::Error::other(format!("{e}; its log:\n{}", self.log())))
     }
 
     /// The server's log so far (for failure messages).
@@ -211,7 +302,7 @@ impl RedisServer {
     }
 
     fn log_path(&self) -> PathBuf {
-        self.dir.join("redis.log")
+        self.dir.join("redis.log") // as server_args sets it
     }
 
     /// The server's port on 127.0.0.1.
@@ -268,7 +359,12 @@ impl RedisCluster {
             nodes.push(RedisServer::start_node(test, &[], true)?);
         }
         let cluster = RedisCluster { nodes };
-        if let Err(e) = cluster.form() {
+        let ports: Vec<(u16, u16)> = cluster
+            .nodes
+            .iter()
+            .map(|node| (node.port, node.bus.unwrap_or(node.port + 10_000)))
+            .collect();
+        if let Err(e) = form_cluster(&ports) {
             let logs: Vec<String> = cluster.nodes.iter().map(RedisServer::log).collect();
             panic!(
                 "{test}: the Redis cluster did not form: {e}\nlogs:\n{}",
@@ -276,44 +372,6 @@ impl RedisCluster {
             );
         }
         Some(cluster)
-    }
-
-    /// Assigns the slots, introduces the nodes and waits until every node agrees.
-    fn form(&self) -> io::Result<()> {
-        const SLOTS: usize = 16384;
-        let count = self.nodes.len();
-        for (i, node) in self.nodes.iter().enumerate() {
-            let first = (SLOTS * i / count).to_string();
-            let last = (SLOTS * (i + 1) / count - 1).to_string();
-            expect_ok(node.command(&["CLUSTER", "ADDSLOTSRANGE", &first, &last])?)?;
-        }
-        let first = &self.nodes[0];
-        for node in self.nodes.iter().skip(1) {
-            let bus = node.bus.unwrap_or(node.port + 10_000);
-            let (port, bus) = (node.port().to_string(), bus.to_string());
-            expect_ok(first.command(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus])?)?;
-        }
-        let deadline = Instant::now() + CLUSTER_TIMEOUT;
-        let known = format!("cluster_known_nodes:{count}");
-        loop {
-            let mut ready = true;
-            for node in &self.nodes {
-                let info = node.command(&["CLUSTER", "INFO"])?;
-                ready &= info.contains("cluster_state:ok")
-                    && info.contains("cluster_slots_ok:16384")
-                    && info.contains(&known);
-            }
-            if ready {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the nodes did not agree in time",
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 
     /// One `redis://127.0.0.1:PORT/` URL per node.
@@ -327,12 +385,98 @@ impl RedisCluster {
     }
 }
 
+/// Makes a cluster of the fresh cluster nodes on `nodes` (each its port and cluster bus
+/// port): assigns the slots evenly, introduces the nodes and waits until every node
+/// agrees.
+fn form_cluster(nodes: &[(u16, u16)]) -> io::Result<()> {
+    const SLOTS: usize = 16384;
+    let count = nodes.len();
+    for (i, (port, _)) in nodes.iter().enumerate() {
+        let first = (SLOTS * i / count).to_string();
+        let last = (SLOTS * (i + 1) / count - 1).to_string();
+        expect_ok(command(
+            *port,
+            &["CLUSTER", "ADDSLOTSRANGE", &first, &last],
+        )?)?;
+    }
+    let Some(((first, _), others)) = nodes.split_first() else {
+        return Ok(());
+    };
+    for (port, bus) in others {
+        let (port, bus) = (port.to_string(), bus.to_string());
+        expect_ok(command(
+            *first,
+            &["CLUSTER", "MEET", "127.0.0.1", &port, &bus],
+        )?)?;
+    }
+    let deadline = Instant::now() + CLUSTER_TIMEOUT;
+    while !nodes.iter().all(|(port, _)| cluster_ready(*port, count)) {
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the nodes did not agree in time",
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// Whether the node on `port` serves every slot in a cluster of `count` known nodes.
+fn cluster_ready(port: u16, count: usize) -> bool {
+    command(port, &["CLUSTER", "INFO"]).is_ok_and(|info| {
+        info.contains("cluster_state:ok")
+            && info.contains("cluster_slots_ok:16384")
+            && info.contains(&format!("cluster_known_nodes:{count}\r"))
+    })
+}
+
 fn expect_ok(reply: String) -> io::Result<()> {
     if reply == "OK" {
         Ok(())
     } else {
         Err(io::Error::other(format!("unexpected reply {reply:?}")))
     }
+}
+
+/// The `redis-server` arguments for a server on `port` keeping its files in `dir`, as a
+/// cluster node with cluster bus port `bus` when given: no persistence, loopback only.
+fn server_args(port: u16, bus: Option<u16>, dir: &Path, extra: &[String]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--dir",
+    ]
+    .iter()
+    .map(|arg| (*arg).to_owned())
+    .collect();
+    args.push(dir.display().to_string());
+    args.push("--logfile".into());
+    args.push(dir.join("redis.log").display().to_string());
+    if let Some(bus) = bus {
+        for arg in [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-port",
+            &bus.to_string(),
+            "--cluster-node-timeout",
+            "5000",
+        ] {
+            args.push(arg.to_owned());
+        }
+    }
+    args.extend(extra.iter().cloned());
+    args
 }
 
 /// Starts `program args` under a watchdog shell that stops it when our end of the
@@ -367,13 +511,8 @@ exit 0"#;
     Ok((child, stdin))
 }
 
-fn wait_until_up(
-    port: u16,
-    timeout: Duration,
-    running: Option<&mut (Child, ChildStdin)>,
-) -> io::Result<()> {
+fn wait_until_up(port: u16, timeout: Duration, mut server: Option<&mut Child>) -> io::Result<()> {
     let deadline = Instant::now() + timeout;
-    let mut running = running;
     loop {
         match command(port, &["PING"]) {
             // A server with a password answers, but refuses PING: it is up too.
@@ -383,8 +522,8 @@ fn wait_until_up(
             Ok(reply) => return Err(io::Error::other(format!("PING answered {reply:?}"))),
             Err(e) => return Err(e),
         }
-        if let Some((shell, _)) = running.as_deref_mut()
-            && let Ok(Some(status)) = shell.try_wait()
+        if let Some(process) = server.as_deref_mut()
+            && let Ok(Some(status)) = process.try_wait()
         {
             return Err(io::Error::other(format!(
                 "redis-server exited at once ({status})"

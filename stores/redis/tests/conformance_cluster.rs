@@ -1,5 +1,5 @@
 //! The whole conformance suite against a Redis Cluster (`REDIS_CLUSTER_NODES`, or three
-//! `redis-server --cluster-enabled yes` primaries started for this test process).
+//! `redis-server --cluster-enabled yes` primaries shared by this run's test processes).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use keyvalue_conformance::{Fixture, RawAccess};
 use keyvalue_core::{Result, async_trait};
 use keyvalue_redis::{RedisStore, redis, redis_key};
-use keyvalue_test_support::redis::{RedisTarget, cluster, single};
+use keyvalue_test_support::redis::{RedisTarget, shared_cluster, single};
 
 /// The single server of this test process (`REDIS_URL`, or one started for it).
 pub fn single_target() -> Option<&'static RedisTarget> {
@@ -18,11 +18,12 @@ pub fn single_target() -> Option<&'static RedisTarget> {
         .as_ref()
 }
 
-/// The cluster of this test process (`REDIS_CLUSTER_NODES`, or one started for it).
+/// The cluster of this test run (`REDIS_CLUSTER_NODES`, or one that the run's test
+/// processes share: forming a cluster takes seconds, too long to do for each test).
 pub fn cluster_target() -> Option<&'static RedisTarget> {
     static TARGET: OnceLock<Option<RedisTarget>> = OnceLock::new();
     TARGET
-        .get_or_init(|| cluster("keyvalue-redis cluster tests"))
+        .get_or_init(|| shared_cluster("keyvalue-redis cluster tests"))
         .as_ref()
 }
 
