@@ -205,6 +205,9 @@ mod tests {
     fn sleeper() -> u32 {
         Command::new("sleep")
             .arg("60")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .process_group(0)
             .spawn()
             .unwrap()
