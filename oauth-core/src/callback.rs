@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::error::{Error, Result};
 
@@ -38,7 +38,7 @@ type Slot = Arc<Mutex<Option<oneshot::Sender<CallbackParams>>>>;
 pub(crate) struct CallbackServer {
     pub(crate) redirect_uri: String,
     receiver: oneshot::Receiver<CallbackParams>,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: Option<watch::Sender<()>>,
 }
 
 impl fmt::Debug for CallbackServer {
@@ -49,50 +49,80 @@ impl fmt::Debug for CallbackServer {
     }
 }
 
-/// The loopback address to bind for a callback host (checked at build time).
-fn bind_ip(host: &str) -> IpAddr {
+/// The loopback addresses to listen on for a callback host (checked to be loopback at
+/// build time). `localhost` gets both 127.0.0.1 and ::1, since a browser may resolve it
+/// to either; the first address is required, the second used when the machine has it.
+fn bind_ips(host: &str) -> Vec<IpAddr> {
     match host
         .trim_start_matches('[')
         .trim_end_matches(']')
         .parse::<IpAddr>()
     {
-        Ok(ip) => ip,
-        Err(_) if host.eq_ignore_ascii_case("localhost") || host.ends_with(".localhost") => {
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        }
-        Err(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        Ok(ip) => vec![ip],
+        Err(_) => vec![
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ],
     }
+}
+
+/// Listens on `port` (0: any free port) of every address of [`bind_ips`]. Fails with
+/// `AddrInUse` when any of them has the port taken: a browser going to the other
+/// address would reach whoever holds it.
+async fn bind_all(host: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
+    let ips = bind_ips(host);
+    let Some((first, others)) = ips.split_first() else {
+        return Err(std::io::Error::other("no address to listen on"));
+    };
+    let primary = TcpListener::bind(SocketAddr::new(*first, port)).await?;
+    let port = primary.local_addr()?.port();
+    let mut listeners = vec![primary];
+    for ip in others {
+        match TcpListener::bind(SocketAddr::new(*ip, port)).await {
+            Ok(listener) => listeners.push(listener),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(e),
+            // Typically a machine without IPv6 loopback.
+            Err(e) => tracing::debug!(%ip, error = %e, "not listening on this loopback address"),
+        }
+    }
+    Ok(listeners)
 }
 
 /// Whether a port on the callback host can be bound right now.
 pub(crate) async fn port_is_free(host: &str, port: u16) -> bool {
-    TcpListener::bind(SocketAddr::new(bind_ip(host), port))
-        .await
-        .is_ok()
+    bind_all(host, port).await.is_ok()
 }
 
 impl CallbackServer {
-    /// Binds `host:port` (port 0: any free port) on loopback and starts serving.
+    /// Listens on `host:port` (port 0: any free port) on loopback and starts serving.
     pub(crate) async fn start(host: &str, port: u16) -> Result<CallbackServer> {
-        let ip = bind_ip(host);
-        if !ip.is_loopback() {
+        if !bind_ips(host).iter().all(IpAddr::is_loopback) {
             return Err(Error::Callback(format!("`{host}` is not a loopback host")));
         }
-        let listener = TcpListener::bind(SocketAddr::new(ip, port))
-            .await
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::AddrInUse {
-                    Error::PortInUse {
-                        host: host.to_string(),
-                        port,
-                    }
-                } else {
-                    Error::Callback(format!("cannot listen on {host}:{port}: {e}"))
+        // With any port allowed, a port free on 127.0.0.1 but taken on ::1 is worth
+        // another try.
+        let attempts = if port == 0 { 5 } else { 1 };
+        let mut bound = Err(std::io::Error::other("no attempt"));
+        for _ in 0..attempts {
+            bound = bind_all(host, port).await;
+            if !matches!(&bound, Err(e) if e.kind() == std::io::ErrorKind::AddrInUse) {
+                break;
+            }
+        }
+        let listeners = bound.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                Error::PortInUse {
+                    host: host.to_string(),
+                    port,
                 }
-            })?;
-        let bound = listener
-            .local_addr()
-            .map_err(|e| Error::Callback(format!("cannot read the bound address: {e}")))?
+            } else {
+                Error::Callback(format!("cannot listen on {host}:{port}: {e}"))
+            }
+        })?;
+        let bound = listeners
+            .first()
+            .and_then(|listener| listener.local_addr().ok())
+            .ok_or_else(|| Error::Callback("cannot read the bound address".into()))?
             .port();
         let (sender, receiver) = oneshot::channel();
         let slot: Slot = Arc::new(Mutex::new(Some(sender)));
@@ -100,17 +130,22 @@ impl CallbackServer {
             .route("/callback", axum::routing::get(handle))
             .fallback(not_found)
             .with_state(slot);
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::warn!(error = %e, "the callback server stopped with an error");
-            }
-        });
+        let (stop, stopped) = watch::channel(());
+        for listener in listeners {
+            let (app, mut stopped) = (app.clone(), stopped.clone());
+            tokio::spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        // A send or the sender's drop: either way, stop.
+                        let _ = stopped.changed().await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::warn!(error = %e, "the callback server stopped with an error");
+                }
+            });
+        }
+        drop(stopped);
         let redirect_uri = format!("http://{host}:{bound}/callback");
         tracing::debug!(%redirect_uri, "callback server listening");
         Ok(CallbackServer {
@@ -217,6 +252,8 @@ pub(crate) fn escape_html(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -225,6 +262,54 @@ mod tests {
             escape_html(r#"<script>alert("x'&")</script>"#),
             "&lt;script&gt;alert(&quot;x&#x27;&amp;&quot;)&lt;/script&gt;"
         );
+    }
+
+    /// Sends `GET /elsewhere` to `address` and returns the status line.
+    async fn status_line(address: SocketAddr) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /elsewhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response.lines().next().unwrap_or_default().to_string()
+    }
+
+    #[tokio::test]
+    async fn localhost_is_served_on_both_loopback_addresses() {
+        let server = CallbackServer::start("localhost", 0).await.unwrap();
+        let port: u16 = server
+            .redirect_uri
+            .trim_start_matches("http://localhost:")
+            .trim_end_matches("/callback")
+            .parse()
+            .unwrap();
+        let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+        assert_eq!(status_line(v4).await, "HTTP/1.1 404 Not Found");
+        let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port);
+        if std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok() {
+            assert_eq!(status_line(v6).await, "HTTP/1.1 404 Not Found");
+        } else {
+            eprintln!("!!! this machine has no IPv6 loopback: only 127.0.0.1 was checked");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_port_taken_on_either_address_is_in_use() {
+        let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = taken.local_addr().unwrap().port();
+        assert!(!port_is_free("localhost", port).await);
+        assert!(matches!(
+            CallbackServer::start("localhost", port).await,
+            Err(Error::PortInUse { .. })
+        ));
+        if let Ok(taken) = std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)) {
+            let port = taken.local_addr().unwrap().port();
+            assert!(!port_is_free("localhost", port).await);
+            assert!(port_is_free("127.0.0.1", port).await);
+        }
     }
 
     #[test]

@@ -219,7 +219,9 @@ impl OAuthBuilder {
         self
     }
 
-    /// The callback host: `localhost` (default) or a loopback address.
+    /// The callback host: `localhost` (default) or a loopback address. For `localhost`
+    /// the callback server listens on both 127.0.0.1 and ::1 (when the machine has
+    /// IPv6), since the browser may resolve the name to either.
     pub fn callback_host(mut self, host: impl Into<String>) -> Self {
         self.callback_host = host.into();
         self
