@@ -27,6 +27,10 @@ pub(crate) struct TableSetup {
 /// Checks (and if allowed creates) the table, then enables TTL on `ttl` if asked.
 pub(crate) async fn ensure(client: &Client, table: &str, setup: TableSetup) -> Result<()> {
     let description = match describe(client, table).await? {
+        // Another process has just created it: wait, as for a table of our own.
+        Some(description) if description.table_status() == Some(&TableStatus::Creating) => {
+            wait_until_active(client, table).await?
+        }
         Some(description) => description,
         None if setup.auto_create => create(client, table).await?,
         None => {
@@ -85,6 +89,11 @@ async fn create(client: &Client, table: &str) -> Result<TableDescription> {
         Err(e) if e.code() == Some("ResourceInUseException") => {}
         Err(e) => return Err(from_sdk("CreateTable", e)),
     }
+    wait_until_active(client, table).await
+}
+
+/// Waits until the table leaves the CREATING state (up to [`CREATE_TIMEOUT`]).
+async fn wait_until_active(client: &Client, table: &str) -> Result<TableDescription> {
     let started = tokio::time::Instant::now();
     let mut wait = Duration::from_millis(20);
     loop {
