@@ -71,14 +71,20 @@ pub(crate) fn prepare(
     })
 }
 
-/// Sends the user to `url` and returns the authorization response.
+/// Sends the user to `url` and returns the authorization response. With
+/// `check_client`, first makes sure the authorization endpoint still knows the client
+/// (see [`check_client_known`]).
 pub(crate) async fn hand_off(
     mode: &BrowserMode,
     client: &Client,
     url: &Url,
     callback: CallbackServer,
     timeout: Duration,
+    check_client: bool,
 ) -> Result<CallbackParams> {
+    if check_client && !matches!(mode, BrowserMode::FetchRedirect) {
+        check_client_known(client, url).await?;
+    }
     match mode {
         BrowserMode::FetchRedirect => {
             drop(callback);
@@ -102,6 +108,32 @@ pub(crate) async fn hand_off(
             callback.wait(timeout).await
         }
     }
+}
+
+/// Asks the authorization endpoint for `url` once, without following redirects, before
+/// a person is sent there. A server that does not know the client must not redirect
+/// back (RFC 6749 §4.1.2.1): it shows the person an error page, and the login would
+/// only end at the timeout. HTTP 400 is therefore taken as a registration the server
+/// no longer knows (`invalid_client`), which the caller redoes once. Anything else (a
+/// login page, a redirect, no answer at all) goes on to the browser.
+async fn check_client_known(client: &Client, url: &Url) -> Result<()> {
+    let status = match client.get(url.clone()).send().await {
+        Ok(response) => response.status(),
+        Err(e) => {
+            tracing::debug!(error = %e, "could not check the authorization request first");
+            return Ok(());
+        }
+    };
+    if status == http::StatusCode::BAD_REQUEST {
+        return Err(Error::Denied {
+            error: "invalid_client".into(),
+            description: Some(format!(
+                "the authorization endpoint {} refused the request (HTTP {status})",
+                display_url(url)
+            )),
+        });
+    }
+    Ok(())
 }
 
 fn print_url(url: &Url) {
@@ -131,6 +163,16 @@ async fn fetch_redirect(client: &Client, url: &Url) -> Result<CallbackParams> {
             return Err(Error::Denied {
                 error: error.to_string(),
                 description: str_field(&map, "error_description").map(str::to_string),
+            });
+        }
+        // As in `check_client_known`: a 400 page is how servers refuse unknown clients.
+        if status == http::StatusCode::BAD_REQUEST {
+            return Err(Error::Denied {
+                error: "invalid_client".into(),
+                description: Some(format!(
+                    "the authorization endpoint {} refused the request (HTTP {status})",
+                    display_url(url)
+                )),
             });
         }
         return Err(Error::InvalidResponse(format!(

@@ -10,6 +10,7 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
@@ -32,11 +33,29 @@ impl CallbackParams {
     }
 }
 
-type Slot = Arc<Mutex<Option<oneshot::Sender<CallbackParams>>>>;
+/// What the request handler shares with the waiting flow.
+#[derive(Default)]
+struct Waiting {
+    /// Where the one accepted response goes; `None` once it went.
+    sender: Option<oneshot::Sender<CallbackParams>>,
+    /// The `state` of the authorization request in progress, once known.
+    expected_state: Option<String>,
+    /// How many responses carried another `state` and were turned away.
+    refused: usize,
+}
+
+type Slot = Arc<Mutex<Waiting>>;
+
+fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Waiting> {
+    // The guarded data stays consistent whatever panicked while holding it.
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// A running callback server: one result, then it stops.
 pub(crate) struct CallbackServer {
     pub(crate) redirect_uri: String,
+    slot: Slot,
     receiver: oneshot::Receiver<CallbackParams>,
     shutdown: Option<watch::Sender<()>>,
 }
@@ -125,11 +144,14 @@ impl CallbackServer {
             .ok_or_else(|| Error::Callback("cannot read the bound address".into()))?
             .port();
         let (sender, receiver) = oneshot::channel();
-        let slot: Slot = Arc::new(Mutex::new(Some(sender)));
+        let slot: Slot = Arc::new(Mutex::new(Waiting {
+            sender: Some(sender),
+            ..Waiting::default()
+        }));
         let app = Router::new()
             .route("/callback", axum::routing::get(handle))
             .fallback(not_found)
-            .with_state(slot);
+            .with_state(slot.clone());
         let (stop, stopped) = watch::channel(());
         for listener in listeners {
             let (app, mut stopped) = (app.clone(), stopped.clone());
@@ -150,9 +172,17 @@ impl CallbackServer {
         tracing::debug!(%redirect_uri, "callback server listening");
         Ok(CallbackServer {
             redirect_uri,
+            slot,
             receiver,
             shutdown: Some(stop),
         })
+    }
+
+    /// Accepts only responses to the authorization request with this `state`: others
+    /// (a stray or forged request to the callback) get an error page, and the server
+    /// keeps waiting for the real one.
+    pub(crate) fn expect_state(&self, state: &str) {
+        lock(&self.slot).expected_state = Some(state.to_string());
     }
 
     /// Waits for the one authorization response, up to `timeout`.
@@ -161,7 +191,13 @@ impl CallbackServer {
         match result {
             Ok(Ok(params)) => Ok(params),
             Ok(Err(_)) => Err(Error::Callback("the callback server stopped".into())),
-            Err(_) => Err(Error::Timeout(timeout)),
+            Err(_) => match lock(&self.slot).refused {
+                0 => Err(Error::Timeout(timeout)),
+                refused => Err(Error::InvalidResponse(format!(
+                    "no authorization response with the expected `state` arrived within \
+                     {timeout:?}; {refused} with another state were refused (possible forgery)"
+                ))),
+            },
         }
     }
 }
@@ -186,9 +222,23 @@ async fn handle(
             "The request has no authorization code or error, or no state.",
         );
     }
-    let sender = match slot.lock() {
-        Ok(mut guard) => guard.take(),
-        Err(poisoned) => poisoned.into_inner().take(),
+    let sender = {
+        let mut waiting = lock(&slot);
+        let expected = waiting.expected_state.as_deref().map(str::as_bytes);
+        let state = params.get("state").map(String::as_bytes);
+        if let (Some(expected), Some(state)) = (expected, state)
+            && !bool::from(state.ct_eq(expected))
+        {
+            waiting.refused += 1;
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Not the login in progress",
+                "This authorization response does not belong to the login this program is \
+                 waiting for (its state does not match), so it was ignored. If you did not \
+                 start it, you can close this window.",
+            );
+        }
+        waiting.sender.take()
     };
     let Some(sender) = sender else {
         return page(

@@ -15,7 +15,7 @@ pub enum Error {
     #[error("invalid OAuth configuration: {0}")]
     Config(String),
     /// An HTTP request could not be made or its response not read (retryable).
-    #[error("HTTP request to {url} failed: {source}")]
+    #[error("HTTP request to {url} failed: {}", causes(.source))]
     Http {
         /// The URL requested (without query string).
         url: String,
@@ -111,10 +111,20 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Http { .. } | Error::Timeout(_) => true,
-            Error::TokenEndpoint { status, .. } => *status >= 500,
+            // 429: rate limited.
+            Error::TokenEndpoint { status, .. } => *status >= 500 || *status == 429,
             Error::Storage(e) => e.kind() == keyvalue_core::ErrorKind::Connection,
             _ => false,
         }
+    }
+
+    /// Whether the token endpoint refused the grant with an OAuth error (RFC 6749
+    /// §5.2: HTTP 400 or 401 with an `error` code), as opposed to failing to answer.
+    pub(crate) fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Error::TokenEndpoint { status: 400 | 401, error, .. } if error != crate::token::NO_OAUTH_ERROR
+        )
     }
 
     pub(crate) fn http(url: &url::Url, source: reqwest::Error) -> Self {
@@ -123,4 +133,20 @@ impl Error {
             source: source.without_url(),
         }
     }
+}
+
+/// An error and its causes, `outer: inner: …`: reqwest's own message alone ("error
+/// sending request") does not tell a refused connection from a TLS or DNS failure.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        next = cause.source();
+    }
+    text
 }

@@ -65,6 +65,8 @@ struct ReadyClient {
     info: ClientInfo,
     /// Registered dynamically (so it may be cleared and redone when stale).
     dynamic: bool,
+    /// A stored registration reused (which the server may have forgotten since).
+    reused: bool,
     callback: CallbackServer,
 }
 
@@ -381,12 +383,11 @@ impl OAuth {
                 if fresh.scope.is_none() {
                     fresh.scope = tokens.scope.clone();
                 }
-                self.inner.storage.save_tokens(&fresh).await?;
-                let access = fresh.access_token.clone();
-                st.tokens = Some(fresh);
-                Ok(Some(access))
+                Ok(Some(self.keep_tokens(st, fresh).await))
             }
-            Err(e) if e.is_retryable() => {
+            // Only an OAuth refusal means the refresh token is no good; anything else
+            // (the network, a proxy's page, rate limiting) may pass, so keep the tokens.
+            Err(e) if !e.is_refusal() => {
                 tracing::warn!(error = %e, "token refresh failed; keeping the tokens");
                 Err(e)
             }
@@ -460,11 +461,21 @@ impl OAuth {
                     .await?
             }
         };
-        self.inner.storage.save_tokens(&tokens).await?;
-        let access = tokens.access_token.clone();
-        st.tokens = Some(tokens);
         st.discovered = Some(discovered);
-        Ok(access)
+        Ok(self.keep_tokens(st, tokens).await)
+    }
+
+    /// Makes `tokens` the current ones and stores them. They are kept in memory even
+    /// when the store fails: a refresh token may have been rotated, so the old one is
+    /// spent, and this process can still use the new ones (the store catches up at the
+    /// next save).
+    async fn keep_tokens(&self, st: &mut FlowState, tokens: Tokens) -> SecretString {
+        let access = tokens.access_token.clone();
+        if let Err(e) = self.inner.storage.save_tokens(&tokens).await {
+            tracing::warn!(error = %e, "could not store the new tokens; using them from memory");
+        }
+        st.tokens = Some(tokens);
+        access
     }
 
     /// The MCP scope selection: configured, else the challenge's, else the resource's
@@ -559,8 +570,11 @@ impl OAuth {
             let ready = self.ready_client(&discovered.server).await?;
             let dynamic = ready.dynamic;
             let span = tracing::info_span!("oauth.authorize", client_id = %ready.info.client_id);
+            // Only a stored registration may be stale, and only one we can redo is
+            // worth checking before the browser.
+            let check_client = dynamic && ready.reused && !redone;
             match self
-                .authorize_once(discovered, ready, scope)
+                .authorize_once(discovered, ready, scope, check_client)
                 .instrument(span)
                 .await
             {
@@ -581,6 +595,7 @@ impl OAuth {
         discovered: &Discovered,
         ready: ReadyClient,
         scope: Option<&str>,
+        check_client: bool,
     ) -> Result<Tokens> {
         let cfg = &self.inner.config;
         let server = &discovered.server;
@@ -592,12 +607,14 @@ impl OAuth {
             scope,
             &discovered.resource,
         )?;
+        ready.callback.expect_state(prepared.state.secret());
         let params = authorize::hand_off(
             &cfg.browser,
             &self.inner.http,
             &prepared.url,
             ready.callback,
             cfg.callback_timeout,
+            check_client,
         )
         .await?;
         let code = authorize::validate(&params, &prepared.state, server)?;
@@ -638,6 +655,7 @@ impl OAuth {
             return Ok(ReadyClient {
                 info,
                 dynamic: false,
+                reused: false,
                 callback,
             });
         }
@@ -651,6 +669,7 @@ impl OAuth {
                 return Ok(ReadyClient {
                     info: stored,
                     dynamic: true,
+                    reused: true,
                     callback,
                 });
             } else {
@@ -674,6 +693,7 @@ impl OAuth {
         Ok(ReadyClient {
             info,
             dynamic: true,
+            reused: false,
             callback,
         })
     }

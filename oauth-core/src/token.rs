@@ -87,6 +87,10 @@ fn basic_credentials(id: &str, secret: &str) -> String {
 }
 
 /// POSTs a token request and parses the token response.
+/// The `error` of a [`Error::TokenEndpoint`] whose answer had no OAuth error code (not
+/// JSON, or no `error` field): a proxy's page, say, rather than a refusal.
+pub(crate) const NO_OAUTH_ERROR: &str = "http_error";
+
 pub(crate) async fn request(
     client: &Client,
     endpoint: &Url,
@@ -149,7 +153,7 @@ pub(crate) async fn request(
         };
         return Err(Error::TokenEndpoint {
             status: status.as_u16(),
-            error: field("error").unwrap_or_else(|| "http_error".into()),
+            error: field("error").unwrap_or_else(|| NO_OAUTH_ERROR.into()),
             description: field("error_description"),
         });
     }

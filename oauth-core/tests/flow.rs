@@ -41,6 +41,8 @@ struct ServerState {
     /// Every secret the server handed out, to look for in logs.
     secrets: Vec<String>,
     expires_in: u64,
+    /// A canned answer of the token endpoint (status, content type, body).
+    token_answer: Option<(StatusCode, &'static str, &'static str)>,
 }
 
 #[derive(Clone, Default)]
@@ -136,9 +138,11 @@ async fn authorize(State(s): State<Server>, Query(q): Query<HashMap<String, Stri
     let client_id = q.get("client_id").cloned().unwrap_or_default();
     let known = s.state.lock().unwrap().clients.contains(&client_id);
     if !known {
+        // As real servers do: an error page for the person, no redirect.
         return (
             StatusCode::BAD_REQUEST,
-            Json(json!({"error": "invalid_client"})),
+            [(header::CONTENT_TYPE, "text/html")],
+            "<h1>Unknown client</h1>",
         )
             .into_response();
     }
@@ -184,6 +188,9 @@ fn issue(s: &Server) -> Json<Value> {
 }
 
 async fn token(State(s): State<Server>, Form(form): Form<HashMap<String, String>>) -> Response {
+    if let Some((status, content_type, body)) = s.state.lock().unwrap().token_answer {
+        return (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+    }
     let client_id = form.get("client_id").cloned().unwrap_or_default();
     if !s.state.lock().unwrap().clients.contains(&client_id) {
         return (
@@ -491,6 +498,63 @@ async fn a_network_error_during_refresh_keeps_the_tokens() {
 }
 
 #[tokio::test]
+async fn a_refresh_failure_that_is_no_oauth_refusal_keeps_the_tokens() {
+    // A proxy's error page, an HTML page where JSON was expected, rate limiting: none
+    // of them says the refresh token is bad.
+    for (status, content_type, body, retryable) in [
+        (
+            StatusCode::BAD_GATEWAY,
+            "text/html",
+            "<h1>Bad gateway</h1>",
+            true,
+        ),
+        (
+            StatusCode::BAD_REQUEST,
+            "text/html",
+            "<h1>Blocked</h1>",
+            false,
+        ),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            "application/json",
+            r#"{"error": "slow_down"}"#,
+            true,
+        ),
+    ] {
+        let server = Server::start().await;
+        let store = Arc::new(MemoryStore::new());
+        client(&server, &store, BrowserMode::FetchRedirect)
+            .access_token()
+            .await
+            .unwrap();
+        expire_stored_token(&store, &server).await;
+        server.set(|st| st.token_answer = Some((status, content_type, body)));
+
+        let err = client(&server, &store, no_browser())
+            .access_token()
+            .await
+            .unwrap_err();
+        assert_eq!(err.is_retryable(), retryable, "HTTP {status}: {err}");
+        assert_eq!(
+            server.authorizations.load(Ordering::SeqCst),
+            1,
+            "no new login"
+        );
+        let tokens = store
+            .get(
+                &format!("{}/tokens", server.mcp_url()),
+                Some("mcp-oauth-token"),
+            )
+            .await
+            .unwrap();
+        assert!(
+            tokens.is_some_and(|t| t.contains_key("refresh_token")),
+            "HTTP {status}: tokens kept"
+        );
+    }
+}
+
+#[tokio::test]
 async fn denied_consent_is_reported() {
     let server = Server::start().await;
     server.set(|st| st.consent = Some(Consent::Deny));
@@ -509,17 +573,66 @@ async fn denied_consent_is_reported() {
 }
 
 #[tokio::test]
-async fn a_wrong_state_aborts() {
+async fn a_wrong_state_is_refused() {
     let server = Server::start().await;
     server.set(|st| st.consent = Some(Consent::WrongState));
-    let store = Arc::new(MemoryStore::new());
-    let err = client(&server, &store, real_browser())
-        .access_token()
-        .await
-        .unwrap_err();
+    let oauth = OAuth::builder(server.mcp_url())
+        .token_storage(Arc::new(MemoryStore::new()))
+        .browser(real_browser())
+        .callback_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let err = oauth.access_token().await.unwrap_err();
     assert!(
         matches!(err, Error::InvalidResponse(ref m) if m.contains("state")),
         "{err}"
+    );
+    // The redirect-reading mode checks the state too.
+    let err = client(
+        &server,
+        &Arc::new(MemoryStore::new()),
+        BrowserMode::FetchRedirect,
+    )
+    .access_token()
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidResponse(ref m) if m.contains("state")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_forged_callback_does_not_end_the_login() {
+    let server = Server::start().await;
+    let forged_status = Arc::new(Mutex::new(None));
+    let seen = forged_status.clone();
+    // Something else reaches the callback first; then the person's browser arrives.
+    let browser = BrowserMode::Custom(Arc::new(move |url| {
+        let url = url.clone();
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            let redirect = url
+                .query_pairs()
+                .find(|(k, _)| k == "redirect_uri")
+                .map(|(_, v)| v.into_owned())
+                .unwrap();
+            let forged = reqwest::get(format!("{redirect}?code=stolen&state=forged"))
+                .await
+                .unwrap();
+            *seen.lock().unwrap() = Some(forged.status());
+            let _ = reqwest::get(url).await;
+        });
+        Ok(())
+    }));
+    let store = Arc::new(MemoryStore::new());
+    client(&server, &store, browser)
+        .access_token()
+        .await
+        .unwrap();
+    assert_eq!(
+        *forged_status.lock().unwrap(),
+        Some(reqwest::StatusCode::BAD_REQUEST)
     );
 }
 
@@ -556,16 +669,26 @@ async fn no_callback_in_time_is_a_timeout() {
 
 #[tokio::test]
 async fn a_stale_registration_is_redone_once() {
-    let server = Server::start().await;
-    let store = Arc::new(MemoryStore::new());
-    let oauth = client(&server, &store, BrowserMode::FetchRedirect);
-    oauth.access_token().await.unwrap();
-    // The server forgets every client; the stored tokens are gone too.
-    server.set(|st| st.clients.clear());
-    oauth.clear_tokens().await.unwrap();
-    let fresh = client(&server, &store, BrowserMode::FetchRedirect);
-    fresh.access_token().await.unwrap();
-    assert_eq!(server.registrations.load(Ordering::SeqCst), 2);
+    // With a browser the person would see the server's error page and the login would
+    // wait for the timeout: the client must find out before handing off.
+    for (mode, browser) in [
+        ("redirect-reading", BrowserMode::FetchRedirect),
+        ("browser", real_browser()),
+    ] {
+        let server = Server::start().await;
+        let store = Arc::new(MemoryStore::new());
+        let oauth = client(&server, &store, browser.clone());
+        oauth.access_token().await.unwrap();
+        // The server forgets every client; the stored tokens are gone too.
+        server.set(|st| st.clients.clear());
+        oauth.clear_tokens().await.unwrap();
+        let fresh = client(&server, &store, browser);
+        fresh
+            .access_token()
+            .await
+            .unwrap_or_else(|e| panic!("{mode}: {e}"));
+        assert_eq!(server.registrations.load(Ordering::SeqCst), 2, "{mode}");
+    }
 }
 
 #[tokio::test]
