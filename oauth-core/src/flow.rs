@@ -213,6 +213,16 @@ impl OAuth {
         self.inner.step_ups.store(0, Ordering::SeqCst);
     }
 
+    /// Runs a new authorization now, whatever tokens are stored (a "log in again"),
+    /// and returns the new access token. The stored tokens are replaced only when it
+    /// succeeds: a login that fails or is abandoned leaves them as they were.
+    pub async fn login(&self) -> Result<SecretString> {
+        let mut st = self.lock().await?;
+        let token = self.obtain(&mut st, None, &[]).await?;
+        self.note_success();
+        Ok(token)
+    }
+
     /// Forgets the tokens (memory and store); the registration is kept.
     pub async fn clear_tokens(&self) -> Result<()> {
         let mut st = self.lock().await?;

@@ -555,6 +555,37 @@ async fn a_refresh_failure_that_is_no_oauth_refusal_keeps_the_tokens() {
 }
 
 #[tokio::test]
+async fn login_replaces_the_tokens_only_when_it_succeeds() {
+    let server = Server::start().await;
+    let store = Arc::new(MemoryStore::new());
+    let oauth = client(&server, &store, real_browser());
+    let first = oauth.access_token().await.unwrap();
+    let stored = || async {
+        store
+            .get(
+                &format!("{}/tokens", server.mcp_url()),
+                Some("mcp-oauth-token"),
+            )
+            .await
+            .unwrap()
+            .unwrap()["access_token"]
+            .clone()
+    };
+    server.set(|st| st.consent = Some(Consent::Deny));
+    assert!(matches!(oauth.login().await, Err(Error::Denied { .. })));
+    assert_eq!(stored().await, json!(first.expose_secret()), "kept");
+    assert_eq!(
+        oauth.access_token().await.unwrap().expose_secret(),
+        first.expose_secret()
+    );
+
+    server.set(|st| st.consent = Some(Consent::Approve));
+    let second = oauth.login().await.unwrap();
+    assert_ne!(second.expose_secret(), first.expose_secret());
+    assert_eq!(stored().await, json!(second.expose_secret()), "replaced");
+}
+
+#[tokio::test]
 async fn denied_consent_is_reported() {
     let server = Server::start().await;
     server.set(|st| st.consent = Some(Consent::Deny));
