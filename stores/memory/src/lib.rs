@@ -3,8 +3,10 @@
 //! [`MemoryStore`] keeps entries in memory, shared by every task that holds it. Each
 //! collection has its own lock, held only for a hash lookup (values are handed out of
 //! the lock before they are copied), so tasks working on different collections never
-//! wait for each other. It offers every optional capability of the contract, and an
-//! optional bound on entries per collection with least-recently-used eviction.
+//! wait for each other. A collection is freed when its last entry goes (deleted,
+//! culled, or found expired), so short-lived collections do not accumulate. It offers
+//! every optional capability of the contract, and an optional bound on entries per
+//! collection with least-recently-used eviction.
 //!
 //! ```
 //! use keyvalue_memory::MemoryStore;
@@ -37,9 +39,18 @@ use keyvalue_core::{
 };
 use lru::LruCache;
 
-/// One collection: its entries in recency order. Entries are shared so that a read
-/// clones an `Arc` under the lock and copies the value outside it.
-type Collection = Mutex<LruCache<String, Arc<Entry>>>;
+/// One collection, locked on its own.
+type Collection = Mutex<Entries>;
+
+/// A collection's entries in recency order. Entries are shared so that a read clones an
+/// `Arc` under the lock and copies the value outside it.
+struct Entries {
+    lru: LruCache<String, Arc<Entry>>,
+    /// Set, under the store's map write lock, when the collection became empty and was
+    /// taken out of the map. A writer that still holds it must not write here (the
+    /// entry would be lost with it): it looks the collection up again.
+    detached: bool,
+}
 
 /// An in-process store: fast, concurrent, optionally bounded per collection.
 ///
@@ -141,12 +152,49 @@ impl MemoryStore {
         collections
             .entry(collection.to_owned())
             .or_insert_with(|| {
-                Arc::new(Mutex::new(match max_entries {
-                    Some(max) => LruCache::new(max),
-                    None => LruCache::unbounded(),
+                Arc::new(Mutex::new(Entries {
+                    lru: match max_entries {
+                        Some(max) => LruCache::new(max),
+                        None => LruCache::unbounded(),
+                    },
+                    detached: false,
                 }))
             })
             .clone()
+    }
+
+    /// Takes `name` out of the map if `found` is still its collection and is empty, so
+    /// that short-lived collections do not pile up. Emptiness is checked again under
+    /// the map's write lock: a writer may have put an entry in since the caller looked.
+    fn drop_if_empty(&self, name: &str, found: &Arc<Collection>) {
+        let mut collections = write(&self.collections);
+        if !collections
+            .get(name)
+            .is_some_and(|current| Arc::ptr_eq(current, found))
+        {
+            return;
+        }
+        let mut entries = lock(found);
+        if entries.lru.is_empty() {
+            entries.detached = true;
+            drop(entries);
+            collections.remove(name);
+        }
+    }
+
+    /// Puts `items` into `collection`, created if need be.
+    fn put_all<I>(&self, collection: &str, mut items: I)
+    where
+        I: IntoIterator<Item = (String, Arc<Entry>)>,
+    {
+        loop {
+            match put_into(&self.existing_or_new(collection), items) {
+                Ok(()) => return,
+                // Emptied and taken out of the map since the lookup: look it up again
+                // (the map has another collection by that name now, or none).
+                Err(back) => items = back,
+            }
+        }
     }
 
     /// Every collection, so locks are taken one collection at a time.
@@ -172,8 +220,24 @@ fn lookup(
     entries.peek(key).cloned()
 }
 
-fn has_live(entries: &LruCache<String, Arc<Entry>>, now: SystemTime) -> bool {
-    entries.iter().any(|(_, entry)| !entry.is_expired(now))
+/// Puts `items` into `target` under its lock, unless `target` has been detached from
+/// the store's map (they would be lost with it): then they are handed back.
+fn put_into<I>(target: &Collection, items: I) -> std::result::Result<(), I>
+where
+    I: IntoIterator<Item = (String, Arc<Entry>)>,
+{
+    let mut entries = lock(target);
+    if entries.detached {
+        return Err(items);
+    }
+    for (key, entry) in items {
+        entries.lru.put(key, entry);
+    }
+    Ok(())
+}
+
+fn has_live(entries: &Entries, now: SystemTime) -> bool {
+    entries.lru.iter().any(|(_, entry)| !entry.is_expired(now))
 }
 
 #[async_trait]
@@ -203,7 +267,16 @@ impl Backend for MemoryStore {
         let Some(found) = self.existing(collection) else {
             return Ok(None);
         };
-        let entry = lookup(&mut lock(&found), key, SystemTime::now());
+        let (entry, emptied) = {
+            let mut entries = lock(&found);
+            let had = entries.lru.len();
+            let entry = lookup(&mut entries.lru, key, SystemTime::now());
+            (entry, had > 0 && entries.lru.is_empty())
+        };
+        if emptied {
+            // Dropping an expired entry emptied the collection.
+            self.drop_if_empty(collection, &found);
+        }
         Ok(entry.map(Arc::unwrap_or_clone))
     }
 
@@ -212,12 +285,18 @@ impl Backend for MemoryStore {
             return Ok(vec![None; keys.len()]);
         };
         let now = SystemTime::now();
-        let shared: Vec<_> = {
+        let (shared, emptied) = {
             let mut entries = lock(&found);
-            keys.iter()
-                .map(|key| lookup(&mut entries, key, now))
-                .collect()
+            let had = entries.lru.len();
+            let shared: Vec<_> = keys
+                .iter()
+                .map(|key| lookup(&mut entries.lru, key, now))
+                .collect();
+            (shared, had > 0 && entries.lru.is_empty())
         };
+        if emptied {
+            self.drop_if_empty(collection, &found);
+        }
         Ok(shared
             .into_iter()
             .map(|entry| entry.map(Arc::unwrap_or_clone))
@@ -225,8 +304,8 @@ impl Backend for MemoryStore {
     }
 
     async fn write(&self, collection: &str, key: &str, entry: Entry) -> Result<()> {
-        let entry = Arc::new(entry);
-        lock(&self.existing_or_new(collection)).put(key.to_owned(), entry);
+        let item = std::iter::once((key.to_owned(), Arc::new(entry)));
+        self.put_all(collection, item);
         Ok(())
     }
 
@@ -235,11 +314,7 @@ impl Backend for MemoryStore {
             .into_iter()
             .map(|(key, entry)| (key.to_owned(), Arc::new(entry)))
             .collect();
-        let target = self.existing_or_new(collection);
-        let mut locked = lock(&target);
-        for (key, entry) in entries {
-            locked.put(key, entry);
-        }
+        self.put_all(collection, entries);
         Ok(())
     }
 
@@ -247,7 +322,15 @@ impl Backend for MemoryStore {
         let Some(found) = self.existing(collection) else {
             return Ok(false);
         };
-        let removed = lock(&found).pop(key);
+        let (removed, emptied) = {
+            let mut entries = lock(&found);
+            let removed = entries.lru.pop(key);
+            let emptied = removed.is_some() && entries.lru.is_empty();
+            (removed, emptied)
+        };
+        if emptied {
+            self.drop_if_empty(collection, &found);
+        }
         Ok(removed.is_some_and(|entry| !entry.is_expired(SystemTime::now())))
     }
 
@@ -256,12 +339,20 @@ impl Backend for MemoryStore {
             return Ok(0);
         };
         let now = SystemTime::now();
-        let mut entries = lock(&found);
-        Ok(keys
-            .iter()
-            .filter_map(|key| entries.pop(*key))
-            .filter(|entry| !entry.is_expired(now))
-            .count())
+        let (removed, emptied) = {
+            let mut entries = lock(&found);
+            let had = entries.lru.len();
+            let removed = keys
+                .iter()
+                .filter_map(|key| entries.lru.pop(*key))
+                .filter(|entry| !entry.is_expired(now))
+                .count();
+            (removed, had > 0 && entries.lru.is_empty())
+        };
+        if emptied {
+            self.drop_if_empty(collection, &found);
+        }
+        Ok(removed)
     }
 
     async fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
@@ -271,6 +362,7 @@ impl Backend for MemoryStore {
         let now = SystemTime::now();
         let entries = lock(&found);
         Ok(entries
+            .lru
             .iter()
             .filter(|(_, entry)| !entry.is_expired(now))
             .map(|(key, _)| key.clone())
@@ -304,15 +396,23 @@ impl Backend for MemoryStore {
 
     async fn remove_expired(&self) -> Result<()> {
         let now = SystemTime::now();
-        for (_, collection) in self.all() {
-            let mut entries = lock(&collection);
-            let expired: Vec<String> = entries
-                .iter()
-                .filter(|(_, entry)| entry.is_expired(now))
-                .map(|(key, _)| key.clone())
-                .collect();
-            for key in expired {
-                entries.pop(&key);
+        for (name, collection) in self.all() {
+            let emptied = {
+                let mut entries = lock(&collection);
+                let had = entries.lru.len();
+                let expired: Vec<String> = entries
+                    .lru
+                    .iter()
+                    .filter(|(_, entry)| entry.is_expired(now))
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                for key in expired {
+                    entries.lru.pop(&key);
+                }
+                had > 0 && entries.lru.is_empty()
+            };
+            if emptied {
+                self.drop_if_empty(&name, &collection);
             }
         }
         Ok(())
@@ -320,7 +420,7 @@ impl Backend for MemoryStore {
 }
 
 // A panic in another task while it held a lock leaves the data consistent (every
-// critical section here is a single map operation), so a poisoned lock is used as is.
+// critical section here keeps it so at each step), so a poisoned lock is used as is.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -403,7 +503,144 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(40)).await;
         store.cull().await.unwrap();
         let found = store.existing(DEFAULT_COLLECTION).unwrap();
-        assert_eq!(lock(&found).len(), 1);
+        assert_eq!(lock(&found).lru.len(), 1);
+    }
+
+    fn collection_count(store: &MemoryStore) -> usize {
+        read(&store.collections).len()
+    }
+
+    #[tokio::test]
+    async fn emptied_collections_are_freed() {
+        let store = MemoryStore::new();
+        store.put("k", object(1), None, Some("one")).await.unwrap();
+        store.put("k", object(1), None, Some("kept")).await.unwrap();
+        assert_eq!(collection_count(&store), 2);
+        assert!(store.delete("k", Some("one")).await.unwrap());
+        assert!(store.existing("one").is_none());
+        assert_eq!(collection_count(&store), 1);
+
+        store
+            .put_many(&["a", "b"], vec![object(1), object(2)], None, Some("many"))
+            .await
+            .unwrap();
+        assert_eq!(store.delete_many(&["a"], Some("many")).await.unwrap(), 1);
+        assert!(store.existing("many").is_some(), "b is still there");
+        assert_eq!(
+            store.delete_many(&["b", "x"], Some("many")).await.unwrap(),
+            1
+        );
+        assert!(store.existing("many").is_none());
+
+        // Expired entries leave through cull and through reads.
+        let ttl = Some(std::time::Duration::from_millis(20));
+        store
+            .put("k", object(1), ttl, Some("culled"))
+            .await
+            .unwrap();
+        store.put("k", object(1), ttl, Some("read")).await.unwrap();
+        store
+            .put("k", object(1), ttl, Some("read many"))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        store.cull().await.unwrap();
+        assert!(store.existing("culled").is_none());
+        assert!(
+            store.existing("read").is_none(),
+            "cull freed every expired one"
+        );
+
+        store.put("k", object(1), ttl, Some("read")).await.unwrap();
+        store
+            .put("k", object(1), ttl, Some("read many"))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        assert_eq!(store.get("k", Some("read")).await.unwrap(), None);
+        assert!(store.existing("read").is_none());
+        assert_eq!(
+            store.get_many(&["k"], Some("read many")).await.unwrap(),
+            vec![None]
+        );
+        assert!(store.existing("read many").is_none());
+
+        assert_eq!(collection_count(&store), 1);
+        assert_eq!(store.collections(None).await.unwrap(), vec!["kept"]);
+        // A freed collection comes back with the next write.
+        store.put("k", object(2), None, Some("one")).await.unwrap();
+        assert_eq!(store.get("k", Some("one")).await.unwrap(), Some(object(2)));
+    }
+
+    #[tokio::test]
+    async fn a_writer_holding_an_emptied_collection_looks_it_up_again() {
+        let store = MemoryStore::new();
+        store.put("k", object(1), None, Some("c")).await.unwrap();
+        // A writer has looked the collection up but not yet locked it ...
+        let seen = store.existing_or_new("c");
+        // ... when the last key goes and the collection leaves the map.
+        assert!(store.delete("k", Some("c")).await.unwrap());
+        assert!(store.existing("c").is_none());
+        // Writing into what the writer holds would lose the entry: it is refused,
+        // and the writer's next lookup makes a new collection.
+        let entry = Arc::new(Entry::new(object(2), None, SystemTime::now()).unwrap());
+        let late = vec![("late".to_owned(), entry)];
+        let Err(late) = put_into(&seen, late) else {
+            panic!("a write went into a collection that had left the store");
+        };
+        store.put_all("c", late);
+        let found = store.existing("c").unwrap();
+        assert!(!Arc::ptr_eq(&found, &seen));
+        assert_eq!(store.get("late", Some("c")).await.unwrap(), Some(object(2)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+    async fn concurrent_puts_survive_collections_emptied_by_deletes() {
+        let store = Arc::new(MemoryStore::new());
+        let tasks: Vec<_> = (0..8)
+            .map(|task| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    for round in 0..20_000 {
+                        let key = format!("t{task}-{round}");
+                        store
+                            .put(&key, object(round), None, Some("busy"))
+                            .await
+                            .unwrap();
+                        // Only this task deletes its keys: what it put must be there,
+                        // even though other tasks keep emptying the collection.
+                        assert_eq!(
+                            store.get(&key, Some("busy")).await.unwrap(),
+                            Some(object(round)),
+                            "{key} was lost"
+                        );
+                        assert!(store.delete(&key, Some("busy")).await.unwrap(), "{key}");
+                    }
+                    let kept = format!("t{task}-kept");
+                    store
+                        .put(&kept, object(-1), None, Some("busy"))
+                        .await
+                        .unwrap();
+                    kept
+                })
+            })
+            .collect();
+        let mut kept = Vec::new();
+        for task in tasks {
+            kept.push(task.await.unwrap());
+        }
+        let kept: Vec<&str> = kept.iter().map(String::as_str).collect();
+        let found = store.get_many(&kept, Some("busy")).await.unwrap();
+        assert!(
+            found.iter().all(|value| *value == Some(object(-1))),
+            "{found:?}"
+        );
+        assert_eq!(
+            store.keys(Some("busy"), None).await.unwrap().len(),
+            kept.len()
+        );
+        assert!(store.delete_many(&kept, Some("busy")).await.unwrap() == kept.len());
+        assert_eq!(collection_count(&store), 0);
     }
 
     #[tokio::test]
