@@ -3,7 +3,8 @@
 //!
 //! [`shared`] gives every test process of a run one emulator of each kind (its
 //! `shared` module: starting an emulator per test would cost a second of CPU each).
-//! [`Emulator::start`] gives a private emulator, stopped when the handle is dropped.
+//! [`Emulator::start`] gives a private emulator, stopped when the handle is dropped;
+//! [`Emulator::start_with_table_delay`] one whose new tables stay CREATING for a while.
 
 use std::fs::File;
 use std::io::Read;
@@ -51,14 +52,18 @@ impl Emulator {
         }
     }
 
-    fn command(self, program: &Path, port: u16) -> Command {
+    /// The command line of the emulator on `port`. `table_delay` is how long dynalite
+    /// keeps a new table in the CREATING state (moto has no such setting).
+    fn command(self, program: &Path, port: u16, table_delay: Duration) -> Command {
         let mut command = Command::new(program);
         match self {
             Emulator::Dynalite => {
                 let port = port.to_string();
+                let create_ms = table_delay.as_millis().to_string();
                 command.args(["--host", "127.0.0.1", "--port", &port]);
-                // Tables are usable at once instead of after half a second.
-                command.args(["--createTableMs", "0", "--deleteTableMs", "0"]);
+                // Tables are usable after `table_delay` (zero unless a test asks,
+                // instead of dynalite's half a second).
+                command.args(["--createTableMs", &create_ms, "--deleteTableMs", "0"]);
                 command.args(["--updateTableMs", "0"]);
             }
             Emulator::Moto => {
@@ -72,13 +77,29 @@ impl Emulator {
     /// handle is dropped. `None` after a loud skip when the program is not installed;
     /// a panic when it is installed but does not start.
     pub fn start(self, test: &str) -> Option<DynamoDbServer> {
+        self.start_private(test, Duration::ZERO)
+    }
+
+    /// Like [`Emulator::start`], but dynalite keeps each new table in the CREATING
+    /// state for `table_delay` (its `--createTableMs`), as DynamoDB does for a few
+    /// seconds: for tests of code that meets a table still being created. moto makes
+    /// tables active at once, whatever `table_delay` is.
+    pub fn start_with_table_delay(
+        self,
+        test: &str,
+        table_delay: Duration,
+    ) -> Option<DynamoDbServer> {
+        self.start_private(test, table_delay)
+    }
+
+    fn start_private(self, test: &str, table_delay: Duration) -> Option<DynamoDbServer> {
         let Some(program) = self.program() else {
             crate::skip(test, &not_installed(self));
             return None;
         };
         let log = crate::shared::scratch_dir(&format!("dynamodb-{}", self.name()))
             .join(format!("private-{}.log", std::process::id()));
-        let (child, endpoint) = spawn(self, &program, &log, test);
+        let (child, endpoint) = spawn(self, &program, &log, test, table_delay);
         Some(DynamoDbServer {
             endpoint,
             child: Some(child),
@@ -143,7 +164,8 @@ pub fn shared(test: &str, emulator: Emulator) -> Option<String> {
         START_TIMEOUT,
         accepts_connections,
         |dir| {
-            let (child, endpoint) = spawn(emulator, &program, &dir.join("emulator.log"), test);
+            let log = dir.join("emulator.log");
+            let (child, endpoint) = spawn(emulator, &program, &log, test, Duration::ZERO);
             // The emulator belongs to the run now, not to this process.
             crate::shared::Started {
                 pids: vec![child.id()],
@@ -165,7 +187,13 @@ fn accepts_connections(endpoint: &str) -> bool {
 
 /// Starts `emulator` on a free port (a few tries: a free port can be taken before the
 /// emulator binds it) and waits until it accepts connections.
-fn spawn(emulator: Emulator, program: &Path, log: &Path, test: &str) -> (Child, String) {
+fn spawn(
+    emulator: Emulator,
+    program: &Path,
+    log: &Path,
+    test: &str,
+    table_delay: Duration,
+) -> (Child, String) {
     let mut last_error = String::new();
     for _ in 0..3 {
         let port = match crate::free_port() {
@@ -183,7 +211,7 @@ fn spawn(emulator: Emulator, program: &Path, log: &Path, test: &str) -> (Child, 
         // Its own process group and no inherited pipes: a shared emulator outlives the
         // test process, and the test runner must not wait for it.
         let mut child = match emulator
-            .command(program, port)
+            .command(program, port, table_delay)
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(stderr)

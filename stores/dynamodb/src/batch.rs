@@ -50,8 +50,10 @@ impl BatchRetry {
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |since| since.subsec_nanos());
-        let jitter = f64::from(nanos % 1000) / 2000.0; // 0 ..= 0.5
-        full.mul_f64(1.0 - jitter)
+        // Take off 0 to 999 two-thousandths of the delay, in integer arithmetic:
+        // `mul_f64` would panic for a delay near `Duration::MAX`.
+        let jitter = nanos % 1000;
+        full.saturating_sub((full / 2000).saturating_mul(jitter))
     }
 }
 
@@ -211,5 +213,30 @@ mod tests {
         assert!(first <= retry.first_delay && first >= retry.first_delay / 2);
         assert!(retry.delay(4) >= retry.first_delay * 4);
         assert!(retry.delay(40) <= retry.max_delay);
+    }
+
+    #[test]
+    fn extreme_settings_do_not_panic() {
+        let retry = BatchRetry {
+            max_attempts: u32::MAX,
+            first_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+        };
+        for attempt in [0, 1, 2, 17, 40, u32::MAX] {
+            let delay = retry.delay(attempt);
+            assert!(delay >= Duration::MAX / 2, "attempt {attempt}: {delay:?}");
+        }
+        let tiny = BatchRetry {
+            max_attempts: 1,
+            first_delay: Duration::from_nanos(1),
+            max_delay: Duration::MAX,
+        };
+        assert!(tiny.delay(u32::MAX) <= Duration::from_nanos(1 << 16));
+        let zero = BatchRetry {
+            max_attempts: 1,
+            first_delay: Duration::ZERO,
+            max_delay: Duration::ZERO,
+        };
+        assert_eq!(zero.delay(3), Duration::ZERO);
     }
 }
