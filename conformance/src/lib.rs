@@ -21,7 +21,8 @@
 //! corrupted and Python-written stored data, bounded stores, and concurrency. Cases for
 //! optional capabilities run only when the store declares them
 //! ([`Capabilities`](keyvalue_core::Capabilities)); otherwise they report "not
-//! applicable" on standard error, and they check that the undeclared operations fail
+//! applicable" on standard error and in the file named by `KEYVALUE_NOT_APPLICABLE_LOG`
+//! (see [`record_skip`]), and they check that the undeclared operations fail
 //! with `Unsupported` rather than panic.
 //!
 //! Each case works in collections of its own, with a random tag in their names, and
@@ -185,9 +186,20 @@ macro_rules! suite {
 /// Records a skipped test in the file named by the `KEYVALUE_SKIP_LOG` environment
 /// variable, if it is set. Test runners hide the standard error of passing tests, so a
 /// test script can list every skip from this file at the end of a run.
+///
+/// Conformance cases that do not apply to a store (it does not declare a capability
+/// they need) are not skips: the tests [`suite!`] generates record each of them, one
+/// line with the case, the test binary and the reason, in the file named by the
+/// `KEYVALUE_NOT_APPLICABLE_LOG` environment variable instead, when it is set.
 pub fn record_skip(line: &str) {
+    append_line("KEYVALUE_SKIP_LOG", line);
+}
+
+/// Appends `line` to the file named by environment variable `variable`, if it is set.
+/// Best effort: a log that cannot be written must not fail the test.
+fn append_line(variable: &str, line: &str) {
     use std::io::Write;
-    let Some(path) = std::env::var_os("KEYVALUE_SKIP_LOG") else {
+    let Some(path) = std::env::var_os(variable) else {
         return;
     };
     if let Ok(mut file) = std::fs::OpenOptions::new()
@@ -195,7 +207,42 @@ pub fn record_skip(line: &str) {
         .append(true)
         .open(path)
     {
-        let _ = writeln!(file, "{line}");
+        // One write call per line, so lines of concurrent test processes do not mix.
+        let _ = file.write_all(format!("{line}\n").as_bytes());
+    }
+}
+
+/// Records that case `name` did not apply, in `KEYVALUE_NOT_APPLICABLE_LOG` (see
+/// [`record_skip`]), with the test binary that ran it.
+fn record_not_applicable(name: &str, why: &str) {
+    append_line(
+        "KEYVALUE_NOT_APPLICABLE_LOG",
+        &format!("conformance case `{name}` in {}: {why}", test_binary()),
+    );
+}
+
+/// The test binary running this case: nextest's binary id (such as
+/// `keyvalue-dynamodb::conformance_dynalite`), else the executable's name without the
+/// hash Cargo adds, else `unknown test binary`.
+fn test_binary() -> String {
+    if let Ok(id) = std::env::var("NEXTEST_BINARY_ID")
+        && !id.is_empty()
+    {
+        return id;
+    }
+    let stem = std::env::current_exe().ok().and_then(|exe| {
+        exe.file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+    });
+    let Some(stem) = stem else {
+        return "unknown test binary".to_owned();
+    };
+    // `conformance_dynalite-0123456789abcdef` -> `conformance_dynalite`.
+    match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+            name.to_owned()
+        }
+        _ => stem,
     }
 }
 
@@ -291,6 +338,7 @@ where
         Report::Failed(why) => panic!("conformance case `{name}` failed: {why}"),
         Report::NotApplicable(why) => {
             eprintln!("NOT APPLICABLE: conformance case `{name}`: {why}");
+            record_not_applicable(name, &why);
         }
         Report::Skipped(why) => {
             if std::env::var("KEYVALUE_REQUIRE_SERVERS").as_deref() == Ok("1") {
@@ -304,5 +352,70 @@ where
             );
             record_skip(&format!("conformance case `{name}`: {why}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
+
+    use std::process::Command;
+
+    /// Marks the child process of the test below.
+    const CHILD: &str = "KEYVALUE_CONFORMANCE_TEST_CHILD";
+
+    /// The child process's part of the test below (elsewhere it does nothing): a case
+    /// that does not apply to an unbounded store, through the same path as the tests
+    /// `suite!` generates.
+    #[test]
+    fn not_applicable_child() {
+        if std::env::var_os(CHILD).is_none() {
+            return;
+        }
+        super::__run_test("bounded_store_stays_within_bound", || async {
+            keyvalue_memory::MemoryStore::new()
+        });
+    }
+
+    #[test]
+    fn not_applicable_cases_are_logged_apart_from_skips() {
+        let dir = std::env::temp_dir();
+        let tag = format!("{}-{:?}", std::process::id(), std::thread::current().id());
+        let not_applicable = dir.join(format!("keyvalue-na-{tag}.log"));
+        let skips = dir.join(format!("keyvalue-skips-{tag}.log"));
+        let _ = std::fs::remove_file(&not_applicable);
+        let _ = std::fs::remove_file(&skips);
+        // A child process, so that the variables are set for it alone.
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "tests::not_applicable_child"])
+            .env(CHILD, "1")
+            .env("KEYVALUE_NOT_APPLICABLE_LOG", &not_applicable)
+            .env("KEYVALUE_SKIP_LOG", &skips)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{status}");
+        let logged = std::fs::read_to_string(&not_applicable).unwrap_or_default();
+        let _ = std::fs::remove_file(&not_applicable);
+        let skipped = std::fs::read_to_string(&skips).unwrap_or_default();
+        let _ = std::fs::remove_file(&skips);
+        let lines: Vec<&str> = logged.lines().collect();
+        assert_eq!(lines.len(), 1, "{logged:?}");
+        let line = lines[0];
+        assert!(
+            line.contains("`bounded_store_stays_within_bound`"),
+            "{line}"
+        );
+        assert!(line.contains("max_entries_per_collection"), "{line}");
+        // nextest names the binary `keyvalue-conformance`, cargo test's file
+        // `keyvalue_conformance-HASH`.
+        let binary = line
+            .split_once(" in ")
+            .and_then(|(_, rest)| rest.split_once(": "))
+            .map(|(binary, _)| binary.replace('-', "_"));
+        assert_eq!(binary.as_deref(), Some("keyvalue_conformance"), "{line}");
+        assert!(
+            skipped.is_empty(),
+            "a not-applicable case is no skip: {skipped}"
+        );
     }
 }
