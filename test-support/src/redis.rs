@@ -6,9 +6,12 @@
 //! separated node URLs of a cluster) from the environment, which the tests then treat as
 //! shared with others; then a `redis-server` program (`KEYVALUE_REDIS_SERVER`, or on
 //! `PATH`) that the harness starts itself, without persistence, and stops when the
-//! handle is dropped. testcontainers is not used: the machines these tests run on have
-//! no Docker engine. When nothing is found, [`crate::skip`] says so loudly (or fails
-//! under `KEYVALUE_REQUIRE_SERVERS=1`).
+//! handle is dropped. For a single node only, when no `redis-server` is installed but a
+//! Docker engine answers, [`single`] runs a `redis:7` container instead (with the
+//! `docker` command, see [`crate::docker`]; the testcontainers crate is not used); the
+//! clusters have no container fallback, and where `redis-server` is installed (as
+//! `scripts/deps/redis.sh` does) Docker is never asked. When nothing is found, [`crate::skip`]
+//! says so loudly (or fails under `KEYVALUE_REQUIRE_SERVERS=1`).
 //!
 //! Started servers cannot outlive the test process: each runs under a small `sh`
 //! watchdog that stops it as soon as the test process's end of a pipe closes, which

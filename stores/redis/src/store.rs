@@ -45,6 +45,10 @@ enum Connection {
 /// you already have. A store is cheap to clone (clones share the connection) and
 /// reconnects on its own after the server restarts: operations attempted while the
 /// server cannot be reached fail with a retryable [`ErrorKind::Connection`] error.
+///
+/// Entries that py-key-value wrote with a sub-second TTL stay in Redis up to 1 s after
+/// they expire (Python rounds `EX` up to 1 s); during that window `keys` (and
+/// `collections`) may list them, while `get` never returns them.
 #[derive(Clone)]
 pub struct RedisStore {
     connection: Connection,
@@ -533,6 +537,8 @@ impl Backend for RedisStore {
         self.delete_keys(&stored).await
     }
 
+    /// May list entries that py-key-value wrote with a sub-second TTL for up to 1 s
+    /// after they expire (see [`RedisStore`]).
     async fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
         let mut seen = HashSet::new();
         let mut keys = Vec::new();
