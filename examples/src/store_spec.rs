@@ -27,8 +27,9 @@ use keyvalue::AsyncKeyValue;
 /// The name of this program's folder in the user's data directory.
 pub const APP_DIR: &str = "mcp-auth";
 
-/// Where the tokens live, as named by a `--store` spec.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where the tokens live, as named by a `--store` spec. Its `Debug` and `Display` hide
+/// a Redis URL's password.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StoreSpec {
     /// `sqlite:PATH`.
@@ -143,6 +144,12 @@ impl fmt::Display for StoreSpec {
             StoreSpec::Redis(url) => f.write_str(&redacted_url(url)),
             StoreSpec::DynamoDb(table) => write!(f, "dynamodb://{table}"),
         }
+    }
+}
+
+impl fmt::Debug for StoreSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreSpec({self})")
     }
 }
 
@@ -310,11 +317,15 @@ mod tests {
     #[test]
     fn passwords_are_not_shown() {
         let spec = "redis://user:hunter2@localhost:6379".parse::<StoreSpec>();
-        let shown = spec.map(|s| s.to_string()).unwrap_or_default();
-        assert!(
-            !shown.contains("hunter2") && shown.contains("***"),
-            "{shown}"
-        );
+        for shown in [
+            spec.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            spec.as_ref().map(|s| format!("{s:?}")).unwrap_or_default(),
+        ] {
+            assert!(
+                !shown.contains("hunter2") && shown.contains("***"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

@@ -142,6 +142,8 @@ fn help_documents_commands_and_exit_codes() {
         "--store",
         "--no-encryption",
         "MCP_AUTH_KEY",
+        "--client-id",
+        "MCP_AUTH_CLIENT_SECRET",
         "3  no usable token",
     ] {
         assert!(
@@ -167,6 +169,11 @@ fn help_documents_commands_and_exit_codes() {
     }
     let unknown = run(mcp_auth(home.path()).arg("frobnicate"));
     assert_eq!(unknown.status.code(), Some(2));
+    // A store URL from the environment may hold a password: help does not show it.
+    let help = run(mcp_auth(home.path())
+        .env("MCP_AUTH_STORE", "redis://user:hunter2@127.0.0.1:1/0")
+        .arg("--help"));
+    assert!(!text(&help.stdout).contains("hunter2"));
 }
 
 #[test]
@@ -295,6 +302,30 @@ async fn login_token_status_logout() {
     assert!(again.status.success());
     assert!(text(&again.stderr).contains("Already logged in"));
 
+    // A forced login that is never finished leaves the stored token in place.
+    let forced = run(mcp_auth(home.path()).args([
+        "--store",
+        &store,
+        "login",
+        &url,
+        "--no-browser",
+        "--force",
+        "--timeout",
+        "1",
+    ]));
+    // (Its progress lines come first; the failure is the last line.)
+    let err = text(&forced.stderr);
+    assert_eq!(forced.status.code(), Some(1), "{err}");
+    assert!(
+        err.lines()
+            .last()
+            .is_some_and(|l| l.contains("did not finish")),
+        "{err}"
+    );
+    let out = run(mcp_auth(home.path()).args(["--store", &store, "token", &url]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), token, "the same token");
+
     let status = run(mcp_auth(home.path()).args(["--store", &store, "status"]));
     assert!(text(&status.stdout).contains(&format!("{url}  valid for")));
 
@@ -329,12 +360,42 @@ fn a_wrong_key_or_an_open_key_file_is_one_clear_error() {
         .args(["--store", &store, "token", &url]));
     let err = assert_one_line_failure(&out, 1);
     assert!(err.contains("cannot decrypt"), "{err}");
+    assert!(err.contains("logout --forget-client"), "{err}");
+
+    // Without encryption the entries would read as missing and be overwritten.
+    let out =
+        run(mcp_auth(home.path()).args(["--store", &store, "--no-encryption", "token", &url]));
+    let err = assert_one_line_failure(&out, 1);
+    assert!(
+        err.contains("is encrypted") && err.contains("--no-encryption"),
+        "{err}"
+    );
 
     let out = run(mcp_auth(home.path())
         .env("MCP_AUTH_KEY", "not a key")
         .args(["--store", &store, "token", &url]));
     let err = assert_one_line_failure(&out, 1);
     assert!(err.contains("MCP_AUTH_KEY"), "{err}");
+
+    // With the key lost, the advice works: start over for that server.
+    let out = run(mcp_auth(home.path()).env("MCP_AUTH_KEY", key_b).args([
+        "--store",
+        &store,
+        "logout",
+        "--forget-client",
+        &url,
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("deleted its tokens, token expiry, client registration, server metadata"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(mcp_auth(home.path())
+        .env("MCP_AUTH_KEY", key_b)
+        .args(["--store", &store, "token", &url]));
+    assert_one_line_failure(&out, 3);
 
     #[cfg(unix)]
     {

@@ -38,9 +38,15 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    const USAGE: &str = "usage: conformance-client SERVER_URL (run by the MCP conformance \
+                         suite, see scripts/mcp-conformance)";
     let Some(server_url) = std::env::args().skip(1).last() else {
-        return Err("usage: conformance-client SERVER_URL".into());
+        return Err(USAGE.into());
     };
+    if server_url.starts_with('-') {
+        // `--help` and the like: nothing to connect to.
+        return Err(USAGE.into());
+    }
     let scenario = std::env::var("MCP_CONFORMANCE_SCENARIO").unwrap_or_default();
     let version = std::env::var("MCP_CONFORMANCE_PROTOCOL_VERSION")
         .unwrap_or_else(|_| PROTOCOL_VERSION.into());

@@ -56,11 +56,26 @@ fn timestamp() -> String {
     )
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+/// Why the server did not run, and the exit code that says so.
+enum Failure {
+    /// A bad `--store`: exit 2, like any other usage error.
+    Usage(String),
+    /// Anything else: exit 1.
+    Failed(String),
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
     let store: Arc<dyn AsyncKeyValue> = match &cli.store {
-        Some(spec) => spec.parse::<StoreSpec>()?.open().await?,
+        Some(spec) => {
+            let spec = spec.parse::<StoreSpec>().map_err(Failure::Usage)?;
+            spec.open().await.map_err(Failure::Failed)?
+        }
         None => Arc::new(keyvalue::memory::MemoryStore::new()),
     };
+    serve(cli, store).await.map_err(Failure::Failed)
+}
+
+async fn serve(cli: Cli, store: Arc<dyn AsyncKeyValue>) -> Result<(), String> {
     let mut builder = DemoServer::builder()
         .ip(cli.host)
         .port(cli.port)
@@ -92,7 +107,11 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Usage(e)) => {
+            eprintln!("demo-server: {e}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Failed(e)) => {
             eprintln!("demo-server: {e}");
             ExitCode::FAILURE
         }

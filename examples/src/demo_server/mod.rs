@@ -225,7 +225,7 @@ impl DemoServerBuilder {
     }
 }
 
-/// The routes of the demo server, for embedding it in another axum app.
+/// The routes of the demo server.
 fn router(shared: AppState) -> Router {
     Router::new()
         .route("/", get(metadata::home))

@@ -5,22 +5,30 @@ use std::time::Duration;
 use keyvalue::AsyncKeyValue;
 use oauth_core::{
     BrowserMode, CLIENT_COLLECTION, EXPIRY_COLLECTION, ExposeSecret, METADATA_COLLECTION, OAuth,
-    TOKEN_COLLECTION,
+    OAuthBuilder, TOKEN_COLLECTION,
 };
 use url::Url;
 
 use super::progress::browser_handoff;
-use super::store::{self, Opened, Options, describe_expiry, server_key, server_url, token_info};
+use super::store::{
+    self, CLIENT_SECRET_ENV, Opened, Options, describe_expiry, server_key, server_url, token_info,
+};
 use super::{Failure, LoginArgs, Outcome};
 
-/// An OAuth client for `url` keeping its tokens in the opened store.
-pub(crate) fn client(opened: &Opened, url: &Url, browser: BrowserMode) -> Outcome<OAuth> {
-    OAuth::builder(url.as_str())
+/// The OAuth client settings every command shares: the store, and a client ID given
+/// on the command line (with its secret from the environment).
+fn builder(opened: &Opened, options: &Options, url: &Url, browser: BrowserMode) -> OAuthBuilder {
+    let mut builder = OAuth::builder(url.as_str())
         .client_name("mcp-auth")
         .token_storage(opened.store.clone())
-        .browser(browser)
-        .build()
-        .map_err(|e| Failure::usage(e.to_string()))
+        .browser(browser);
+    if let Some(id) = &options.client_id {
+        builder = builder.client_id(id);
+        if let Some(secret) = std::env::var_os(CLIENT_SECRET_ENV).filter(|s| !s.is_empty()) {
+            builder = builder.client_secret(secret.to_string_lossy());
+        }
+    }
+    builder
 }
 
 /// An oauth-core error as one sentence with what to do.
@@ -32,35 +40,91 @@ pub(crate) fn oauth_failure(e: oauth_core::Error, url: &Url) -> Failure {
         )),
         E::Timeout(after) => Failure::failed(format!(
             "the login did not finish within {}; run `mcp-auth login {url}` again \
-             (add --timeout SECONDS for a slower login)",
+             (add --timeout SECONDS for a slower login; if the browser showed an error \
+             from the server, start over with `mcp-auth logout --forget-client {url}`)",
             store::human(after.as_secs())
+        )),
+        E::Denied { ref error, .. } if error == "invalid_client" => Failure::failed(format!(
+            "the server does not know this client ({e}); start over with \
+             `mcp-auth logout --forget-client {url}`, then log in again"
         )),
         E::Denied { .. } => Failure::failed(format!(
             "the server refused the login ({e}); check your account's access and try again"
         )),
+        E::TokenEndpoint { ref error, .. }
+            if error == "invalid_client" || error == "unauthorized_client" =>
+        {
+            Failure::failed(format!(
+                "the server does not accept this client ({e}); check --client-id and \
+                 ${CLIENT_SECRET_ENV}, or start over with `mcp-auth logout --forget-client {url}`"
+            ))
+        }
+        E::TokenEndpoint { .. } => Failure::failed(format!(
+            "the server's token endpoint refused the request ({e}); log in again with \
+             `mcp-auth login --force {url}`"
+        )),
         E::PortInUse { port, .. } => Failure::failed(format!(
             "the callback port {port} is in use by another program; pass --callback-port with a free port"
         )),
-        E::Discovery(_) | E::Metadata { .. } => Failure::failed(format!(
+        E::Discovery(_) | E::Metadata { .. } | E::TooLarge { .. } => Failure::failed(format!(
             "{url} does not look like an OAuth-protected MCP server ({e}); check the URL"
+        )),
+        E::Insecure { .. } => Failure::failed(format!(
+            "{e}; check the server URL, or ask its operator to serve the authorization server over HTTPS"
+        )),
+        E::Registration(_) => Failure::failed(format!(
+            "{e}; if the server does not register clients itself, ask its operator for a \
+             client ID and pass it with --client-id (a secret goes in ${CLIENT_SECRET_ENV})"
+        )),
+        E::InvalidResponse(_) => Failure::failed(format!(
+            "{e}; run `mcp-auth login {url}` again, and if it keeps happening, check that no \
+             other program answers on the callback port"
+        )),
+        E::Callback(_) | E::Browser(_) => Failure::failed(format!(
+            "{e}; try `mcp-auth login --no-browser {url}` and open the printed URL yourself"
         )),
         E::Storage(inner) => store::store_failure(inner),
         E::Config(_) => Failure::usage(e.to_string()),
-        other => Failure::failed(format!("{other}")),
+        other => Failure::failed(format!("{other}; run `mcp-auth login {url}` again")),
     }
+}
+
+/// Stops a command without encryption from reading an encrypted store as empty, and
+/// then writing plain tokens over the encrypted ones.
+async fn refuse_plain_over_encrypted(opened: &Opened, options: &Options, url: &Url) -> Outcome {
+    if options.encrypt {
+        return Ok(());
+    }
+    let key = server_key(url);
+    for (suffix, collection) in [
+        ("tokens", TOKEN_COLLECTION),
+        ("client_info", CLIENT_COLLECTION),
+    ] {
+        let entry = opened
+            .raw
+            .get(&format!("{key}/{suffix}"), Some(collection))
+            .await
+            .map_err(store::store_failure)?;
+        if entry.is_some_and(|e| e.contains_key("__encrypted_data__")) {
+            return Err(Failure::failed(format!(
+                "what {} holds for {url} is encrypted, and --no-encryption was given; drop \
+                 --no-encryption (with the key), or start over with `mcp-auth logout \
+                 --forget-client {url}`",
+                opened.spec
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `mcp-auth login URL`.
 pub(crate) async fn login(options: &Options, args: LoginArgs) -> Outcome {
     let url = server_url(&args.url)?;
     let opened = store::open(options).await?;
+    refuse_plain_over_encrypted(&opened, options, &url).await?;
     let timeout = Duration::from_secs(args.timeout.max(1));
     let (browser, countdown) = browser_handoff(args.no_browser, timeout);
-    let mut builder = OAuth::builder(url.as_str())
-        .client_name("mcp-auth")
-        .token_storage(opened.store.clone())
-        .browser(browser)
-        .callback_timeout(timeout);
+    let mut builder = builder(&opened, options, &url, browser).callback_timeout(timeout);
     if let Some(port) = args.callback_port {
         builder = builder.callback_port(port);
     }
@@ -69,24 +133,25 @@ pub(crate) async fn login(options: &Options, args: LoginArgs) -> Outcome {
     }
     let oauth = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
     let key = server_key(&url);
-    if args.force {
-        oauth
-            .clear_tokens()
+    if !args.force
+        && oauth
+            .cached_token()
             .await
-            .map_err(|e| oauth_failure(e, &url))?;
-    } else if oauth
-        .cached_token()
-        .await
-        .map_err(|e| oauth_failure(e, &url))?
-        .is_some()
+            .map_err(|e| oauth_failure(e, &url))?
+            .is_some()
     {
+        countdown.stop();
         let info = token_info(&*opened.store, &key).await?;
         let expiry = info.as_ref().map(describe_expiry).unwrap_or_default();
-        eprintln!("Already logged in to {url} (token {expiry}); use --force to log in again.");
+        eprintln!(
+            "Already logged in to {url} (token {expiry}); use --force to log in again \
+             (for instance when the server no longer accepts the token)."
+        );
         return Ok(());
     }
     eprintln!("Logging in to {url}: finding its authorization server…");
-    let result = oauth.access_token().await;
+    // A new login replaces the stored tokens only once it has succeeded.
+    let result = oauth.login().await;
     countdown.stop();
     result.map_err(|e| oauth_failure(e, &url))?;
     let info = token_info(&*opened.store, &key).await?;
@@ -110,8 +175,11 @@ pub(crate) async fn login(options: &Options, args: LoginArgs) -> Outcome {
 pub(crate) async fn token(options: &Options, url: &str) -> Outcome {
     let url = server_url(url)?;
     let opened = store::open(options).await?;
+    refuse_plain_over_encrypted(&opened, options, &url).await?;
     // Never a login here: only the stored token, renewed with the refresh token if needed.
-    let oauth = client(&opened, &url, BrowserMode::Print)?;
+    let oauth = builder(&opened, options, &url, BrowserMode::Print)
+        .build()
+        .map_err(|e| Failure::usage(e.to_string()))?;
     match oauth
         .cached_token()
         .await
@@ -186,37 +254,40 @@ pub(crate) async fn logout(options: &Options, url: &str, forget_client: bool) ->
     let opened = store::open(options).await?;
     let key = server_key(&url);
     // Deleting needs no key, so logging out works even with a lost key.
-    let had_tokens = opened
-        .raw
-        .get(&format!("{key}/tokens"), Some(TOKEN_COLLECTION))
-        .await
-        .map_err(store::store_failure)?
-        .is_some();
     let mut entries = vec![
-        ("tokens", TOKEN_COLLECTION),
-        ("token_expiry", EXPIRY_COLLECTION),
+        ("tokens", TOKEN_COLLECTION, "tokens"),
+        ("token_expiry", EXPIRY_COLLECTION, "token expiry"),
     ];
     if forget_client {
-        entries.push(("client_info", CLIENT_COLLECTION));
-        entries.push(("authorization_server", METADATA_COLLECTION));
+        entries.push(("client_info", CLIENT_COLLECTION, "client registration"));
+        entries.push((
+            "authorization_server",
+            METADATA_COLLECTION,
+            "server metadata",
+        ));
     }
-    for (suffix, collection) in entries {
-        opened
+    let mut deleted = Vec::new();
+    for (suffix, collection, what) in entries {
+        if opened
             .raw
             .delete(&format!("{key}/{suffix}"), Some(collection))
             .await
-            .map_err(store::store_failure)?;
+            .map_err(store::store_failure)?
+        {
+            deleted.push(what);
+        }
     }
-    match (had_tokens, forget_client) {
-        (true, false) => eprintln!(
-            "Logged out of {url}: its tokens are deleted from {}.",
+    if deleted.is_empty() {
+        eprintln!(
+            "Nothing was stored for {url} in {}; nothing to log out of.",
             opened.spec
-        ),
-        (true, true) => eprintln!(
-            "Logged out of {url}: its tokens, client registration and server metadata are deleted from {}.",
+        );
+    } else {
+        eprintln!(
+            "Logged out of {url}: deleted its {} from {}.",
+            deleted.join(", "),
             opened.spec
-        ),
-        (false, _) => eprintln!("No tokens were stored for {url}; nothing to log out of."),
+        );
     }
     Ok(())
 }

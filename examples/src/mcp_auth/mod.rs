@@ -44,8 +44,15 @@ Stores (--store SPEC, or $MCP_AUTH_STORE):
                        for an emulator)
 
 Tokens are encrypted with Fernet unless --no-encryption is given. The key comes from
-$MCP_AUTH_KEY, else from a key file next to the store (PATH.key, owner-only), which is
-created on first use. Keep it: without it the stored tokens cannot be read.
+$MCP_AUTH_KEY, else from --key-file, else from a key file made on first use (owner-only):
+next to a sqlite: or disk: store (PATH.key), in your data directory for the others
+(mcp-auth/server-store.key). Keep it: without it the stored tokens cannot be read.
+
+Environment:
+  MCP_AUTH_STORE          the store, as --store
+  MCP_AUTH_KEY            the Fernet key (wins over any key file)
+  MCP_AUTH_CLIENT_ID      a client ID the server issued you, as --client-id
+  MCP_AUTH_CLIENT_SECRET  its secret, for servers that give confidential clients one
 
 Exit codes:
   0  success
@@ -57,22 +64,44 @@ Example:
   mcp-auth demo
   curl -H \"Authorization: Bearer $(mcp-auth token https://mcp.example.com/mcp)\" ...";
 
+const SUBCOMMAND_EXIT_CODES: &str = "\
+Exit codes: 0 success, 1 failure (the message says what to do), 2 usage error.
+Store, key and environment options: see `mcp-auth --help`.";
+
 /// Log in to OAuth-protected MCP servers and keep their tokens in a keyvalue store.
 #[derive(Debug, Parser)]
 #[command(name = "mcp-auth", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Where tokens are kept: sqlite:PATH, disk:DIR, memory:, redis://… or
     /// dynamodb://TABLE [default: encrypted SQLite file in your data directory]
-    #[arg(long, global = true, env = "MCP_AUTH_STORE", value_name = "SPEC")]
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_AUTH_STORE",
+        hide_env_values = true,
+        value_name = "SPEC"
+    )]
     store: Option<String>,
 
     /// Store tokens unencrypted
     #[arg(long, global = true)]
     no_encryption: bool,
 
-    /// The encryption key file [default: next to the store, e.g. tokens.sqlite.key]
+    /// The encryption key file [default: next to the store, e.g. tokens.sqlite.key];
+    /// $MCP_AUTH_KEY, when set, is used instead
     #[arg(long, global = true, value_name = "PATH")]
     key_file: Option<PathBuf>,
+
+    /// Use this client ID instead of registering with the server (for servers that
+    /// issue client IDs themselves); a secret, if any, goes in $MCP_AUTH_CLIENT_SECRET
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_AUTH_CLIENT_ID",
+        hide_env_values = true,
+        value_name = "ID"
+    )]
+    client_id: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -82,6 +111,7 @@ pub struct Cli {
 enum Command {
     /// Log in to an MCP server: opens the browser, or prints the URL to open on a
     /// machine without one
+    #[command(after_help = SUBCOMMAND_EXIT_CODES)]
     Login(LoginArgs),
     /// Print a valid access token for a server (renewing it if needed) and nothing else
     #[command(
@@ -93,11 +123,14 @@ enum Command {
         url: String,
     },
     /// Show the servers with stored tokens and when their tokens expire
+    #[command(after_help = SUBCOMMAND_EXIT_CODES)]
     Status {
         /// Show only this server (works with stores that cannot list their keys)
         url: Option<String>,
     },
-    /// Delete the stored tokens of a server
+    /// Delete the stored tokens of a server (with --forget-client, everything stored
+    /// for it: the way to start over after a lost key or a server that forgot you)
+    #[command(after_help = SUBCOMMAND_EXIT_CODES)]
     Logout {
         /// The MCP server URL
         url: String,
@@ -126,7 +159,8 @@ struct LoginArgs {
     /// Scopes to ask for [default: those the server names]
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
-    /// Log in again even if a valid token is stored
+    /// Log in again even if a valid token is stored (the stored tokens are replaced
+    /// only when the new login succeeds)
     #[arg(long)]
     force: bool,
 }
@@ -207,6 +241,7 @@ async fn run(cli: Cli) -> Outcome {
         spec: cli.store.clone(),
         encrypt: !cli.no_encryption,
         key_file: cli.key_file.clone(),
+        client_id: cli.client_id.clone(),
     };
     match cli.command {
         Command::Login(args) => commands::login(&options, args).await,

@@ -20,7 +20,13 @@ pub(crate) struct Options {
     pub(crate) spec: Option<String>,
     pub(crate) encrypt: bool,
     pub(crate) key_file: Option<PathBuf>,
+    /// A client ID issued by the server (`--client-id`); its secret, if any, is read
+    /// from [`CLIENT_SECRET_ENV`] when the client is built, so it is never held here.
+    pub(crate) client_id: Option<String>,
 }
+
+/// The environment variable with the secret of `--client-id`'s client.
+pub(crate) const CLIENT_SECRET_ENV: &str = "MCP_AUTH_CLIENT_SECRET";
 
 /// An open token store.
 pub(crate) struct Opened {
@@ -141,8 +147,9 @@ pub(crate) async fn token_info(store: &dyn AsyncKeyValue, key: &str) -> Outcome<
 pub(crate) fn store_failure(e: keyvalue::Error) -> Failure {
     match e.kind() {
         ErrorKind::Decryption => Failure::failed(format!(
-            "cannot decrypt the stored tokens ({e}): the key is not the one they were written \
-             with; use the right key file or $MCP_AUTH_KEY, or log out and in again"
+            "cannot decrypt what is stored ({e}): the key is not the one it was written with; \
+             use the right key file or $MCP_AUTH_KEY, or start over for that server with \
+             `mcp-auth logout --forget-client SERVER_URL`"
         )),
         ErrorKind::Connection => Failure::failed(format!(
             "the token store is unreachable ({e}); check that it runs and try again"
