@@ -91,11 +91,14 @@ pub(crate) fn item_for_document(
     Ok(item)
 }
 
-/// Expiry as whole epoch seconds, rounded up so DynamoDB never removes an item before
-/// it has expired (py-key-value rounds down; both read the document's exact expiry).
+/// Expiry as whole epoch seconds, rounded down as py-key-value does, so both write the
+/// same item for the same entry. py-key-value reads this attribute as the expiry (it
+/// wins over the document's); rounding up would keep our entries alive for Python up
+/// to a second longer than asked.
 pub(crate) fn ttl_seconds(at: SystemTime) -> u64 {
-    let since = at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    since.as_secs() + u64::from(since.subsec_nanos() > 0)
+    at.duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
 }
 
 /// The `ttl` attribute as a time, if present and readable.
@@ -198,9 +201,9 @@ mod tests {
     }
 
     #[test]
-    fn ttl_rounds_up_to_whole_seconds() {
-        let at = UNIX_EPOCH + Duration::from_millis(1_500);
-        assert_eq!(ttl_seconds(at), 2);
+    fn ttl_rounds_down_to_whole_seconds_as_python_does() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_999);
+        assert_eq!(ttl_seconds(at), 1);
         assert_eq!(ttl_seconds(UNIX_EPOCH + Duration::from_secs(7)), 7);
     }
 
@@ -208,7 +211,7 @@ mod tests {
     fn items_round_trip_with_the_exact_expiry() {
         let at = UNIX_EPOCH + Duration::from_micros(2_000_000_123_456);
         let item = encode("c", "k", &entry(Some(at))).unwrap();
-        assert_eq!(item[TTL], AttributeValue::N("2000001".into()));
+        assert_eq!(item[TTL], AttributeValue::N("2000000".into()));
         assert_eq!(item[COLLECTION], AttributeValue::S("c".into()));
         assert!(!item.contains_key(ORIGINAL_KEY));
         assert_eq!(decode(&item).unwrap(), entry(Some(at)));

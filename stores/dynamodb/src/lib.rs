@@ -8,7 +8,7 @@
 //! | `collection` | S, partition key | the collection name |
 //! | `key` | S, sort key | the key |
 //! | `value` | S | the entry document (`keyvalue_core::Entry::to_document`) |
-//! | `ttl` | N | the expiry in whole epoch seconds (rounded up), when there is one |
+//! | `ttl` | N | the expiry in whole epoch seconds (rounded down, as py-key-value does), when there is one |
 //!
 //! The table is created on first use (on-demand billing) unless
 //! [`auto_create(false)`](DynamoDbStoreBuilder::auto_create), and DynamoDB's own expiry
