@@ -3,8 +3,8 @@
 //!
 //! A test that needs something external (a server, the Python peer) finds it in this
 //! order: an address or path in the environment, a program installed by
-//! `scripts/install-test-deps` (under `target/`) or on `PATH`, then (for servers) a
-//! container when a Docker engine answers. When nothing is found it
+//! `scripts/install-test-deps` (under `target/`) or on `PATH`, then (for a single Redis
+//! server only) a container when a Docker engine answers. When nothing is found it
 //! skips loudly on standard error; with `KEYVALUE_REQUIRE_SERVERS=1` (set by CI) a skip is
 //! a failure instead.
 
