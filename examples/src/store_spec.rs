@@ -112,8 +112,9 @@ impl FromStr for StoreSpec {
             .any(|p| spec.starts_with(p))
         {
             if url::Url::parse(spec).is_err() {
+                // Not repeated: an unparsable URL may still hold a password.
                 return Err(format!(
-                    "the Redis URL `{spec}` is not a valid URL: {EXPECTED}"
+                    "the Redis URL given to --store is not a valid URL: {EXPECTED}"
                 ));
             }
             return Ok(StoreSpec::Redis(spec.to_string()));
@@ -153,15 +154,31 @@ impl fmt::Debug for StoreSpec {
     }
 }
 
-/// A URL without its password, for messages.
+/// A URL without its password (`user:PASSWORD@` or a `pass` / `password` query
+/// parameter, as `redis+unix://` URLs carry it), for messages.
 fn redacted_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
+    let Ok(mut u) = url::Url::parse(url) else {
+        return "(a URL that does not parse)".into();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
     }
+    let secret = |name: &str| matches!(name, "pass" | "password");
+    if u.query_pairs().any(|(name, _)| secret(&name)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if secret(&name) {
+                    "***".into()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
 }
 
 impl StoreSpec {
@@ -316,16 +333,23 @@ mod tests {
 
     #[test]
     fn passwords_are_not_shown() {
-        let spec = "redis://user:hunter2@localhost:6379".parse::<StoreSpec>();
-        for shown in [
-            spec.as_ref().map(|s| s.to_string()).unwrap_or_default(),
-            spec.as_ref().map(|s| format!("{s:?}")).unwrap_or_default(),
+        for text in [
+            "redis://user:hunter2@localhost:6379",
+            "redis+unix:///run/redis.sock?db=1&pass=hunter2",
         ] {
-            assert!(
-                !shown.contains("hunter2") && shown.contains("***"),
-                "{shown}"
-            );
+            let spec = text.parse::<StoreSpec>();
+            for shown in [
+                spec.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+                spec.as_ref().map(|s| format!("{s:?}")).unwrap_or_default(),
+            ] {
+                assert!(
+                    !shown.contains("hunter2") && shown.contains("***"),
+                    "{shown}"
+                );
+            }
         }
+        let bad = "redis://user:hunter2@[::1".parse::<StoreSpec>();
+        assert!(bad.is_err_and(|e| !e.contains("hunter2")));
     }
 
     #[test]

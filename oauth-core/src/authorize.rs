@@ -113,24 +113,22 @@ pub(crate) async fn hand_off(
 /// Asks the authorization endpoint for `url` once, without following redirects, before
 /// a person is sent there. A server that does not know the client must not redirect
 /// back (RFC 6749 §4.1.2.1): it shows the person an error page, and the login would
-/// only end at the timeout. HTTP 400 is therefore taken as a registration the server
-/// no longer knows (`invalid_client`), which the caller redoes once. Anything else (a
-/// login page, a redirect, no answer at all) goes on to the browser.
+/// only end at the timeout. HTTP 400 is therefore taken as [`Error::UnknownClient`], a
+/// registration the caller redoes once. Anything else (a login page, a redirect, no
+/// answer at all) goes on to the browser.
 async fn check_client_known(client: &Client, url: &Url) -> Result<()> {
     let status = match client.get(url.clone()).send().await {
         Ok(response) => response.status(),
         Err(e) => {
+            // Through Error::http: reqwest's own message would carry the URL and its state.
+            let e = Error::http(url, e);
             tracing::debug!(error = %e, "could not check the authorization request first");
             return Ok(());
         }
     };
     if status == http::StatusCode::BAD_REQUEST {
-        return Err(Error::Denied {
-            error: "invalid_client".into(),
-            description: Some(format!(
-                "the authorization endpoint {} refused the request (HTTP {status})",
-                display_url(url)
-            )),
+        return Err(Error::UnknownClient {
+            url: display_url(url),
         });
     }
     Ok(())
@@ -155,7 +153,15 @@ async fn fetch_redirect(client: &Client, url: &Url) -> Result<CallbackParams> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let Some(location) = location.filter(|_| status.is_redirection()) else {
-        // An error page: pass its OAuth error on, if it has one.
+        // As in `check_client_known`: a server answers without redirecting only when the
+        // client or its redirect URI is unknown (RFC 6749 §4.1.2.1), whatever its body
+        // says (the MCP Python SDK, for one, calls it `invalid_request`).
+        if status == http::StatusCode::BAD_REQUEST {
+            return Err(Error::UnknownClient {
+                url: display_url(url),
+            });
+        }
+        // Another error page: pass its OAuth error on, if it has one.
         let body = read_limited(response, url).await.unwrap_or_default();
         if let Ok(map) = parse_object(&body, url)
             && let Some(error) = str_field(&map, "error")
@@ -163,16 +169,6 @@ async fn fetch_redirect(client: &Client, url: &Url) -> Result<CallbackParams> {
             return Err(Error::Denied {
                 error: error.to_string(),
                 description: str_field(&map, "error_description").map(str::to_string),
-            });
-        }
-        // As in `check_client_known`: a 400 page is how servers refuse unknown clients.
-        if status == http::StatusCode::BAD_REQUEST {
-            return Err(Error::Denied {
-                error: "invalid_client".into(),
-                description: Some(format!(
-                    "the authorization endpoint {} refused the request (HTTP {status})",
-                    display_url(url)
-                )),
             });
         }
         return Err(Error::InvalidResponse(format!(

@@ -224,11 +224,14 @@ async fn handle(
     }
     let sender = {
         let mut waiting = lock(&slot);
+        // Until the request's state is known, nothing can be ours.
         let expected = waiting.expected_state.as_deref().map(str::as_bytes);
         let state = params.get("state").map(String::as_bytes);
-        if let (Some(expected), Some(state)) = (expected, state)
-            && !bool::from(state.ct_eq(expected))
-        {
+        let ours = match (expected, state) {
+            (Some(expected), Some(state)) => bool::from(state.ct_eq(expected)),
+            _ => false,
+        };
+        if !ours {
             waiting.refused += 1;
             return page(
                 StatusCode::BAD_REQUEST,

@@ -63,6 +63,16 @@ pub enum Error {
         /// The server's `error_description`, if any.
         description: Option<String>,
     },
+    /// The authorization endpoint answered HTTP 400 without redirecting back: per RFC
+    /// 6749 §4.1.2.1, it does not know the client or its redirect URI. A registration
+    /// of our own is redone once; a configured client ID is wrong for this server.
+    #[error(
+        "the authorization endpoint {url} does not know this client or its redirect URI (HTTP 400 without a redirect)"
+    )]
+    UnknownClient {
+        /// The authorization endpoint (without query string).
+        url: String,
+    },
     /// The authorization response failed a check (`state`, RFC 9207 `iss`, missing code).
     #[error("authorization response rejected: {0}")]
     InvalidResponse(String),

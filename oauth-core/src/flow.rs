@@ -72,6 +72,7 @@ struct ReadyClient {
 
 fn is_stale_client(error: &Error) -> bool {
     let code = match error {
+        Error::UnknownClient { .. } => return true,
         Error::TokenEndpoint { error, .. } | Error::Denied { error, .. } => error.as_str(),
         _ => return false,
     };
@@ -214,13 +215,39 @@ impl OAuth {
     }
 
     /// Runs a new authorization now, whatever tokens are stored (a "log in again"),
-    /// and returns the new access token. The stored tokens are replaced only when it
-    /// succeeds: a login that fails or is abandoned leaves them as they were.
+    /// and returns the new access token. It asks for the scopes the stored tokens hold,
+    /// besides the usual ones. The stored tokens are replaced only when it succeeds: a
+    /// login that fails or is abandoned leaves them, and the registration they were
+    /// issued to, as they were. Other calls on this client wait until it ends (up to
+    /// the callback timeout).
     pub async fn login(&self) -> Result<SecretString> {
         let mut st = self.lock().await?;
-        let token = self.obtain(&mut st, None, &[]).await?;
-        self.note_success();
-        Ok(token)
+        let held: Vec<String> = st
+            .tokens
+            .as_ref()
+            .and_then(|t| t.scope.as_deref())
+            .map(|scope| scope.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        let previous_client = match st.tokens {
+            Some(_) => self.inner.storage.load_client().await?,
+            None => None,
+        };
+        match self.obtain(&mut st, None, &held).await {
+            Ok(token) => {
+                self.note_success();
+                Ok(token)
+            }
+            Err(e) => {
+                // The attempt may have registered a new client; the kept tokens were
+                // issued to the previous one, which must stay to refresh them.
+                if let Some(previous) = previous_client
+                    && let Err(restore) = self.inner.storage.save_client(&previous).await
+                {
+                    tracing::warn!(error = %restore, "could not restore the previous client registration");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Forgets the tokens (memory and store); the registration is kept.
@@ -393,12 +420,19 @@ impl OAuth {
                 if fresh.scope.is_none() {
                     fresh.scope = tokens.scope.clone();
                 }
-                Ok(Some(self.keep_tokens(st, fresh).await))
+                self.keep_tokens(st, fresh).await.map(Some)
             }
             // Only an OAuth refusal means the refresh token is no good; anything else
             // (the network, a proxy's page, rate limiting) may pass, so keep the tokens.
             Err(e) if !e.is_refusal() => {
                 tracing::warn!(error = %e, "token refresh failed; keeping the tokens");
+                Err(e)
+            }
+            // A client we were given (not registered ourselves) that fails to
+            // authenticate is a configuration error, say a wrong secret: logging in
+            // again would not help, and the tokens may work once it is fixed.
+            Err(e) if is_stale_client(&e) && !self.registers_clients(&discovered.server) => {
+                tracing::warn!(error = %e, "the server refused the configured client; keeping the tokens");
                 Err(e)
             }
             Err(e) => {
@@ -411,6 +445,13 @@ impl OAuth {
                 Ok(None)
             }
         }
+    }
+
+    /// Whether the client identity for `server` is one we register ourselves (rather
+    /// than a configured client ID or a client ID metadata document).
+    fn registers_clients(&self, server: &AsMetadata) -> bool {
+        let cfg = &self.inner.config;
+        cfg.client_id.is_none() && !(cfg.client_metadata_url.is_some() && server.cimd_supported)
     }
 
     /// The client identity we already have for this server: pre-registered, or a
@@ -472,20 +513,18 @@ impl OAuth {
             }
         };
         st.discovered = Some(discovered);
-        Ok(self.keep_tokens(st, tokens).await)
+        self.keep_tokens(st, tokens).await
     }
 
-    /// Makes `tokens` the current ones and stores them. They are kept in memory even
-    /// when the store fails: a refresh token may have been rotated, so the old one is
-    /// spent, and this process can still use the new ones (the store catches up at the
-    /// next save).
-    async fn keep_tokens(&self, st: &mut FlowState, tokens: Tokens) -> SecretString {
+    /// Makes `tokens` the current ones, then stores them. They stay current in memory
+    /// even when the store fails (a refresh token may have been rotated, so the old one
+    /// is spent, and this process can go on with the new ones), but the failure is
+    /// returned: the caller must know the tokens will not outlive the process.
+    async fn keep_tokens(&self, st: &mut FlowState, tokens: Tokens) -> Result<SecretString> {
         let access = tokens.access_token.clone();
-        if let Err(e) = self.inner.storage.save_tokens(&tokens).await {
-            tracing::warn!(error = %e, "could not store the new tokens; using them from memory");
-        }
+        let saved = self.inner.storage.save_tokens(&tokens).await;
         st.tokens = Some(tokens);
-        access
+        saved.map(|()| access)
     }
 
     /// The MCP scope selection: configured, else the challenge's, else the resource's

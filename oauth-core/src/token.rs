@@ -86,11 +86,11 @@ fn basic_credentials(id: &str, secret: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
 }
 
-/// POSTs a token request and parses the token response.
 /// The `error` of a [`Error::TokenEndpoint`] whose answer had no OAuth error code (not
 /// JSON, or no `error` field): a proxy's page, say, rather than a refusal.
 pub(crate) const NO_OAUTH_ERROR: &str = "http_error";
 
+/// POSTs a token request and parses the token response.
 pub(crate) async fn request(
     client: &Client,
     endpoint: &Url,

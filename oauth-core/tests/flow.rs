@@ -43,6 +43,9 @@ struct ServerState {
     expires_in: u64,
     /// A canned answer of the token endpoint (status, content type, body).
     token_answer: Option<(StatusCode, &'static str, &'static str)>,
+    /// Refuse unknown clients at /authorize as the MCP Python SDK does (a JSON
+    /// `invalid_request`) instead of with an HTML page.
+    unknown_client_json: bool,
 }
 
 #[derive(Clone, Default)]
@@ -138,7 +141,17 @@ async fn authorize(State(s): State<Server>, Query(q): Query<HashMap<String, Stri
     let client_id = q.get("client_id").cloned().unwrap_or_default();
     let known = s.state.lock().unwrap().clients.contains(&client_id);
     if !known {
-        // As real servers do: an error page for the person, no redirect.
+        // As real servers do: an error for the person, no redirect.
+        if s.state.lock().unwrap().unknown_client_json {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({
+                    "error": "invalid_request",
+                    "error_description": format!("Client ID '{client_id}' not found"),
+                })),
+            )
+                .into_response();
+        }
         return (
             StatusCode::BAD_REQUEST,
             [(header::CONTENT_TYPE, "text/html")],
@@ -585,6 +598,118 @@ async fn login_replaces_the_tokens_only_when_it_succeeds() {
     assert_eq!(stored().await, json!(second.expose_secret()), "replaced");
 }
 
+/// A store whose writes fail on demand: a full disk or a read-only replica, which
+/// the real stores cannot be made to be from a test running as any user.
+struct FailingWrites {
+    inner: MemoryStore,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+#[keyvalue_core::async_trait]
+impl keyvalue_core::Backend for FailingWrites {
+    fn name(&self) -> &str {
+        "failing-writes"
+    }
+
+    async fn read(
+        &self,
+        collection: &str,
+        key: &str,
+    ) -> keyvalue_core::Result<Option<keyvalue_core::Entry>> {
+        keyvalue_core::Backend::read(&self.inner, collection, key).await
+    }
+
+    async fn write(
+        &self,
+        collection: &str,
+        key: &str,
+        entry: keyvalue_core::Entry,
+    ) -> keyvalue_core::Result<()> {
+        // Only the tokens: the rest of the flow (metadata, registration) goes on.
+        if self.fail.load(Ordering::SeqCst) && collection == oauth_core::TOKEN_COLLECTION {
+            return Err(keyvalue_core::Error::new(
+                keyvalue_core::ErrorKind::Connection,
+                "writes are failing",
+            ));
+        }
+        keyvalue_core::Backend::write(&self.inner, collection, key, entry).await
+    }
+
+    async fn remove(&self, collection: &str, key: &str) -> keyvalue_core::Result<bool> {
+        keyvalue_core::Backend::remove(&self.inner, collection, key).await
+    }
+}
+
+#[tokio::test]
+async fn tokens_that_cannot_be_stored_are_reported_and_kept_in_memory() {
+    let server = Server::start().await;
+    let store = Arc::new(FailingWrites {
+        inner: MemoryStore::new(),
+        fail: std::sync::atomic::AtomicBool::new(false),
+    });
+    let oauth = OAuth::builder(server.mcp_url())
+        .token_storage(store.clone())
+        .browser(BrowserMode::FetchRedirect)
+        .build()
+        .unwrap();
+    let first = oauth.access_token().await.unwrap();
+    store.fail.store(true, Ordering::SeqCst);
+    let err = oauth.login().await.unwrap_err();
+    assert!(matches!(err, Error::Storage(_)), "{err}");
+    // The new tokens are the current ones in this process all the same: the refresh
+    // token they replaced may already be spent.
+    let current = oauth.access_token().await.unwrap();
+    assert_ne!(current.expose_secret(), first.expose_secret());
+    assert_eq!(server.authorizations.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_failed_login_keeps_the_registration_the_tokens_belong_to() {
+    let server = Server::start().await;
+    let store = Arc::new(MemoryStore::new());
+    client(&server, &store, real_browser())
+        .access_token()
+        .await
+        .unwrap();
+    let client_id = || async {
+        store
+            .get(
+                &format!("{}/client_info", server.mcp_url()),
+                Some(oauth_core::CLIENT_COLLECTION),
+            )
+            .await
+            .unwrap()
+            .unwrap()["client_id"]
+            .clone()
+    };
+    let before = client_id().await;
+    // Another callback port makes the next login register a new client; the login
+    // is then refused.
+    let other_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    server.set(|st| st.consent = Some(Consent::Deny));
+    let oauth = OAuth::builder(server.mcp_url())
+        .token_storage(store.clone())
+        .browser(real_browser())
+        .callback_port(other_port)
+        .build()
+        .unwrap();
+    assert!(matches!(oauth.login().await, Err(Error::Denied { .. })));
+    assert_eq!(
+        server.registrations.load(Ordering::SeqCst),
+        2,
+        "a new client was registered"
+    );
+    assert_eq!(
+        client_id().await,
+        before,
+        "the stored registration is the old one again"
+    );
+}
+
 #[tokio::test]
 async fn denied_consent_is_reported() {
     let server = Server::start().await;
@@ -614,8 +739,9 @@ async fn a_wrong_state_is_refused() {
         .build()
         .unwrap();
     let err = oauth.access_token().await.unwrap_err();
+    // The callback server turned the response away and went on waiting.
     assert!(
-        matches!(err, Error::InvalidResponse(ref m) if m.contains("state")),
+        matches!(err, Error::InvalidResponse(ref m) if m.contains("with another state were refused")),
         "{err}"
     );
     // The redirect-reading mode checks the state too.
@@ -702,11 +828,22 @@ async fn no_callback_in_time_is_a_timeout() {
 async fn a_stale_registration_is_redone_once() {
     // With a browser the person would see the server's error page and the login would
     // wait for the timeout: the client must find out before handing off.
-    for (mode, browser) in [
-        ("redirect-reading", BrowserMode::FetchRedirect),
-        ("browser", real_browser()),
+    for (mode, browser, json_answer) in [
+        (
+            "redirect-reading, HTML answer",
+            BrowserMode::FetchRedirect,
+            false,
+        ),
+        (
+            "redirect-reading, JSON answer",
+            BrowserMode::FetchRedirect,
+            true,
+        ),
+        ("browser, HTML answer", real_browser(), false),
+        ("browser, JSON answer", real_browser(), true),
     ] {
         let server = Server::start().await;
+        server.set(|st| st.unknown_client_json = json_answer);
         let store = Arc::new(MemoryStore::new());
         let oauth = client(&server, &store, browser.clone());
         oauth.access_token().await.unwrap();

@@ -44,12 +44,20 @@ pub(crate) fn oauth_failure(e: oauth_core::Error, url: &Url) -> Failure {
              from the server, start over with `mcp-auth logout --forget-client {url}`)",
             store::human(after.as_secs())
         )),
+        E::UnknownClient { .. } => Failure::failed(format!(
+            "{e}; if you gave --client-id, check it; otherwise start over with \
+             `mcp-auth logout --forget-client {url}`, then log in again"
+        )),
         E::Denied { ref error, .. } if error == "invalid_client" => Failure::failed(format!(
             "the server does not know this client ({e}); start over with \
              `mcp-auth logout --forget-client {url}`, then log in again"
         )),
         E::Denied { .. } => Failure::failed(format!(
             "the server refused the login ({e}); check your account's access and try again"
+        )),
+        E::TokenEndpoint { .. } if e.is_retryable() => Failure::failed(format!(
+            "the server's token endpoint is busy or failing ({e}); the stored tokens are kept, \
+             try again later"
         )),
         E::TokenEndpoint { ref error, .. }
             if error == "invalid_client" || error == "unauthorized_client" =>
