@@ -543,3 +543,71 @@ async fn it_binds_loopback_only_and_keeps_state_in_its_store() {
     assert_ne!(keys[0], tokens["access_token"].as_str().unwrap());
     assert_eq!(keys[0].len(), 64);
 }
+
+#[tokio::test]
+async fn revocation_forgets_a_token_of_the_client_that_asks() {
+    let server = DemoServer::builder().start().await.unwrap();
+    let tokens_for = |client: Value| {
+        let server = &server;
+        async move {
+            let client_id = client["client_id"].as_str().unwrap().to_string();
+            let code = code_for(server, &client_id).await;
+            let (status, tokens) = token_request(
+                server,
+                &[
+                    ("client_id", client_id.as_str()),
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", VERIFIER),
+                ],
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{tokens}");
+            (client_id, tokens)
+        }
+    };
+    let (mine, tokens) = tokens_for(register(&server, "none").await).await;
+    let (theirs, _) = tokens_for(register(&server, "none").await).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let revoke = |client_id: &str, token: &str, hint: &str| {
+        http()
+            .post(format!("{}/revoke", server.issuer()))
+            .form(&[
+                ("client_id", client_id),
+                ("token", token),
+                ("token_type_hint", hint),
+            ])
+            .send()
+    };
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    assert_eq!(mcp(&server, Some(access), list.clone()).await.status(), 200);
+
+    // Another client cannot revoke it.
+    let refused = revoke(&theirs, access, "access_token").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(mcp(&server, Some(access), list.clone()).await.status(), 200);
+
+    // Its own client can; then the tokens are gone, and revoking again is no error.
+    for (token, hint) in [(refresh, "refresh_token"), (access, "access_token")] {
+        let done = revoke(&mine, token, hint).await.unwrap();
+        assert_eq!(done.status(), StatusCode::OK);
+    }
+    assert_eq!(mcp(&server, Some(access), list).await.status(), 401);
+    let (status, body) = token_request(
+        &server,
+        &[
+            ("client_id", mine.as_str()),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let again = revoke(&mine, access, "access_token").await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+}

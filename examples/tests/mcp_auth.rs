@@ -266,6 +266,18 @@ async fn login_headless(home: &Path, store: &str, url: &str) -> (bool, String) {
     (status.success(), seen)
 }
 
+/// The status of a `tools/list` call to the MCP endpoint at `url` with `token`.
+async fn tools_list_status(url: &str, token: &str) -> reqwest::StatusCode {
+    reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_token_status_logout() {
     let home = tempfile::tempdir().unwrap();
@@ -288,14 +300,7 @@ async fn login_token_status_logout() {
     let stdout = text(&out.stdout);
     assert_eq!(stdout.lines().count(), 1);
     let token = stdout.trim();
-    let response = reqwest::Client::new()
-        .post(&url)
-        .bearer_auth(token)
-        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(tools_list_status(&url, token).await, 200);
 
     // A second login is not needed.
     let again = run(mcp_auth(home.path()).args(["--store", &store, "login", &url, "--no-browser"]));
@@ -331,7 +336,11 @@ async fn login_token_status_logout() {
 
     let logout = run(mcp_auth(home.path()).args(["--store", &store, "logout", &url]));
     assert!(logout.status.success());
-    assert!(text(&logout.stderr).contains("Logged out of"));
+    let said = text(&logout.stderr);
+    assert!(said.contains("Logged out of"), "{said}");
+    assert!(said.contains("the server revoked its tokens"), "{said}");
+    // Revoked at the server: the token no longer works there.
+    assert_eq!(tools_list_status(&url, token).await, 401);
     let out = run(mcp_auth(home.path()).args(["--store", &store, "token", &url]));
     assert_one_line_failure(&out, 3);
     let status = run(mcp_auth(home.path()).args(["--store", &store, "status"]));

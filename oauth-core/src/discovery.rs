@@ -118,6 +118,8 @@ pub(crate) struct AsMetadata {
     pub(crate) authorization_endpoint: Option<Url>,
     pub(crate) token_endpoint: Url,
     pub(crate) registration_endpoint: Option<Url>,
+    /// RFC 7009 token revocation, when offered.
+    pub(crate) revocation_endpoint: Option<Url>,
     pub(crate) scopes_supported: Option<Vec<String>>,
     pub(crate) code_challenge_methods: Option<Vec<String>>,
     pub(crate) token_auth_methods: Option<Vec<String>>,
@@ -167,11 +169,13 @@ impl AsMetadata {
             reason: "`token_endpoint` is missing".into(),
         })?;
         let registration_endpoint = endpoint("registration_endpoint", false)?;
+        let revocation_endpoint = endpoint("revocation_endpoint", false)?;
         Ok(AsMetadata {
             issuer: issuer.to_string(),
             authorization_endpoint,
             token_endpoint,
             registration_endpoint,
+            revocation_endpoint,
             scopes_supported: str_list(&raw, "scopes_supported"),
             code_challenge_methods: str_list(&raw, "code_challenge_methods_supported"),
             token_auth_methods: str_list(&raw, "token_endpoint_auth_methods_supported"),

@@ -70,6 +70,19 @@ struct ReadyClient {
     callback: CallbackServer,
 }
 
+/// What [`OAuth::revoke`] did before forgetting the tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Revocation {
+    /// The authorization server revoked them.
+    Revoked,
+    /// The authorization server offers no revocation endpoint: the tokens stay valid
+    /// there until they expire.
+    NotOffered,
+    /// No tokens were stored.
+    NothingStored,
+}
+
 fn is_stale_client(error: &Error) -> bool {
     let code = match error {
         Error::UnknownClient { .. } => return true,
@@ -248,6 +261,55 @@ impl OAuth {
                 Err(e)
             }
         }
+    }
+
+    /// Asks the authorization server to revoke the stored tokens (RFC 7009: the refresh
+    /// token first, then the access token), then forgets them (memory and store). It
+    /// uses the stored authorization server metadata, discovering it when none is
+    /// stored. On an error the tokens are kept, so that the caller may try again, or
+    /// forget them anyway with [`OAuth::clear_tokens`].
+    pub async fn revoke(&self) -> Result<Revocation> {
+        let mut st = self.lock().await?;
+        let Some(tokens) = st.tokens.clone() else {
+            return Ok(Revocation::NothingStored);
+        };
+        let discovered = match st.discovered.clone() {
+            Some(d) => d,
+            None => match self.stored_server().await? {
+                Some(d) => d,
+                None => self.discover_and_bind(&mut st, None).await?,
+            },
+        };
+        let server = &discovered.server;
+        let outcome = match &server.revocation_endpoint {
+            None => Revocation::NotOffered,
+            Some(endpoint) => {
+                let client = self.known_client(server).await?.ok_or_else(|| {
+                    Error::Registration("no client identity to revoke the tokens with".into())
+                })?;
+                let auth = ClientAuth {
+                    client_id: &client.client_id,
+                    secret: client.client_secret.as_ref(),
+                    key: self.inner.config.private_key.as_ref(),
+                    method: token::choose_method(
+                        server,
+                        client.token_endpoint_auth_method.as_deref(),
+                        client.client_secret.is_some(),
+                        self.inner.config.private_key.is_some() && !self.registers_clients(server),
+                    ),
+                    issuer: &server.issuer,
+                };
+                let http = &self.inner.http;
+                if let Some(refresh) = &tokens.refresh_token {
+                    token::revoke(http, endpoint, refresh, "refresh_token", &auth).await?;
+                }
+                token::revoke(http, endpoint, &tokens.access_token, "access_token", &auth).await?;
+                Revocation::Revoked
+            }
+        };
+        st.tokens = None;
+        self.inner.storage.clear_tokens().await?;
+        Ok(outcome)
     }
 
     /// Forgets the tokens (memory and store); the registration is kept.

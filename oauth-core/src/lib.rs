@@ -67,7 +67,7 @@ mod token;
 
 pub use config::{BrowserMode, DEFAULT_CALLBACK_TIMEOUT, JwtAlgorithm, OAuthBuilder, OpenUrl};
 pub use error::{Error, Result};
-pub use flow::OAuth;
+pub use flow::{OAuth, Revocation};
 pub use storage::{CLIENT_COLLECTION, EXPIRY_COLLECTION, METADATA_COLLECTION, TOKEN_COLLECTION};
 
 /// Re-exported so callers can read tokens without adding the dependency.

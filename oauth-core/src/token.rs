@@ -90,13 +90,14 @@ fn basic_credentials(id: &str, secret: &str) -> String {
 /// JSON, or no `error` field): a proxy's page, say, rather than a refusal.
 pub(crate) const NO_OAUTH_ERROR: &str = "http_error";
 
-/// POSTs a token request and parses the token response.
-pub(crate) async fn request(
+/// A POST to `endpoint` with the client authenticated as `auth` says (a header, or
+/// fields added to `form`).
+fn authenticated_post(
     client: &Client,
     endpoint: &Url,
-    mut form: Vec<(&'static str, String)>,
+    form: &mut Vec<(&'static str, String)>,
     auth: &ClientAuth<'_>,
-) -> Result<Tokens> {
+) -> Result<reqwest::RequestBuilder> {
     let mut request = client
         .post(endpoint.clone())
         .header(http::header::ACCEPT, "application/json");
@@ -129,33 +130,82 @@ pub(crate) async fn request(
             ));
         }
     }
+    Ok(request)
+}
+
+/// Sends `form` and reads the answer (up to the size limit).
+async fn send_form(
+    request: reqwest::RequestBuilder,
+    form: &[(&'static str, String)],
+    endpoint: &Url,
+) -> Result<(http::StatusCode, Vec<u8>)> {
+    let response = request
+        .form(form)
+        .send()
+        .await
+        .map_err(|e| Error::http(endpoint, e))?;
+    let status = response.status();
+    Ok((status, read_limited(response, endpoint).await?))
+}
+
+/// The OAuth error of a failed answer (RFC 6749 §5.2), or [`NO_OAUTH_ERROR`].
+fn endpoint_error(status: http::StatusCode, body: &[u8], endpoint: &Url) -> Error {
+    let parsed = parse_object(body, endpoint).ok();
+    let field = |k| {
+        parsed
+            .as_ref()
+            .and_then(|m| str_field(m, k))
+            .map(str::to_string)
+    };
+    Error::TokenEndpoint {
+        status: status.as_u16(),
+        error: field("error").unwrap_or_else(|| NO_OAUTH_ERROR.into()),
+        description: field("error_description"),
+    }
+}
+
+/// Asks the revocation endpoint to revoke `token` (RFC 7009). An unknown or expired
+/// token is not an error there; a server that cannot revoke this type of token answers
+/// `unsupported_token_type`, which is returned as an error like any other.
+pub(crate) async fn revoke(
+    client: &Client,
+    endpoint: &Url,
+    token: &SecretString,
+    hint: &'static str,
+    auth: &ClientAuth<'_>,
+) -> Result<()> {
+    let mut form = vec![
+        ("token", token.expose_secret().to_string()),
+        ("token_type_hint", hint.to_string()),
+    ];
+    let request = authenticated_post(client, endpoint, &mut form, auth)?;
+    tracing::debug!(endpoint = %display_url(endpoint), hint, "revocation request");
+    let (status, body) = send_form(request, &form, endpoint).await?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(endpoint_error(status, &body, endpoint))
+    }
+}
+
+/// POSTs a token request and parses the token response.
+pub(crate) async fn request(
+    client: &Client,
+    endpoint: &Url,
+    mut form: Vec<(&'static str, String)>,
+    auth: &ClientAuth<'_>,
+) -> Result<Tokens> {
+    let request = authenticated_post(client, endpoint, &mut form, auth)?;
     let grant = form
         .iter()
         .find(|(k, _)| *k == "grant_type")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     tracing::debug!(endpoint = %display_url(endpoint), %grant, method = ?auth.method, "token request");
-    let response = request
-        .form(&form)
-        .send()
-        .await
-        .map_err(|e| Error::http(endpoint, e))?;
-    let status = response.status();
+    let (status, body) = send_form(request, &form, endpoint).await?;
     let received_at = now_secs();
-    let body = read_limited(response, endpoint).await?;
     if !status.is_success() {
-        let parsed = parse_object(&body, endpoint).ok();
-        let field = |k| {
-            parsed
-                .as_ref()
-                .and_then(|m| str_field(m, k))
-                .map(str::to_string)
-        };
-        return Err(Error::TokenEndpoint {
-            status: status.as_u16(),
-            error: field("error").unwrap_or_else(|| NO_OAUTH_ERROR.into()),
-            description: field("error_description"),
-        });
+        return Err(endpoint_error(status, &body, endpoint));
     }
     let map = parse_object(&body, endpoint)?;
     let tokens = Tokens::from_response(&map, received_at).ok_or_else(|| Error::Metadata {

@@ -46,6 +46,10 @@ struct ServerState {
     /// Refuse unknown clients at /authorize as the MCP Python SDK does (a JSON
     /// `invalid_request`) instead of with an HTML page.
     unknown_client_json: bool,
+    /// Offer RFC 7009 revocation (at /revoke).
+    revocation: bool,
+    /// The tokens revoked at /revoke, with their hints.
+    revoked: Vec<(String, String)>,
 }
 
 #[derive(Clone, Default)]
@@ -74,6 +78,7 @@ impl Server {
             .route("/register", post(register))
             .route("/authorize", get(authorize))
             .route("/token", post(token))
+            .route("/revoke", post(revoke))
             .route("/mcp", post(mcp))
             .with_state(server.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -114,7 +119,7 @@ async fn as_metadata(State(s): State<Server>) -> Response {
         return ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
     }
     let b = &st.base;
-    Json(json!({
+    let mut metadata = json!({
         "issuer": b,
         "authorization_endpoint": format!("{b}/authorize"),
         "token_endpoint": format!("{b}/token"),
@@ -122,8 +127,11 @@ async fn as_metadata(State(s): State<Server>) -> Response {
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["none"],
         "scopes_supported": ["mcp", "offline_access"],
-    }))
-    .into_response()
+    });
+    if st.revocation {
+        metadata["revocation_endpoint"] = json!(format!("{b}/revoke"));
+    }
+    Json(metadata).into_response()
 }
 
 async fn register(State(s): State<Server>, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
@@ -249,6 +257,25 @@ async fn token(State(s): State<Server>, Form(form): Form<HashMap<String, String>
     }
 }
 
+/// RFC 7009: the client must be known; unknown tokens are fine.
+async fn revoke(State(s): State<Server>, Form(form): Form<HashMap<String, String>>) -> Response {
+    let mut st = s.state.lock().unwrap();
+    let client_id = form.get("client_id").cloned().unwrap_or_default();
+    if !st.clients.contains(&client_id) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    let token = form.get("token").cloned().unwrap_or_default();
+    let hint = form.get("token_type_hint").cloned().unwrap_or_default();
+    st.access.remove(&token);
+    st.refresh.remove(&token);
+    st.revoked.push((token, hint));
+    StatusCode::OK.into_response()
+}
+
 async fn mcp(State(s): State<Server>, headers: HeaderMap) -> Response {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -313,6 +340,17 @@ fn now() -> f64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs_f64()
+}
+
+/// The tokens entry in the store, as oauth-core keeps it.
+async fn stored_tokens(store: &dyn AsyncKeyValue, server: &Server) -> Option<JsonObject> {
+    store
+        .get(
+            &format!("{}/tokens", server.mcp_url()),
+            Some(oauth_core::TOKEN_COLLECTION),
+        )
+        .await
+        .unwrap()
 }
 
 async fn expire_stored_token(store: &MemoryStore, server: &Server) {
@@ -500,13 +538,7 @@ async fn a_network_error_during_refresh_keeps_the_tokens() {
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err}");
-    let tokens = store
-        .get(
-            &format!("{}/tokens", server.mcp_url()),
-            Some("mcp-oauth-token"),
-        )
-        .await
-        .unwrap();
+    let tokens = stored_tokens(&*store, &server).await;
     assert!(tokens.unwrap().contains_key("refresh_token"), "tokens kept");
 }
 
@@ -553,13 +585,7 @@ async fn a_refresh_failure_that_is_no_oauth_refusal_keeps_the_tokens() {
             1,
             "no new login"
         );
-        let tokens = store
-            .get(
-                &format!("{}/tokens", server.mcp_url()),
-                Some("mcp-oauth-token"),
-            )
-            .await
-            .unwrap();
+        let tokens = stored_tokens(&*store, &server).await;
         assert!(
             tokens.is_some_and(|t| t.contains_key("refresh_token")),
             "HTTP {status}: tokens kept"
@@ -573,17 +599,8 @@ async fn login_replaces_the_tokens_only_when_it_succeeds() {
     let store = Arc::new(MemoryStore::new());
     let oauth = client(&server, &store, real_browser());
     let first = oauth.access_token().await.unwrap();
-    let stored = || async {
-        store
-            .get(
-                &format!("{}/tokens", server.mcp_url()),
-                Some("mcp-oauth-token"),
-            )
-            .await
-            .unwrap()
-            .unwrap()["access_token"]
-            .clone()
-    };
+    let stored =
+        || async { stored_tokens(&*store, &server).await.unwrap()["access_token"].clone() };
     server.set(|st| st.consent = Some(Consent::Deny));
     assert!(matches!(oauth.login().await, Err(Error::Denied { .. })));
     assert_eq!(stored().await, json!(first.expose_secret()), "kept");
@@ -708,6 +725,62 @@ async fn a_failed_login_keeps_the_registration_the_tokens_belong_to() {
         before,
         "the stored registration is the old one again"
     );
+}
+
+#[tokio::test]
+async fn revoke_asks_the_server_then_forgets_the_tokens() {
+    let server = Server::start().await;
+    server.set(|st| st.revocation = true);
+    let store = Arc::new(MemoryStore::new());
+    let oauth = client(&server, &store, BrowserMode::FetchRedirect);
+    assert_eq!(call(&oauth, &server).await, 200);
+    let stored = stored_tokens(&*store, &server).await.unwrap();
+    let access = stored["access_token"].as_str().unwrap().to_string();
+    let refresh = stored["refresh_token"].as_str().unwrap().to_string();
+
+    // A new client on the same store, as `mcp-auth logout` is.
+    let later = client(&server, &store, no_browser());
+    assert_eq!(
+        later.revoke().await.unwrap(),
+        oauth_core::Revocation::Revoked
+    );
+    let revoked = server.state.lock().unwrap().revoked.clone();
+    assert_eq!(
+        revoked,
+        [
+            (refresh, "refresh_token".to_string()),
+            (access.clone(), "access_token".to_string())
+        ]
+    );
+    // The server no longer accepts the access token, and nothing is stored.
+    let status = reqwest::Client::new()
+        .post(server.mcp_url())
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+    let tokens = stored_tokens(&*store, &server).await;
+    assert!(tokens.is_none());
+    assert_eq!(
+        later.revoke().await.unwrap(),
+        oauth_core::Revocation::NothingStored
+    );
+}
+
+#[tokio::test]
+async fn revoke_without_a_revocation_endpoint_only_forgets() {
+    let server = Server::start().await;
+    let store = Arc::new(MemoryStore::new());
+    let oauth = client(&server, &store, BrowserMode::FetchRedirect);
+    oauth.access_token().await.unwrap();
+    assert_eq!(
+        oauth.revoke().await.unwrap(),
+        oauth_core::Revocation::NotOffered
+    );
+    assert!(server.state.lock().unwrap().revoked.is_empty());
+    assert!(oauth.cached_token().await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -240,6 +240,7 @@ fn router(shared: AppState) -> Router {
         .route("/register", post(clients::register))
         .route("/authorize", get(authorize::authorize))
         .route("/token", post(token::token))
+        .route("/revoke", post(token::revoke))
         .route(
             MCP_PATH,
             post(mcp::post)

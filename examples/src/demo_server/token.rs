@@ -1,5 +1,5 @@
 //! `POST /token`: the `authorization_code` grant (with the PKCE check) and the
-//! `refresh_token` grant, which rotates the refresh token.
+//! `refresh_token` grant, which rotates the refresh token; `POST /revoke` (RFC 7009).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -150,8 +150,13 @@ fn same_resource(s: &Shared, requested: Option<&str>, granted: &str) -> bool {
     requested.is_none_or(|r| checked_resource(s, Some(r)).is_ok_and(|r| r == granted))
 }
 
-/// `POST /token`.
-pub(crate) async fn token(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// The form of a token or revocation request and the client it authenticates, or the
+/// error response.
+async fn authenticated_form(
+    s: &Shared,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Client, std::collections::HashMap<String, String>), Response> {
     let form_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -160,21 +165,69 @@ pub(crate) async fn token(State(s): State<AppState>, headers: HeaderMap, body: B
                 .starts_with("application/x-www-form-urlencoded")
         });
     if !form_type {
-        return bad(
+        return Err(bad(
             "invalid_request",
             "the body must be application/x-www-form-urlencoded",
-        );
+        ));
     }
-    let form = match single_params(&body) {
-        Ok(f) => f,
-        Err(why) => return bad("invalid_request", &why),
+    let form = single_params(body).map_err(|why| bad("invalid_request", &why))?;
+    let who = presented(headers, &form).map_err(|why| bad("invalid_request", why))?;
+    let client = authenticate(s, &who).await?;
+    Ok((client, form))
+}
+
+/// `POST /revoke` (RFC 7009): forgets an access or refresh token of the client that
+/// asks. An unknown token is no error; another client's token is refused.
+pub(crate) async fn revoke(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (client, form) = match authenticated_form(&s, &headers, &body).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
-    let who = match presented(&headers, &form) {
-        Ok(w) => w,
-        Err(why) => return bad("invalid_request", why),
+    let Some(token) = form.get("token") else {
+        return bad("invalid_request", "token is required");
     };
-    let client = match authenticate(&s, &who).await {
-        Ok(c) => c,
+    let hash = secrets::hash(token);
+    // The hint only says where to look first.
+    let mut places = [
+        (collections::ACCESS_TOKENS, "access"),
+        (collections::REFRESH_TOKENS, "refresh"),
+    ];
+    if form.get("token_type_hint").map(String::as_str) == Some("refresh_token") {
+        places.reverse();
+    }
+    for (collection, kind) in places {
+        let owner = s.store.get(&hash, Some(collection)).await.map(|grant| {
+            grant.and_then(|g| {
+                g.get("client_id")
+                    .and_then(|c| c.as_str().map(str::to_string))
+            })
+        });
+        match owner {
+            Ok(Some(owner)) if owner == client.client_id => {
+                if let Err(e) = s.store.delete(&hash, Some(collection)).await {
+                    return failed(&s, format!("cannot revoke the token: {e}"));
+                }
+                s.event(format!("revoked a {kind} token of {}", client.client_id));
+                return StatusCode::OK.into_response();
+            }
+            Ok(Some(_)) => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "unauthorized_client",
+                    "the token was issued to another client",
+                );
+            }
+            Ok(None) => {}
+            Err(e) => return failed(&s, format!("cannot read the token: {e}")),
+        }
+    }
+    StatusCode::OK.into_response()
+}
+
+/// `POST /token`.
+pub(crate) async fn token(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (client, form) = match authenticated_form(&s, &headers, &body).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let get = |name: &str| form.get(name).map(String::as_str);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use keyvalue::AsyncKeyValue;
 use oauth_core::{
     BrowserMode, CLIENT_COLLECTION, EXPIRY_COLLECTION, ExposeSecret, METADATA_COLLECTION, OAuth,
-    OAuthBuilder, TOKEN_COLLECTION,
+    OAuthBuilder, Revocation, TOKEN_COLLECTION,
 };
 use url::Url;
 
@@ -257,10 +257,41 @@ pub(crate) async fn status(options: &Options, url: Option<&str>) -> Outcome {
 }
 
 /// `mcp-auth logout URL`.
-pub(crate) async fn logout(options: &Options, url: &str, forget_client: bool) -> Outcome {
+pub(crate) async fn logout(
+    options: &Options,
+    url: &str,
+    forget_client: bool,
+    local: bool,
+) -> Outcome {
     let url = server_url(url)?;
     let opened = store::open(options).await?;
     let key = server_key(&url);
+    // Revoking needs the tokens, so the key: when it fails, the tokens are still
+    // deleted here, and the person is told that the server may still honour them.
+    let mut at_server = String::new();
+    let mut forgotten = false;
+    if !local {
+        let revoked = match builder(&opened, options, &url, BrowserMode::Print).build() {
+            Ok(oauth) => oauth.revoke().await,
+            Err(e) => Err(e),
+        };
+        match revoked {
+            Ok(Revocation::Revoked) => {
+                at_server = "the server revoked its tokens; ".into();
+                forgotten = true;
+            }
+            Ok(Revocation::NotOffered) => {
+                at_server = "the server offers no revocation, so its tokens stay valid there \
+                             until they expire; "
+                    .into();
+                forgotten = true;
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "mcp-auth: could not revoke the tokens at the server ({e}); deleting them here only"
+            ),
+        }
+    }
     // Deleting needs no key, so logging out works even with a lost key.
     let mut entries = vec![
         ("tokens", TOKEN_COLLECTION, "tokens"),
@@ -274,13 +305,18 @@ pub(crate) async fn logout(options: &Options, url: &str, forget_client: bool) ->
             "server metadata",
         ));
     }
-    let mut deleted = Vec::new();
+    let mut deleted = if forgotten {
+        vec!["tokens", "token expiry"]
+    } else {
+        Vec::new()
+    };
     for (suffix, collection, what) in entries {
         if opened
             .raw
             .delete(&format!("{key}/{suffix}"), Some(collection))
             .await
             .map_err(store::store_failure)?
+            && !deleted.contains(&what)
         {
             deleted.push(what);
         }
@@ -292,7 +328,7 @@ pub(crate) async fn logout(options: &Options, url: &str, forget_client: bool) ->
         );
     } else {
         eprintln!(
-            "Logged out of {url}: deleted its {} from {}.",
+            "Logged out of {url}: {at_server}deleted its {} from {}.",
             deleted.join(", "),
             opened.spec
         );

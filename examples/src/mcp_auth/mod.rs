@@ -128,8 +128,9 @@ enum Command {
         /// Show only this server (works with stores that cannot list their keys)
         url: Option<String>,
     },
-    /// Delete the stored tokens of a server (with --forget-client, everything stored
-    /// for it: the way to start over after a lost key or a server that forgot you)
+    /// Revoke a server's tokens at its authorization server (when it offers RFC 7009
+    /// revocation) and delete them here (with --forget-client, everything stored for
+    /// it: the way to start over after a lost key or a server that forgot you)
     #[command(after_help = SUBCOMMAND_EXIT_CODES)]
     Logout {
         /// The MCP server URL
@@ -137,6 +138,9 @@ enum Command {
         /// Also forget the client registration and server metadata
         #[arg(long)]
         forget_client: bool,
+        /// Only delete the tokens here; do not ask the server to revoke them
+        #[arg(long)]
+        local: bool,
     },
     /// Start the demo server on this machine, log in to it without a browser, store
     /// the tokens and call a tool; run it twice to see the stored token reused
@@ -247,9 +251,11 @@ async fn run(cli: Cli) -> Outcome {
         Command::Login(args) => commands::login(&options, args).await,
         Command::Token { url } => commands::token(&options, &url).await,
         Command::Status { url } => commands::status(&options, url.as_deref()).await,
-        Command::Logout { url, forget_client } => {
-            commands::logout(&options, &url, forget_client).await
-        }
+        Command::Logout {
+            url,
+            forget_client,
+            local,
+        } => commands::logout(&options, &url, forget_client, local).await,
         Command::Demo(args) => demo::run(&options, args).await,
     }
 }
