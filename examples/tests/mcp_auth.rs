@@ -443,3 +443,37 @@ fn without_encryption_tokens_are_plain_json() {
     assert!(out.contains("stored unencrypted"), "{out}");
     assert!(!home.path().join("plain.key").exists());
 }
+
+#[test]
+fn a_lost_key_file_is_not_silently_replaced() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap().to_string();
+    let file = home.path().join("lost.sqlite");
+    let store = format!("sqlite:{}", file.display());
+    let demo = run(mcp_auth(home.path()).args(["--store", &store, "demo", "--port", &port]));
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let key_file = home.path().join("lost.sqlite.key");
+    std::fs::rename(&key_file, home.path().join("elsewhere.key")).unwrap();
+
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let out = run(mcp_auth(home.path()).args(["--store", &store, "token", &url]));
+    let err = assert_one_line_failure(&out, 1);
+    assert!(
+        err.contains("key file") && err.contains("is missing"),
+        "{err}"
+    );
+    assert!(!key_file.exists(), "no new key was made");
+
+    // Starting over works without the key, and then a new key is made.
+    let out =
+        run(mcp_auth(home.path()).args(["--store", &store, "logout", "--forget-client", &url]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Logged out of"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(mcp_auth(home.path()).args(["--store", &store, "status"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(key_file.exists());
+}

@@ -264,7 +264,9 @@ pub(crate) async fn logout(
     local: bool,
 ) -> Outcome {
     let url = server_url(url)?;
-    let opened = store::open(options).await?;
+    // Logging out must work with a lost key: then the store is opened as it is, and
+    // its entries deleted without being read.
+    let opened = store::open_with(options, store::LostKey::OpenPlain).await?;
     let key = server_key(&url);
     // Revoking needs the tokens, so the key: when it fails, the tokens are still
     // deleted here, and the person is told that the server may still honour them.

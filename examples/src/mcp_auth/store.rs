@@ -49,8 +49,50 @@ impl Opened {
     }
 }
 
+/// What to do when the key file is missing but the store holds encrypted entries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LostKey {
+    /// Refuse: a new key could not read them, and new entries would mix two keys.
+    Refuse,
+    /// Open the store without encryption (to delete entries, which needs no key).
+    OpenPlain,
+}
+
 /// Opens the store named by the options (the default: encrypted SQLite in the data folder).
 pub(crate) async fn open(options: &Options) -> Outcome<Opened> {
+    open_with(options, LostKey::Refuse).await
+}
+
+/// Whether the store holds an encrypted entry in one of oauth-core's collections
+/// (looked for only in stores that can list their keys).
+async fn holds_encrypted(raw: &dyn AsyncKeyValue) -> Outcome<bool> {
+    if !raw.capabilities().list_keys {
+        return Ok(false);
+    }
+    for collection in [
+        TOKEN_COLLECTION,
+        oauth_core::CLIENT_COLLECTION,
+        oauth_core::METADATA_COLLECTION,
+    ] {
+        let keys = raw
+            .keys(Some(collection), Some(1))
+            .await
+            .map_err(store_failure)?;
+        for key in keys {
+            let entry = raw
+                .get(&key, Some(collection))
+                .await
+                .map_err(store_failure)?;
+            if entry.is_some_and(|e| e.contains_key("__encrypted_data__")) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// As [`open`], choosing what a lost key file means.
+pub(crate) async fn open_with(options: &Options, lost_key: LostKey) -> Outcome<Opened> {
     let spec = match &options.spec {
         Some(text) => text.parse::<StoreSpec>().map_err(Failure::usage)?,
         None => StoreSpec::default_location().map_err(Failure::failed)?,
@@ -63,7 +105,27 @@ pub(crate) async fn open(options: &Options) -> Outcome<Opened> {
             Some(path) => Some(path.clone()),
             None => spec.key_file().map_err(Failure::failed)?,
         };
-        Some(encryption::load_key(file.as_deref()).map_err(Failure::failed)?)
+        // A key file that is gone, with entries it encrypted still stored: making a new
+        // key would leave them unreadable and mix two keys in one store.
+        let lost = match &file {
+            Some(path) if std::env::var_os(encryption::KEY_ENV).is_none() && !path.exists() => {
+                holds_encrypted(&*raw).await?.then(|| path.clone())
+            }
+            _ => None,
+        };
+        match (lost, lost_key) {
+            (Some(path), LostKey::Refuse) => {
+                return Err(Failure::failed(format!(
+                    "{spec} holds encrypted tokens but their key file {} is missing; restore it \
+                     (or set ${}), or start over with `mcp-auth logout --forget-client URL` \
+                     for each server",
+                    path.display(),
+                    encryption::KEY_ENV
+                )));
+            }
+            (Some(_), LostKey::OpenPlain) => None,
+            (None, _) => Some(encryption::load_key(file.as_deref()).map_err(Failure::failed)?),
+        }
     } else {
         None
     };
