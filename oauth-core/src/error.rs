@@ -102,6 +102,16 @@ pub enum Error {
         /// The server's `error_description`, if any.
         description: Option<String>,
     },
+    /// The revocation endpoint (RFC 7009) refused or failed; the tokens are kept.
+    #[error("the revocation endpoint refused: {error} (HTTP {status}){}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Revocation {
+        /// HTTP status.
+        status: u16,
+        /// The OAuth error code, e.g. `unsupported_token_type`, or `http_error`.
+        error: String,
+        /// The server's `error_description`, if any.
+        description: Option<String>,
+    },
     /// The server demands scopes that re-authorization did not provide.
     #[error("insufficient scope: {0}")]
     InsufficientScope(String),
@@ -122,7 +132,9 @@ impl Error {
         match self {
             Error::Http { .. } | Error::Timeout(_) => true,
             // 429: rate limited.
-            Error::TokenEndpoint { status, .. } => *status >= 500 || *status == 429,
+            Error::TokenEndpoint { status, .. } | Error::Revocation { status, .. } => {
+                *status >= 500 || *status == 429
+            }
             Error::Storage(e) => e.kind() == keyvalue_core::ErrorKind::Connection,
             _ => false,
         }

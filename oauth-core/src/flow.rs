@@ -76,8 +76,11 @@ struct ReadyClient {
 pub enum Revocation {
     /// The authorization server revoked them.
     Revoked,
-    /// The authorization server offers no revocation endpoint: the tokens stay valid
-    /// there until they expire.
+    /// The authorization server revoked the refresh token, but cannot revoke access
+    /// tokens (`unsupported_token_type`): the access token stays valid until it expires.
+    RefreshTokenOnly,
+    /// The authorization server offers no revocation (no endpoint, or none for these
+    /// tokens): they stay valid there until they expire.
     NotOffered,
     /// No tokens were stored.
     NothingStored,
@@ -280,6 +283,10 @@ impl OAuth {
                 None => self.discover_and_bind(&mut st, None).await?,
             },
         };
+        if st.tokens.is_none() {
+            // Discovery found another issuer and dropped them: they are not its to revoke.
+            return Ok(Revocation::NothingStored);
+        }
         let server = &discovered.server;
         let outcome = match &server.revocation_endpoint {
             None => Revocation::NotOffered,
@@ -287,24 +294,48 @@ impl OAuth {
                 let client = self.known_client(server).await?.ok_or_else(|| {
                     Error::Registration("no client identity to revoke the tokens with".into())
                 })?;
+                // The client authenticates as in its token requests: with the private
+                // key only in the client credentials grant.
+                let key = match self.inner.config.grant {
+                    GrantMode::ClientCredentials => self.inner.config.private_key.as_ref(),
+                    GrantMode::AuthorizationCode => None,
+                };
                 let auth = ClientAuth {
                     client_id: &client.client_id,
                     secret: client.client_secret.as_ref(),
-                    key: self.inner.config.private_key.as_ref(),
+                    key,
                     method: token::choose_method(
                         server,
                         client.token_endpoint_auth_method.as_deref(),
                         client.client_secret.is_some(),
-                        self.inner.config.private_key.is_some() && !self.registers_clients(server),
+                        key.is_some(),
                     ),
                     issuer: &server.issuer,
                 };
                 let http = &self.inner.http;
-                if let Some(refresh) = &tokens.refresh_token {
-                    token::revoke(http, endpoint, refresh, "refresh_token", &auth).await?;
+                let refresh_revoked = match &tokens.refresh_token {
+                    Some(refresh) => {
+                        token::revoke(http, endpoint, refresh, "refresh_token", &auth).await?;
+                        true
+                    }
+                    None => false,
+                };
+                match token::revoke(http, endpoint, &tokens.access_token, "access_token", &auth)
+                    .await
+                {
+                    Ok(()) => Revocation::Revoked,
+                    // RFC 7009 §2.2.1: this server cannot revoke access tokens.
+                    Err(Error::Revocation { ref error, .. })
+                        if error == "unsupported_token_type" =>
+                    {
+                        if refresh_revoked {
+                            Revocation::RefreshTokenOnly
+                        } else {
+                            Revocation::NotOffered
+                        }
+                    }
+                    Err(e) => return Err(e),
                 }
-                token::revoke(http, endpoint, &tokens.access_token, "access_token", &auth).await?;
-                Revocation::Revoked
             }
         };
         st.tokens = None;

@@ -182,10 +182,20 @@ pub(crate) async fn revoke(
     tracing::debug!(endpoint = %display_url(endpoint), hint, "revocation request");
     let (status, body) = send_form(request, &form, endpoint).await?;
     if status.is_success() {
-        Ok(())
-    } else {
-        Err(endpoint_error(status, &body, endpoint))
+        return Ok(());
     }
+    Err(match endpoint_error(status, &body, endpoint) {
+        Error::TokenEndpoint {
+            status,
+            error,
+            description,
+        } => Error::Revocation {
+            status,
+            error,
+            description,
+        },
+        other => other,
+    })
 }
 
 /// POSTs a token request and parses the token response.

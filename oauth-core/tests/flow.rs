@@ -50,6 +50,8 @@ struct ServerState {
     revocation: bool,
     /// The tokens revoked at /revoke, with their hints.
     revoked: Vec<(String, String)>,
+    /// A canned answer of /revoke for access tokens (status, JSON body).
+    revoke_access_answer: Option<(StatusCode, &'static str)>,
 }
 
 #[derive(Clone, Default)]
@@ -270,6 +272,9 @@ async fn revoke(State(s): State<Server>, Form(form): Form<HashMap<String, String
     }
     let token = form.get("token").cloned().unwrap_or_default();
     let hint = form.get("token_type_hint").cloned().unwrap_or_default();
+    if let (Some((status, body)), "access_token") = (st.revoke_access_answer, hint.as_str()) {
+        return (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    }
     st.access.remove(&token);
     st.refresh.remove(&token);
     st.revoked.push((token, hint));
@@ -780,7 +785,46 @@ async fn revoke_without_a_revocation_endpoint_only_forgets() {
         oauth_core::Revocation::NotOffered
     );
     assert!(server.state.lock().unwrap().revoked.is_empty());
-    assert!(oauth.cached_token().await.unwrap().is_none());
+    assert!(stored_tokens(&*store, &server).await.is_none());
+}
+
+#[tokio::test]
+async fn revoke_reports_a_server_that_cannot_revoke_access_tokens() {
+    let server = Server::start().await;
+    server.set(|st| {
+        st.revocation = true;
+        st.revoke_access_answer = Some((
+            StatusCode::BAD_REQUEST,
+            r#"{"error": "unsupported_token_type"}"#,
+        ));
+    });
+    let store = Arc::new(MemoryStore::new());
+    let oauth = client(&server, &store, BrowserMode::FetchRedirect);
+    oauth.access_token().await.unwrap();
+    assert_eq!(
+        oauth.revoke().await.unwrap(),
+        oauth_core::Revocation::RefreshTokenOnly
+    );
+    assert!(stored_tokens(&*store, &server).await.is_none());
+}
+
+#[tokio::test]
+async fn a_failed_revocation_keeps_the_tokens() {
+    let server = Server::start().await;
+    server.set(|st| {
+        st.revocation = true;
+        st.revoke_access_answer = Some((StatusCode::SERVICE_UNAVAILABLE, "{}"));
+    });
+    let store = Arc::new(MemoryStore::new());
+    let oauth = client(&server, &store, BrowserMode::FetchRedirect);
+    oauth.access_token().await.unwrap();
+    let err = oauth.revoke().await.unwrap_err();
+    assert!(
+        matches!(err, Error::Revocation { status: 503, .. }),
+        "{err}"
+    );
+    assert!(err.is_retryable());
+    assert!(stored_tokens(&*store, &server).await.is_some(), "kept");
 }
 
 #[tokio::test]

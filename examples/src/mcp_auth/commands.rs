@@ -256,6 +256,37 @@ pub(crate) async fn status(options: &Options, url: Option<&str>) -> Outcome {
     Ok(())
 }
 
+/// Asks the server to revoke the stored tokens, and returns what to tell the person
+/// about it. Revoking needs the tokens, so the key: when they cannot be read or the
+/// server cannot be reached, the person is told, and the tokens are still deleted here.
+async fn revoke_at_server(opened: &Opened, options: &Options, url: &Url) -> Outcome<&'static str> {
+    let revoked = match builder(opened, options, url, BrowserMode::Print).build() {
+        Ok(oauth) => oauth.revoke().await,
+        Err(e) => Err(e),
+    };
+    Ok(match revoked {
+        Ok(Revocation::Revoked) => "the server revoked its tokens; ",
+        Ok(Revocation::RefreshTokenOnly) => {
+            "the server revoked its refresh token (its access token stays valid until it \
+             expires); "
+        }
+        Ok(Revocation::NotOffered) => {
+            "the server offers no revocation, so its tokens stay valid there until they expire; "
+        }
+        Ok(_) => "",
+        // A store that fails here fails the deletion too: that is the error to report.
+        Err(oauth_core::Error::Storage(e)) if e.kind() != keyvalue::ErrorKind::Decryption => {
+            return Err(store::store_failure(e));
+        }
+        Err(e) => {
+            eprintln!(
+                "mcp-auth: could not revoke the tokens at the server ({e}); deleting them here only"
+            );
+            ""
+        }
+    })
+}
+
 /// `mcp-auth logout URL`.
 pub(crate) async fn logout(
     options: &Options,
@@ -268,32 +299,6 @@ pub(crate) async fn logout(
     // its entries deleted without being read.
     let opened = store::open_with(options, store::LostKey::OpenPlain).await?;
     let key = server_key(&url);
-    // Revoking needs the tokens, so the key: when it fails, the tokens are still
-    // deleted here, and the person is told that the server may still honour them.
-    let mut at_server = String::new();
-    let mut forgotten = false;
-    if !local {
-        let revoked = match builder(&opened, options, &url, BrowserMode::Print).build() {
-            Ok(oauth) => oauth.revoke().await,
-            Err(e) => Err(e),
-        };
-        match revoked {
-            Ok(Revocation::Revoked) => {
-                at_server = "the server revoked its tokens; ".into();
-                forgotten = true;
-            }
-            Ok(Revocation::NotOffered) => {
-                at_server = "the server offers no revocation, so its tokens stay valid there \
-                             until they expire; "
-                    .into();
-                forgotten = true;
-            }
-            Ok(_) => {}
-            Err(e) => eprintln!(
-                "mcp-auth: could not revoke the tokens at the server ({e}); deleting them here only"
-            ),
-        }
-    }
     // Deleting needs no key, so logging out works even with a lost key.
     let mut entries = vec![
         ("tokens", TOKEN_COLLECTION, "tokens"),
@@ -307,21 +312,31 @@ pub(crate) async fn logout(
             "server metadata",
         ));
     }
-    let mut deleted = if forgotten {
-        vec!["tokens", "token expiry"]
+    // What is there now is what the person is told was deleted (revoking deletes the
+    // tokens itself).
+    let mut deleted = Vec::new();
+    for (suffix, collection, what) in &entries {
+        // An entry that cannot even be read is there too, and deleting it is the cure.
+        let present = opened
+            .raw
+            .get(&format!("{key}/{suffix}"), Some(collection))
+            .await
+            .map_or(true, |entry| entry.is_some());
+        if present {
+            deleted.push(*what);
+        }
+    }
+    let at_server = if local || !deleted.contains(&"tokens") {
+        ""
     } else {
-        Vec::new()
+        revoke_at_server(&opened, options, &url).await?
     };
-    for (suffix, collection, what) in entries {
-        if opened
+    for (suffix, collection, _) in entries {
+        opened
             .raw
             .delete(&format!("{key}/{suffix}"), Some(collection))
             .await
-            .map_err(store::store_failure)?
-            && !deleted.contains(&what)
-        {
-            deleted.push(what);
-        }
+            .map_err(store::store_failure)?;
     }
     if deleted.is_empty() {
         eprintln!(
