@@ -25,6 +25,12 @@ pub const VERSION_FIELD: &str = "__encryption_version__";
 /// The envelope version this crate writes, and the only one it reads.
 pub const ENCRYPTION_VERSION: u64 = 1;
 
+/// Whether a stored value is a sealed envelope (has [`DATA_FIELD`]) rather than
+/// plaintext.
+pub fn is_sealed(stored: &JsonObject) -> bool {
+    stored.contains_key(DATA_FIELD)
+}
+
 /// A stored value, opened.
 pub(crate) struct Opened {
     pub(crate) value: JsonObject,
@@ -59,7 +65,7 @@ pub(crate) fn open(
     keys: &Keyring,
     accept_plaintext: bool,
 ) -> Result<Opened, Failure> {
-    if !stored.contains_key(DATA_FIELD) {
+    if !is_sealed(&stored) {
         if accept_plaintext {
             return Ok(Opened {
                 value: stored,

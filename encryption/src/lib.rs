@@ -69,7 +69,7 @@ mod envelope;
 mod key;
 mod wrapper;
 
-pub use envelope::{DATA_FIELD, ENCRYPTION_VERSION, VERSION_FIELD};
+pub use envelope::{DATA_FIELD, ENCRYPTION_VERSION, VERSION_FIELD, is_sealed};
 pub use key::{FernetKey, KDF_ITERATIONS, Keyring};
 pub use wrapper::{FernetWrapper, FernetWrapperBuilder};
 

@@ -326,32 +326,27 @@ async fn bad_authorization_requests_are_refused() {
     }
 
     // Unknown scopes and other resources are refused too.
-    let (_, query) = authorize(
-        &server,
-        &[
-            ("response_type", "code"),
-            ("client_id", client_id),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-            ("scope", "admin"),
-        ],
-    )
-    .await;
-    assert_eq!(param(&query, "error"), Some("invalid_scope"));
-    let (_, query) = authorize(
-        &server,
-        &[
-            ("response_type", "code"),
-            ("client_id", client_id),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
+    for (extra, error) in [
+        (("scope", "admin"), "invalid_scope"),
+        (
             ("resource", "https://elsewhere.example/mcp"),
-        ],
-    )
-    .await;
-    assert_eq!(param(&query, "error"), Some("invalid_target"));
+            "invalid_target",
+        ),
+    ] {
+        let (_, query) = authorize(
+            &server,
+            &[
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", REDIRECT),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+                extra,
+            ],
+        )
+        .await;
+        assert_eq!(param(&query, "error"), Some(error), "{extra:?}");
+    }
 
     // Registration refuses non-loopback plain HTTP redirect URIs.
     let response = http()

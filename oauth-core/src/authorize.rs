@@ -110,6 +110,15 @@ pub(crate) async fn hand_off(
     }
 }
 
+/// The authorization endpoint's way of saying it does not know the client: HTTP 400
+/// with no redirect (RFC 6749 §4.1.2.1), whatever the body says (the MCP Python SDK,
+/// for one, calls it `invalid_request`).
+fn unknown_client(status: http::StatusCode, url: &Url) -> Option<Error> {
+    (status == http::StatusCode::BAD_REQUEST).then(|| Error::UnknownClient {
+        url: display_url(url),
+    })
+}
+
 /// Asks the authorization endpoint for `url` once, without following redirects, before
 /// a person is sent there. A server that does not know the client must not redirect
 /// back (RFC 6749 §4.1.2.1): it shows the person an error page, and the login would
@@ -126,12 +135,10 @@ async fn check_client_known(client: &Client, url: &Url) -> Result<()> {
             return Ok(());
         }
     };
-    if status == http::StatusCode::BAD_REQUEST {
-        return Err(Error::UnknownClient {
-            url: display_url(url),
-        });
+    match unknown_client(status, url) {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn print_url(url: &Url) {
@@ -153,13 +160,8 @@ async fn fetch_redirect(client: &Client, url: &Url) -> Result<CallbackParams> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let Some(location) = location.filter(|_| status.is_redirection()) else {
-        // As in `check_client_known`: a server answers without redirecting only when the
-        // client or its redirect URI is unknown (RFC 6749 §4.1.2.1), whatever its body
-        // says (the MCP Python SDK, for one, calls it `invalid_request`).
-        if status == http::StatusCode::BAD_REQUEST {
-            return Err(Error::UnknownClient {
-                url: display_url(url),
-            });
+        if let Some(e) = unknown_client(status, url) {
+            return Err(e);
         }
         // Another error page: pass its OAuth error on, if it has one.
         let body = read_limited(response, url).await.unwrap_or_default();

@@ -244,26 +244,9 @@ impl OAuth {
             .and_then(|t| t.scope.as_deref())
             .map(|scope| scope.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default();
-        let previous_client = match st.tokens {
-            Some(_) => self.inner.storage.load_client().await?,
-            None => None,
-        };
-        match self.obtain(&mut st, None, &held).await {
-            Ok(token) => {
-                self.note_success();
-                Ok(token)
-            }
-            Err(e) => {
-                // The attempt may have registered a new client; the kept tokens were
-                // issued to the previous one, which must stay to refresh them.
-                if let Some(previous) = previous_client
-                    && let Err(restore) = self.inner.storage.save_client(&previous).await
-                {
-                    tracing::warn!(error = %restore, "could not restore the previous client registration");
-                }
-                Err(e)
-            }
-        }
+        let token = self.obtain(&mut st, None, &held).await?;
+        self.note_success();
+        Ok(token)
     }
 
     /// Asks the authorization server to revoke the stored tokens (RFC 7009: the refresh
@@ -701,7 +684,9 @@ impl OAuth {
         .await
     }
 
-    /// Authorization code with PKCE; a stale dynamic registration is redone once.
+    /// Authorization code with PKCE; a stale dynamic registration is redone once. A new
+    /// registration is stored only once tokens come of it, so the stored registration
+    /// is always the one the stored tokens were issued to, even after a failed login.
     async fn authorization_code(
         &self,
         discovered: &Discovered,
@@ -710,24 +695,31 @@ impl OAuth {
         let mut redone = false;
         loop {
             let ready = self.ready_client(&discovered.server).await?;
-            let dynamic = ready.dynamic;
+            let (dynamic, reused) = (ready.dynamic, ready.reused);
+            let new_registration = (dynamic && !reused).then(|| ready.info.clone());
             let span = tracing::info_span!("oauth.authorize", client_id = %ready.info.client_id);
             // Only a stored registration may be stale, and only one we can redo is
             // worth checking before the browser.
-            let check_client = dynamic && ready.reused && !redone;
+            let check_client = reused && !redone;
             match self
                 .authorize_once(discovered, ready, scope, check_client)
                 .instrument(span)
                 .await
             {
                 Err(e) if dynamic && !redone && is_stale_client(&e) => {
-                    tracing::info!(
-                        "the server no longer knows the stored client; registering again"
-                    );
-                    self.inner.storage.clear_client().await?;
+                    tracing::info!("the server no longer knows the client; registering again");
+                    if reused {
+                        self.inner.storage.clear_client().await?;
+                    }
                     redone = true;
                 }
-                other => return other,
+                Ok(tokens) => {
+                    if let Some(info) = new_registration {
+                        self.inner.storage.save_client(&info).await?;
+                    }
+                    return Ok(tokens);
+                }
+                Err(e) => return Err(e),
             }
         }
     }
@@ -831,7 +823,7 @@ impl OAuth {
         )
         .instrument(span)
         .await?;
-        storage.save_client(&info).await?;
+        // Stored by the caller once tokens come of it (see `authorization_code`).
         Ok(ReadyClient {
             info,
             dynamic: true,

@@ -347,6 +347,16 @@ fn now() -> f64 {
         .as_secs_f64()
 }
 
+/// A store holding the tokens of one login to `server` (without a browser).
+async fn logged_in(server: &Server) -> Arc<MemoryStore> {
+    let store = Arc::new(MemoryStore::new());
+    client(server, &store, BrowserMode::FetchRedirect)
+        .access_token()
+        .await
+        .unwrap();
+    store
+}
+
 /// The tokens entry in the store, as oauth-core keeps it.
 async fn stored_tokens(store: &dyn AsyncKeyValue, server: &Server) -> Option<JsonObject> {
     store
@@ -440,11 +450,7 @@ async fn tokens_survive_a_restart_and_refresh_when_expired() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_callers_cause_one_refresh() {
     let server = Server::start().await;
-    let store = Arc::new(MemoryStore::new());
-    client(&server, &store, BrowserMode::FetchRedirect)
-        .access_token()
-        .await
-        .unwrap();
+    let store = logged_in(&server).await;
     expire_stored_token(&store, &server).await;
 
     let oauth = client(&server, &store, no_browser());
@@ -497,11 +503,7 @@ async fn tokens_renewed_by_another_client_on_the_store_are_picked_up() {
 #[tokio::test]
 async fn a_refused_refresh_token_means_authorizing_again() {
     let server = Server::start().await;
-    let store = Arc::new(MemoryStore::new());
-    client(&server, &store, BrowserMode::FetchRedirect)
-        .access_token()
-        .await
-        .unwrap();
+    let store = logged_in(&server).await;
     server.set(|st| st.refresh.clear());
     expire_stored_token(&store, &server).await;
     let oauth = client(&server, &store, BrowserMode::FetchRedirect);
@@ -513,11 +515,7 @@ async fn a_refused_refresh_token_means_authorizing_again() {
 #[tokio::test]
 async fn a_network_error_during_refresh_keeps_the_tokens() {
     let server = Server::start().await;
-    let store = Arc::new(MemoryStore::new());
-    client(&server, &store, BrowserMode::FetchRedirect)
-        .access_token()
-        .await
-        .unwrap();
+    let store = logged_in(&server).await;
     expire_stored_token(&store, &server).await;
     // Point the stored token endpoint at a closed port.
     let key = format!("{}/authorization_server", server.mcp_url());
@@ -572,11 +570,7 @@ async fn a_refresh_failure_that_is_no_oauth_refusal_keeps_the_tokens() {
         ),
     ] {
         let server = Server::start().await;
-        let store = Arc::new(MemoryStore::new());
-        client(&server, &store, BrowserMode::FetchRedirect)
-            .access_token()
-            .await
-            .unwrap();
+        let store = logged_in(&server).await;
         expire_stored_token(&store, &server).await;
         server.set(|st| st.token_answer = Some((status, content_type, body)));
 
@@ -777,9 +771,8 @@ async fn revoke_asks_the_server_then_forgets_the_tokens() {
 #[tokio::test]
 async fn revoke_without_a_revocation_endpoint_only_forgets() {
     let server = Server::start().await;
-    let store = Arc::new(MemoryStore::new());
+    let store = logged_in(&server).await;
     let oauth = client(&server, &store, BrowserMode::FetchRedirect);
-    oauth.access_token().await.unwrap();
     assert_eq!(
         oauth.revoke().await.unwrap(),
         oauth_core::Revocation::NotOffered
@@ -798,9 +791,8 @@ async fn revoke_reports_a_server_that_cannot_revoke_access_tokens() {
             r#"{"error": "unsupported_token_type"}"#,
         ));
     });
-    let store = Arc::new(MemoryStore::new());
+    let store = logged_in(&server).await;
     let oauth = client(&server, &store, BrowserMode::FetchRedirect);
-    oauth.access_token().await.unwrap();
     assert_eq!(
         oauth.revoke().await.unwrap(),
         oauth_core::Revocation::RefreshTokenOnly
@@ -815,9 +807,8 @@ async fn a_failed_revocation_keeps_the_tokens() {
         st.revocation = true;
         st.revoke_access_answer = Some((StatusCode::SERVICE_UNAVAILABLE, "{}"));
     });
-    let store = Arc::new(MemoryStore::new());
+    let store = logged_in(&server).await;
     let oauth = client(&server, &store, BrowserMode::FetchRedirect);
-    oauth.access_token().await.unwrap();
     let err = oauth.revoke().await.unwrap_err();
     assert!(
         matches!(err, Error::Revocation { status: 503, .. }),

@@ -171,32 +171,54 @@ fn start_detached_cluster(
 /// other ports when another process takes a free one first. Returns its process ID,
 /// port and cluster bus port.
 fn start_detached_node(program: &Path, dir: &Path) -> io::Result<(u32, u16, u16)> {
-    const ATTEMPTS: usize = 5;
     std::fs::create_dir_all(dir)?;
-    let mut failure = io::Error::other("no attempt");
-    for _ in 0..ATTEMPTS {
-        let (port, bus) = (crate::free_port()?, crate::free_port()?);
+    retry_on_taken_port(|| {
+        let no_log = |e| (e, String::new());
+        let (port, bus) = (
+            crate::free_port().map_err(no_log)?,
+            crate::free_port().map_err(no_log)?,
+        );
         let mut node = Command::new(program)
             .args(server_args(port, Some(bus), dir, &[]))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
-            .spawn()?;
+            .spawn()
+            .map_err(no_log)?;
         match wait_until_up(port, START_TIMEOUT, Some(&mut node)) {
-            Ok(()) => return Ok((node.id(), port, bus)),
+            Ok(()) => Ok((node.id(), port, bus)),
             Err(e) => {
                 let _ = node.kill();
                 let _ = node.wait();
                 let log = std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
-                failure = io::Error::other(format!("{e}; its log:\n{log}"));
+                Err((io::Error::other(format!("{e}; its log:\n{log}")), log))
+            }
+        }
+    })
+}
+
+/// Runs `attempt`, which picks fresh free ports each time, until it starts a server:
+/// a port found free can be taken by another process before the server binds it. It
+/// tries again (up to five attempts in all) only while the failure is that, as the
+/// server's log (the second part of an error) says.
+fn retry_on_taken_port<T>(
+    mut attempt: impl FnMut() -> Result<T, (io::Error, String)>,
+) -> io::Result<T> {
+    const ATTEMPTS: usize = 5;
+    let mut last = io::Error::other("no attempt");
+    for _ in 0..ATTEMPTS {
+        match attempt() {
+            Ok(started) => return Ok(started),
+            Err((e, log)) => {
+                last = e;
                 if !log.contains("Address already in use") {
                     break;
                 }
             }
         }
     }
-    Err(failure)
+    Err(last)
 }
 
 fn cluster_from_env() -> Option<RedisTarget> {
@@ -256,14 +278,12 @@ impl RedisServer {
     /// `cluster`. Ports are picked free and then bound by the server, so another process
     /// may take one in between: then it tries again with other ports.
     fn start_node(test: &str, extra: &[&str], cluster: bool) -> Option<RedisServer> {
-        const ATTEMPTS: usize = 5;
         let Some(program) = server_program() else {
             crate::skip(test, NOT_INSTALLED);
             return None;
         };
         let free = || crate::free_port().unwrap_or_else(|e| panic!("{test}: no free port: {e}"));
-        let mut failure = String::new();
-        for _ in 0..ATTEMPTS {
+        let started = retry_on_taken_port(|| {
             let port = free();
             let mut server = RedisServer {
                 program: program.clone(),
@@ -275,16 +295,14 @@ impl RedisServer {
                 running: None,
             };
             match server.spawn() {
-                Ok(()) => return Some(server),
-                Err(e) if server.log().contains("Address already in use") => {
-                    failure = e.to_string();
-                }
-                Err(e) => panic!("{test}: could not start redis-server: {e}"),
+                Ok(()) => Ok(server),
+                Err(e) => Err((e, server.log())),
             }
+        });
+        match started {
+            Ok(server) => Some(server),
+            Err(e) => panic!("{test}: could not start redis-server: {e}"),
         }
-        panic!(
-            "{test}: could not start redis-server ({ATTEMPTS} attempts, ports taken): {failure}"
-        );
     }
 
     fn spawn(&mut self) -> io::Result<()> {

@@ -14,7 +14,7 @@ use std::fs::{self, File};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How long a shared server outlives the last refresh of its lease.
@@ -168,29 +168,24 @@ fn touch(path: &Path) {
 /// Refreshes the lease now and, from a background thread, for as long as this process
 /// lives.
 fn keep_alive(lease: &Path) {
+    /// Every lease this process holds, refreshed by one thread.
+    static LEASES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    static REFRESHER: Once = Once::new();
     touch(lease);
-    static REFRESHERS: OnceLock<std::sync::Mutex<Vec<PathBuf>>> = OnceLock::new();
-    let mut started_thread = false;
-    let leases = REFRESHERS.get_or_init(|| {
-        started_thread = true;
-        std::sync::Mutex::new(Vec::new())
-    });
-    if let Ok(mut leases) = leases.lock()
+    if let Ok(mut leases) = LEASES.lock()
         && !leases.iter().any(|known| known == lease)
     {
         leases.push(lease.to_owned());
     }
-    if started_thread {
-        std::thread::spawn(move || {
+    REFRESHER.call_once(|| {
+        std::thread::spawn(|| {
             loop {
                 std::thread::sleep(LEASE_REFRESH);
-                let Ok(leases) = leases.lock() else { return };
-                for lease in leases.iter() {
-                    touch(lease);
-                }
+                let Ok(leases) = LEASES.lock() else { return };
+                leases.iter().for_each(|lease| touch(lease));
             }
         });
-    }
+    });
 }
 
 #[cfg(test)]

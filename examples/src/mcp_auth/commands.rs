@@ -108,12 +108,7 @@ async fn refuse_plain_over_encrypted(opened: &Opened, options: &Options, url: &U
         ("tokens", TOKEN_COLLECTION),
         ("client_info", CLIENT_COLLECTION),
     ] {
-        let entry = opened
-            .raw
-            .get(&format!("{key}/{suffix}"), Some(collection))
-            .await
-            .map_err(store::store_failure)?;
-        if entry.is_some_and(|e| e.contains_key("__encrypted_data__")) {
+        if store::is_encrypted(&*opened.raw, &format!("{key}/{suffix}"), collection).await? {
             return Err(Failure::failed(format!(
                 "what {} holds for {url} is encrypted, and --no-encryption was given; drop \
                  --no-encryption (with the key), or start over with `mcp-auth logout \

@@ -234,7 +234,7 @@ async fn session(opened: &Opened, server: &DemoServer, events: &Events) -> Outco
                 .map_err(store::store_failure)?;
             let data = sealed
                 .as_ref()
-                .and_then(|s| s.get("__encrypted_data__"))
+                .and_then(|s| s.get(keyvalue::fernet::DATA_FIELD))
                 .and_then(Value::as_str)
                 .unwrap_or("");
             println!(

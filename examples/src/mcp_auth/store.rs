@@ -79,16 +79,25 @@ async fn holds_encrypted(raw: &dyn AsyncKeyValue) -> Outcome<bool> {
             .await
             .map_err(store_failure)?;
         for key in keys {
-            let entry = raw
-                .get(&key, Some(collection))
-                .await
-                .map_err(store_failure)?;
-            if entry.is_some_and(|e| e.contains_key("__encrypted_data__")) {
+            if is_encrypted(raw, &key, collection).await? {
                 return Ok(true);
             }
         }
     }
     Ok(false)
+}
+
+/// Whether the entry under `key` is sealed with Fernet (read as it is at rest).
+pub(crate) async fn is_encrypted(
+    raw: &dyn AsyncKeyValue,
+    key: &str,
+    collection: &str,
+) -> Outcome<bool> {
+    let entry = raw
+        .get(key, Some(collection))
+        .await
+        .map_err(store_failure)?;
+    Ok(entry.is_some_and(|e| keyvalue::fernet::is_sealed(&e)))
 }
 
 /// As [`open`], choosing what a lost key file means.
