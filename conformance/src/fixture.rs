@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use keyvalue_core::{AsyncKeyValue, Result, async_trait};
+use key_value_core::{AsyncKeyValue, Result, async_trait};
 
 /// Writes stored documents directly, bypassing the store's own encoding.
 ///

@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use keyvalue_core::{AsyncKeyValue, Capabilities, Error, ErrorKind, JsonObject};
+use key_value_core::{AsyncKeyValue, Capabilities, Error, ErrorKind, JsonObject};
 
 use crate::fixture::RawAccess;
 
@@ -75,7 +75,7 @@ pub(crate) use {ensure, ensure_eq, fail};
 
 /// Checks that `result` is an error of `kind`, and returns it.
 pub(crate) fn expect_error<T: fmt::Debug>(
-    result: keyvalue_core::Result<T>,
+    result: key_value_core::Result<T>,
     kind: ErrorKind,
     what: &str,
 ) -> Result<Error, CaseError> {

@@ -1,4 +1,4 @@
-//! The conformance suite of the keyvalue store contract.
+//! The conformance suite of the key-value store contract.
 //!
 //! Every store of the family passes it, and so should yours: add this crate as a
 //! dev-dependency and call [`suite!`] once with a function that makes a fresh store.
@@ -7,11 +7,11 @@
 //!
 //! ```
 //! // tests/conformance.rs
-//! async fn new_store() -> keyvalue_memory::MemoryStore {
-//!     keyvalue_memory::MemoryStore::new()
+//! async fn new_store() -> key_value_memory::MemoryStore {
+//!     key_value_memory::MemoryStore::new()
 //! }
 //!
-//! keyvalue_conformance::suite!(new_store);
+//! key_value_conformance::suite!(new_store);
 //! # fn main() {}
 //! ```
 //!
@@ -20,7 +20,7 @@
 //! round trips, batch semantics, collection isolation, enumeration and destruction,
 //! corrupted and Python-written stored data, bounded stores, and concurrency. Cases for
 //! optional capabilities run only when the store declares them
-//! ([`Capabilities`](keyvalue_core::Capabilities)); otherwise they report "not
+//! ([`Capabilities`](key_value_core::Capabilities)); otherwise they report "not
 //! applicable" on standard error and in the file named by `KEYVALUE_NOT_APPLICABLE_LOG`
 //! (see [`record_skip`]), and they check that the undeclared operations fail
 //! with `Unsupported` rather than panic.
@@ -161,11 +161,11 @@ macro_rules! __case_tests {
 /// tests go in a module named `conformance`.
 ///
 /// ```
-/// use keyvalue_conformance::Fixture;
+/// use key_value_conformance::Fixture;
 ///
-/// keyvalue_conformance::suite!(|| async {
+/// key_value_conformance::suite!(|| async {
 ///     match std::env::var("MY_SERVER_URL") {
-///         Ok(_url) => Fixture::new(keyvalue_memory::MemoryStore::new()).shared(),
+///         Ok(_url) => Fixture::new(key_value_memory::MemoryStore::new()).shared(),
 ///         Err(_) => Fixture::skip("MY_SERVER_URL is not set"),
 ///     }
 /// });
@@ -222,7 +222,7 @@ fn record_not_applicable(name: &str, why: &str) {
 }
 
 /// The test binary running this case: nextest's binary id (such as
-/// `keyvalue-dynamodb::conformance_dynalite`), else the executable's name without the
+/// `key-value-dynamodb::conformance_dynalite`), else the executable's name without the
 /// hash Cargo adds, else `unknown test binary`.
 fn test_binary() -> String {
     if let Ok(id) = std::env::var("NEXTEST_BINARY_ID")
@@ -373,7 +373,7 @@ mod tests {
             return;
         }
         super::__run_test("bounded_store_stays_within_bound", || async {
-            keyvalue_memory::MemoryStore::new()
+            key_value_memory::MemoryStore::new()
         });
     }
 
@@ -406,13 +406,13 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("max_entries_per_collection"), "{line}");
-        // nextest names the binary `keyvalue-conformance`, cargo test's file
-        // `keyvalue_conformance-HASH`.
+        // nextest names the binary `key-value-conformance`, cargo test's file
+        // `key_value_conformance-HASH`.
         let binary = line
             .split_once(" in ")
             .and_then(|(_, rest)| rest.split_once(": "))
             .map(|(binary, _)| binary.replace('-', "_"));
-        assert_eq!(binary.as_deref(), Some("keyvalue_conformance"), "{line}");
+        assert_eq!(binary.as_deref(), Some("key_value_conformance"), "{line}");
         assert!(
             skipped.is_empty(),
             "a not-applicable case is no skip: {skipped}"

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyvalue_conformance::{CASES, Fixture, RawAccess, Report, case, run_case};
-use keyvalue_core::{Backend, Capabilities, Entry, Result, async_trait};
+use key_value_conformance::{CASES, Fixture, RawAccess, Report, case, run_case};
+use key_value_core::{Backend, Capabilities, Entry, Result, async_trait};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
@@ -224,7 +224,7 @@ impl Backend for Reference {
         let entries = data.entry(c).or_default();
         let doc = self.encode(collection, key, entry, entries.get(&k))?;
         if doc.len() > 4 << 20 {
-            return Err(keyvalue_core::Error::value_too_large(doc.len(), 4 << 20));
+            return Err(key_value_core::Error::value_too_large(doc.len(), 4 << 20));
         }
         entries.insert(k.clone(), doc);
         self.evict(entries, &k);
@@ -612,7 +612,7 @@ async fn a_shared_fixture_does_not_run_destroy() {
     let case = case("destroy_removes_everything").expect("case exists");
     let report = run_case(
         case,
-        Fixture::new(keyvalue_memory::MemoryStore::new()).shared(),
+        Fixture::new(key_value_memory::MemoryStore::new()).shared(),
     )
     .await;
     assert!(matches!(report, Report::NotApplicable(_)), "{report:?}");

@@ -2,7 +2,7 @@
 //! store, against the bare memory store. `benches/python_fernet.py` measures
 //! py-key-value's wrapper the same way; README.md has the numbers and ratios.
 //!
-//! Run: `cargo bench -p keyvalue-fernet --bench throughput`
+//! Run: `cargo bench -p key-value-fernet --bench throughput`
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot set up fails
 
@@ -10,9 +10,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use keyvalue_core::{AsyncKeyValue, JsonObject};
-use keyvalue_fernet::{FernetKey, FernetWrapper};
-use keyvalue_memory::MemoryStore;
+use key_value_core::{AsyncKeyValue, JsonObject};
+use key_value_fernet::{FernetKey, FernetWrapper};
+use key_value_memory::MemoryStore;
 use serde_json::{Value, json};
 
 /// A value whose compact JSON is exactly `size` bytes: `{"blob":"xxx…"}`.

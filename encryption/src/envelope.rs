@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use keyvalue_core::{Error, ErrorKind, JsonObject, Result};
+use key_value_core::{Error, ErrorKind, JsonObject, Result};
 use serde_json::Value;
 use zeroize::Zeroizing;
 

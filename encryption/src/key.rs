@@ -5,7 +5,7 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
 use fernet::Fernet;
-use keyvalue_core::{Error, ErrorKind, Result};
+use key_value_core::{Error, ErrorKind, Result};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -41,12 +41,12 @@ impl FernetKey {
     /// the text).
     ///
     /// ```
-    /// use keyvalue_fernet::FernetKey;
+    /// use key_value_fernet::FernetKey;
     ///
     /// let key = FernetKey::from_base64("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=")?;
     /// assert_eq!(format!("{key:?}"), "FernetKey(<redacted>)");
     /// assert!(FernetKey::from_base64("not a key").is_err());
-    /// # Ok::<(), keyvalue_core::Error>(())
+    /// # Ok::<(), key_value_core::Error>(())
     /// ```
     pub fn from_base64(key: &str) -> Result<Self> {
         Fernet::new(key.trim())
@@ -116,14 +116,14 @@ impl FernetKey {
 /// there are.
 ///
 /// ```
-/// use keyvalue_fernet::{FernetKey, Keyring};
+/// use key_value_fernet::{FernetKey, Keyring};
 ///
 /// let newest = FernetKey::from_base64(&FernetKey::generate()?)?;
 /// let older = FernetKey::from_base64(&FernetKey::generate()?)?;
 /// let keyring = Keyring::new([newest, older])?;
 /// assert_eq!(keyring.len(), 2);
 /// assert!(Keyring::new([]).is_err());
-/// # Ok::<(), keyvalue_core::Error>(())
+/// # Ok::<(), key_value_core::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Keyring {

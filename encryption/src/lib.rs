@@ -1,9 +1,9 @@
-//! A Fernet encryption wrapper that turns any keyvalue store into an encrypted one.
+//! A Fernet encryption wrapper that turns any key-value store into an encrypted one.
 //!
 //! ```
-//! use keyvalue_core::prelude::*;
-//! use keyvalue_fernet::{FernetKey, FernetWrapper};
-//! use keyvalue_memory::MemoryStore;
+//! use key_value_core::prelude::*;
+//! use key_value_fernet::{FernetKey, FernetWrapper};
+//! use key_value_memory::MemoryStore;
 //! use serde_json::json;
 //! use std::sync::Arc;
 //!
@@ -56,7 +56,7 @@
 //!
 //! Strict by default: a stored value that cannot be opened (wrong key, tampered or
 //! truncated token, bad base64, an envelope version other than 1, or a plain value that
-//! was never sealed) is an [`ErrorKind::Decryption`](keyvalue_core::ErrorKind::Decryption)
+//! was never sealed) is an [`ErrorKind::Decryption`](key_value_core::ErrorKind::Decryption)
 //! error that names the key and collection and never the value.
 //! [`FernetWrapperBuilder`] can read such values as missing instead, and can accept
 //! plain values while migrating.

@@ -16,7 +16,7 @@ use std::time::UNIX_EPOCH;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-use keyvalue_core::{AsyncKeyValue, ErrorKind, JsonObject, parse_timestamp};
+use key_value_core::{AsyncKeyValue, ErrorKind, JsonObject, parse_timestamp};
 use serde_json::{Value, json};
 
 use crate::envelope;
@@ -140,7 +140,7 @@ fn invalid_vectors() {
         assert!(keys.decrypt(token).is_none(), "{desc}: accepted now");
 
         // And through the whole wrapper: a strict Decryption error naming the key.
-        let inner = std::sync::Arc::new(keyvalue_memory::MemoryStore::new());
+        let inner = std::sync::Arc::new(key_value_memory::MemoryStore::new());
         let wrapper = FernetWrapper::new(inner.clone(), keys.clone());
         runtime.block_on(async {
             inner

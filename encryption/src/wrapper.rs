@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use keyvalue_core::{
+use key_value_core::{
     AsyncKeyValue, Capabilities, DEFAULT_COLLECTION, Error, ErrorKind, JsonObject, Result, WithTtl,
 };
 
@@ -53,14 +53,14 @@ impl<S> fmt::Debug for FernetWrapper<S> {
 /// Builds a [`FernetWrapper`] with non-default options.
 ///
 /// ```
-/// use keyvalue_fernet::{FernetKey, FernetWrapper};
-/// use keyvalue_memory::MemoryStore;
+/// use key_value_fernet::{FernetKey, FernetWrapper};
+/// use key_value_memory::MemoryStore;
 ///
 /// let key = FernetKey::from_base64(&FernetKey::generate()?)?;
 /// let store = FernetWrapper::builder(MemoryStore::new(), key)
 ///     .accept_plaintext(true) // while migrating a store that held plain values
 ///     .build();
-/// # Ok::<(), keyvalue_core::Error>(())
+/// # Ok::<(), key_value_core::Error>(())
 /// ```
 pub struct FernetWrapperBuilder<S> {
     wrapper: FernetWrapper<S>,

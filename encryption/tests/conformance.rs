@@ -7,8 +7,8 @@
 
 #![allow(clippy::expect_used)] // a key that cannot be made fails the test
 
-use keyvalue_fernet::{FernetKey, FernetWrapper};
-use keyvalue_memory::MemoryStore;
+use key_value_fernet::{FernetKey, FernetWrapper};
+use key_value_memory::MemoryStore;
 
 fn key() -> FernetKey {
     let text = FernetKey::generate().expect("random key");
@@ -19,4 +19,4 @@ async fn new_store() -> FernetWrapper<MemoryStore> {
     FernetWrapper::new(MemoryStore::new(), key())
 }
 
-keyvalue_conformance::suite!(new_store);
+key_value_conformance::suite!(new_store);

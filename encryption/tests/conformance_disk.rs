@@ -3,9 +3,9 @@
 
 #![allow(clippy::expect_used)] // a key or directory that cannot be made fails the test
 
-use keyvalue_conformance::Fixture;
-use keyvalue_disk::DiskStore;
-use keyvalue_fernet::{FernetKey, FernetWrapper};
+use key_value_conformance::Fixture;
+use key_value_disk::DiskStore;
+use key_value_fernet::{FernetKey, FernetWrapper};
 
 async fn new_store() -> Fixture {
     let key = FernetKey::from_base64(&FernetKey::generate().expect("random key")).expect("key");
@@ -16,4 +16,4 @@ async fn new_store() -> Fixture {
     Fixture::new(FernetWrapper::new(disk, key)).keep_alive(dir)
 }
 
-keyvalue_conformance::suite!(new_store);
+key_value_conformance::suite!(new_store);

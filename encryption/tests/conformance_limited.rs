@@ -9,9 +9,9 @@ mod common;
 
 use std::sync::Arc;
 
-use keyvalue_core::AsyncKeyValue;
-use keyvalue_fernet::{FernetKey, FernetWrapper};
-use keyvalue_memory::MemoryStore;
+use key_value_core::AsyncKeyValue;
+use key_value_fernet::{FernetKey, FernetWrapper};
+use key_value_memory::MemoryStore;
 
 async fn new_store() -> FernetWrapper<Arc<dyn AsyncKeyValue>> {
     let memory = match MemoryStore::builder()
@@ -28,4 +28,4 @@ async fn new_store() -> FernetWrapper<Arc<dyn AsyncKeyValue>> {
     FernetWrapper::new(inner, key.expect("generated key"))
 }
 
-keyvalue_conformance::suite!(new_store);
+key_value_conformance::suite!(new_store);

@@ -9,9 +9,9 @@ use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-use keyvalue_core::{AsyncKeyValue, ErrorKind, JsonObject};
-use keyvalue_fernet::{FernetKey, FernetWrapper, Keyring};
-use keyvalue_memory::MemoryStore;
+use key_value_core::{AsyncKeyValue, ErrorKind, JsonObject};
+use key_value_fernet::{FernetKey, FernetWrapper, Keyring};
+use key_value_memory::MemoryStore;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use tokio::runtime::Runtime;

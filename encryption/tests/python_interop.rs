@@ -11,9 +11,9 @@
 
 use std::sync::Arc;
 
-use keyvalue_core::{AsyncKeyValue, JsonObject};
-use keyvalue_fernet::{FernetKey, FernetWrapper};
-use keyvalue_memory::MemoryStore;
+use key_value_core::{AsyncKeyValue, JsonObject};
+use key_value_fernet::{FernetKey, FernetWrapper};
+use key_value_memory::MemoryStore;
 use serde_json::{Value, json};
 
 /// Makes Python's wrapper from argv[1..4]: `key KEY -` or `password PASSWORD SALT`.
@@ -61,7 +61,7 @@ asyncio.run(main())
 "#;
 
 const PASSWORD: &str = "correct horse battery staple";
-const SALT: &str = "keyvalue-rs interop salt";
+const SALT: &str = "key-value-rs interop salt";
 
 fn values() -> JsonObject {
     let Value::Object(values) = json!({
@@ -83,7 +83,7 @@ fn run(test: &str, script: &str, mode: [&str; 3], payload: &JsonObject) -> Optio
     let program = format!("{PYTHON_WRAPPER}{script}");
     let payload = serde_json::to_string(payload).unwrap();
     let args = [mode[0], mode[1], mode[2], payload.as_str()];
-    let output = keyvalue_test_support::python::run(test, &program, &args)?;
+    let output = key_value_test_support::python::run(test, &program, &args)?;
     match serde_json::from_str(output.trim()) {
         Ok(Value::Object(out)) => Some(out),
         _ => panic!("{test}: Python printed something else: {output}"),
@@ -188,7 +188,7 @@ asyncio.run(main())
     );
     let payload = serde_json::to_string(&envelopes).unwrap();
     let args = ["key", other.as_str(), "-", payload.as_str()];
-    if let Some(output) = keyvalue_test_support::python::run(TEST, &script, &args) {
+    if let Some(output) = key_value_test_support::python::run(TEST, &script, &args) {
         assert_eq!(output.trim(), "refused");
     }
 }

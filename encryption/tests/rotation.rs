@@ -7,9 +7,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyvalue_core::{AsyncKeyValue, ErrorKind, JsonObject};
-use keyvalue_fernet::{FernetKey, FernetWrapper, Keyring};
-use keyvalue_memory::MemoryStore;
+use key_value_core::{AsyncKeyValue, ErrorKind, JsonObject};
+use key_value_fernet::{FernetKey, FernetWrapper, Keyring};
+use key_value_memory::MemoryStore;
 use serde_json::json;
 
 fn key() -> FernetKey {

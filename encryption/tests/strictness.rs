@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-use keyvalue_core::{AsyncKeyValue, DEFAULT_COLLECTION, ErrorKind, JsonObject};
-use keyvalue_fernet::{FernetKey, FernetWrapper, Keyring};
-use keyvalue_memory::MemoryStore;
+use key_value_core::{AsyncKeyValue, DEFAULT_COLLECTION, ErrorKind, JsonObject};
+use key_value_fernet::{FernetKey, FernetWrapper, Keyring};
+use key_value_memory::MemoryStore;
 use serde_json::{Value, json};
 
 /// A secret that must never appear in an error or `Debug` output.
@@ -102,7 +102,7 @@ async fn bad_values(wrapper: &FernetWrapper<Arc<MemoryStore>>) -> Vec<(&'static 
     ]
 }
 
-fn assert_clean_decryption_error(err: &keyvalue_core::Error, case: &str, key: &str, coll: &str) {
+fn assert_clean_decryption_error(err: &key_value_core::Error, case: &str, key: &str, coll: &str) {
     assert_eq!(err.kind(), ErrorKind::Decryption, "{case}: {err}");
     assert_eq!(err.key(), Some(key), "{case}: {err}");
     assert_eq!(err.collection(), Some(coll), "{case}: {err}");

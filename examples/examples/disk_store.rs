@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use keyvalue::disk::DiskStore;
-use keyvalue::prelude::*;
+use key_value::disk::DiskStore;
+use key_value::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Debug)]

@@ -6,8 +6,8 @@
 
 #[cfg(feature = "dynamodb")]
 async fn run(endpoint: &str) -> Result<(), Box<dyn std::error::Error>> {
-    use keyvalue::dynamodb::{DynamoDbStore, emulator_config};
-    use keyvalue::prelude::*;
+    use key_value::dynamodb::{DynamoDbStore, emulator_config};
+    use key_value::prelude::*;
 
     let config = emulator_config(endpoint).await;
     // The table is created on first use.

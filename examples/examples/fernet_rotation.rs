@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use keyvalue::fernet::{FernetKey, FernetWrapper, Keyring};
-use keyvalue::memory::MemoryStore;
-use keyvalue::prelude::*;
+use key_value::fernet::{FernetKey, FernetWrapper, Keyring};
+use key_value::memory::MemoryStore;
+use key_value::prelude::*;
 
 fn secret(text: &str) -> JsonObject {
     let mut map = JsonObject::new();
@@ -16,7 +16,7 @@ fn secret(text: &str) -> JsonObject {
 }
 
 #[tokio::main]
-async fn main() -> keyvalue::Result<()> {
+async fn main() -> key_value::Result<()> {
     // Keep key text somewhere safe: a secret manager, an environment variable, a
     // file only you can read.
     let old_text = FernetKey::generate()?;

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use keyvalue::memory::MemoryStore;
-use keyvalue::prelude::*;
+use key_value::memory::MemoryStore;
+use key_value::prelude::*;
 
 fn object(field: &str, value: i64) -> JsonObject {
     let mut map = JsonObject::new();
@@ -15,7 +15,7 @@ fn object(field: &str, value: i64) -> JsonObject {
 }
 
 #[tokio::main]
-async fn main() -> keyvalue::Result<()> {
+async fn main() -> key_value::Result<()> {
     // At most two entries per collection: the least recently used one goes first.
     let store = MemoryStore::builder()
         .max_entries_per_collection(2)

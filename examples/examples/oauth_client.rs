@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use examples::demo_server::DemoServer;
 use examples::mcp_client::McpClient;
-use keyvalue::AsyncKeyValue;
-use keyvalue::fernet::{FernetKey, FernetWrapper};
-use keyvalue::sqlite::SqliteStore;
+use key_value::AsyncKeyValue;
+use key_value::fernet::{FernetKey, FernetWrapper};
+use key_value::sqlite::SqliteStore;
 use oauth_core::{BrowserMode, OAuth};
 
 #[tokio::main]

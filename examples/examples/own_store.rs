@@ -2,14 +2,14 @@
 //! and run the conformance suite against it.
 //!
 //! Run with `cargo run --example own_store`. In your own crate, put
-//! `keyvalue_conformance::suite!(new_store);` in `tests/conformance.rs` instead, and every
+//! `key_value_conformance::suite!(new_store);` in `tests/conformance.rs` instead, and every
 //! case becomes its own test.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use keyvalue::{Backend, Capabilities, Entry, Result, async_trait};
-use keyvalue_conformance::{Report, run_all};
+use key_value::{Backend, Capabilities, Entry, Result, async_trait};
+use key_value_conformance::{Report, run_all};
 
 /// A store that keeps entries in one ordered map, keyed by (collection, key).
 #[derive(Default)]

@@ -1,11 +1,11 @@
-//! The keyvalue family in one screen: a store, typed values, expiry, collections.
+//! The key-value family in one screen: a store, typed values, expiry, collections.
 //!
 //! Run with `cargo run --example quickstart`.
 
 use std::time::Duration;
 
-use keyvalue::memory::MemoryStore;
-use keyvalue::prelude::*;
+use key_value::memory::MemoryStore;
+use key_value::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -15,7 +15,7 @@ struct Session {
 }
 
 #[tokio::main]
-async fn main() -> keyvalue::Result<()> {
+async fn main() -> key_value::Result<()> {
     // Any store of the family works here; the memory store needs no setup.
     let store = MemoryStore::new();
 

@@ -7,8 +7,8 @@
 async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     use std::time::Duration;
 
-    use keyvalue::prelude::*;
-    use keyvalue::redis::RedisStore;
+    use key_value::prelude::*;
+    use key_value::redis::RedisStore;
 
     let store = RedisStore::connect(url).await?;
     let collection = "keyvalue-example";

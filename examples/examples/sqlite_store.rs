@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use keyvalue::prelude::*;
-use keyvalue::sqlite::SqliteStore;
+use key_value::prelude::*;
+use key_value::sqlite::SqliteStore;
 
 fn visits(n: i64) -> JsonObject {
     let mut map = JsonObject::new();

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use keyvalue::memory::MemoryStore;
-use keyvalue::prelude::*;
+use key_value::memory::MemoryStore;
+use key_value::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -36,7 +36,7 @@ struct Counter {
 }
 
 #[tokio::main]
-async fn main() -> keyvalue::Result<()> {
+async fn main() -> key_value::Result<()> {
     let store = MemoryStore::new();
     let profile = Profile {
         name: "build bot".into(),

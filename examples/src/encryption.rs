@@ -4,8 +4,8 @@
 //! ```
 //! use std::sync::Arc;
 //! use examples::encryption::{encrypt, new_key};
-//! use keyvalue::AsyncKeyValue;
-//! use keyvalue::memory::MemoryStore;
+//! use key_value::AsyncKeyValue;
+//! use key_value::memory::MemoryStore;
 //!
 //! let key = new_key()?;
 //! let store = encrypt(Arc::new(MemoryStore::new()), &key)?;
@@ -18,9 +18,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use keyvalue::AsyncKeyValue;
-use keyvalue::fernet::zeroize::Zeroizing;
-use keyvalue::fernet::{FernetKey, FernetWrapper};
+use key_value::AsyncKeyValue;
+use key_value::fernet::zeroize::Zeroizing;
+use key_value::fernet::{FernetKey, FernetWrapper};
 
 /// The environment variable that holds the key (it wins over the key file).
 pub const KEY_ENV: &str = "MCP_AUTH_KEY";

@@ -1,4 +1,4 @@
-//! The user-facing programs of keyvalue-rs and the pieces they are made of.
+//! The user-facing programs of key-value-rs and the pieces they are made of.
 //!
 //! - `mcp-auth` ([`mcp_auth`]): logs in to OAuth-protected MCP servers and keeps the
 //!   tokens in any store of the family, encrypted by default
@@ -13,7 +13,7 @@
 //! use std::sync::Arc;
 //! use examples::demo_server::DemoServer;
 //! use examples::mcp_client::McpClient;
-//! use keyvalue::memory::MemoryStore;
+//! use key_value::memory::MemoryStore;
 //! use oauth_core::{BrowserMode, OAuth};
 //!
 //! # #[tokio::main]

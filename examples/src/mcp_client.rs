@@ -66,7 +66,7 @@ pub struct McpClient {
 
 /// How the client describes itself to the server.
 fn client_info() -> Value {
-    json!({"name": "keyvalue-rs examples", "version": env!("CARGO_PKG_VERSION")})
+    json!({"name": "key-value-rs examples", "version": env!("CARGO_PKG_VERSION")})
 }
 
 impl McpClient {

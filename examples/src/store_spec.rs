@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use keyvalue::AsyncKeyValue;
+use key_value::AsyncKeyValue;
 
 /// The name of this program's folder in the user's data directory.
 pub const APP_DIR: &str = "mcp-auth";
@@ -213,12 +213,12 @@ impl StoreSpec {
     /// one sentence saying what to do.
     pub async fn open(&self) -> Result<Arc<dyn AsyncKeyValue>, String> {
         match self {
-            StoreSpec::Memory => Ok(Arc::new(keyvalue::memory::MemoryStore::new())),
+            StoreSpec::Memory => Ok(Arc::new(key_value::memory::MemoryStore::new())),
             StoreSpec::Sqlite(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     create_private_dir(parent)?;
                 }
-                keyvalue::sqlite::SqliteStore::open(path)
+                key_value::sqlite::SqliteStore::open(path)
                     .await
                     .map(|s| Arc::new(s) as Arc<dyn AsyncKeyValue>)
                     .map_err(|e| format!("cannot open the SQLite store {}: {e}", path.display()))
@@ -227,7 +227,7 @@ impl StoreSpec {
                 if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
                     create_private_dir(parent)?;
                 }
-                keyvalue::disk::DiskStore::open(dir)
+                key_value::disk::DiskStore::open(dir)
                     .await
                     .map(|s| Arc::new(s) as Arc<dyn AsyncKeyValue>)
                     .map_err(|e| format!("cannot open the disk store {}: {e}", dir.display()))
@@ -251,7 +251,7 @@ pub fn create_private_dir(dir: &Path) -> Result<(), String> {
 
 #[cfg(feature = "redis")]
 async fn open_redis(url: &str) -> Result<Arc<dyn AsyncKeyValue>, String> {
-    keyvalue::redis::RedisStore::connect(url)
+    key_value::redis::RedisStore::connect(url)
         .await
         .map(|s| Arc::new(s) as Arc<dyn AsyncKeyValue>)
         .map_err(|e| {
@@ -269,7 +269,7 @@ async fn open_redis(_url: &str) -> Result<Arc<dyn AsyncKeyValue>, String> {
 
 #[cfg(feature = "dynamodb")]
 async fn open_dynamodb(table: &str) -> Result<Arc<dyn AsyncKeyValue>, String> {
-    use keyvalue::dynamodb::{DynamoDbStore, config_from_env, emulator_config};
+    use key_value::dynamodb::{DynamoDbStore, config_from_env, emulator_config};
     let config = match std::env::var("DYNAMODB_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => emulator_config(&endpoint).await,
         _ => config_from_env().await,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use examples::demo_server::DemoServer;
-use keyvalue::AsyncKeyValue;
+use key_value::AsyncKeyValue;
 use reqwest::{Client, StatusCode, redirect};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -488,7 +488,7 @@ async fn it_binds_loopback_only_and_keeps_state_in_its_store() {
     let dir = tempfile::tempdir().unwrap();
     let open = || async {
         Arc::new(
-            keyvalue::sqlite::SqliteStore::open(dir.path().join("state.sqlite"))
+            key_value::sqlite::SqliteStore::open(dir.path().join("state.sqlite"))
                 .await
                 .unwrap(),
         ) as Arc<dyn AsyncKeyValue>

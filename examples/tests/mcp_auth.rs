@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use examples::demo_server::DemoServer;
-use keyvalue_test_support::free_port;
+use key_value_test_support::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-auth");
 

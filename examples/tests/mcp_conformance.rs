@@ -8,7 +8,7 @@
 
 use std::process::Command;
 
-use keyvalue_test_support::{skip, workspace_root};
+use key_value_test_support::{skip, workspace_root};
 
 /// Issue 6 asks for at least 33 client scenarios; the suite version we pin has 43, and
 /// two authorization server scenarios.

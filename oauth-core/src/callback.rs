@@ -352,7 +352,7 @@ mod tests {
     fn has_ipv6_loopback(test: &str) -> bool {
         let available = std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok();
         if !available {
-            keyvalue_test_support::skip(test, "this machine has no IPv6 loopback (::1)");
+            key_value_test_support::skip(test, "this machine has no IPv6 loopback (::1)");
         }
         available
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyvalue_core::{AsyncKeyValue, JsonObject};
+use key_value_core::{AsyncKeyValue, JsonObject};
 use secrecy::SecretString;
 use url::Url;
 
@@ -330,7 +330,7 @@ impl OAuthBuilder {
                 tracing::warn!(
                     "no token storage configured: OAuth tokens are kept in memory and lost on exit"
                 );
-                Arc::new(keyvalue_memory::MemoryStore::new()) as Arc<dyn AsyncKeyValue>
+                Arc::new(key_value_memory::MemoryStore::new()) as Arc<dyn AsyncKeyValue>
             }
         };
         let server_key = server_url.as_str().trim_end_matches('/').to_string();

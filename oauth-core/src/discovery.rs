@@ -1,7 +1,7 @@
 //! Discovery: protected resource metadata (RFC 9728), authorization server metadata
 //! (RFC 8414 / OpenID Connect discovery), and the 2025-03-26 fallbacks.
 
-use keyvalue_core::JsonObject;
+use key_value_core::JsonObject;
 use reqwest::Client;
 use url::Url;
 

@@ -123,7 +123,7 @@ pub enum Error {
     Assertion(String),
     /// The token storage failed.
     #[error("token storage: {0}")]
-    Storage(#[from] keyvalue_core::Error),
+    Storage(#[from] key_value_core::Error),
 }
 
 impl Error {
@@ -135,7 +135,7 @@ impl Error {
             Error::TokenEndpoint { status, .. } | Error::Revocation { status, .. } => {
                 *status >= 500 || *status == 429
             }
-            Error::Storage(e) => e.kind() == keyvalue_core::ErrorKind::Connection,
+            Error::Storage(e) => e.kind() == key_value_core::ErrorKind::Connection,
             _ => false,
         }
     }

@@ -546,7 +546,7 @@ impl OAuth {
 
     fn preregistered(&self, id: &str) -> ClientInfo {
         let cfg = &self.inner.config;
-        let mut raw = keyvalue_core::JsonObject::new();
+        let mut raw = key_value_core::JsonObject::new();
         raw.insert("client_id".into(), id.into());
         ClientInfo {
             client_id: id.to_string(),
@@ -559,7 +559,7 @@ impl OAuth {
     }
 
     fn cimd_client(&self, url: &str) -> ClientInfo {
-        let mut raw = keyvalue_core::JsonObject::new();
+        let mut raw = key_value_core::JsonObject::new();
         raw.insert("client_id".into(), url.into());
         ClientInfo {
             client_id: url.to_string(),

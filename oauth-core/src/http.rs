@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use keyvalue_core::JsonObject;
+use key_value_core::JsonObject;
 use reqwest::{Client, Response, StatusCode};
 use url::Url;
 

@@ -1,4 +1,4 @@
-//! An OAuth 2.1 client for MCP servers that keeps its tokens in any keyvalue store.
+//! An OAuth 2.1 client for MCP servers that keeps its tokens in any key-value store.
 //!
 //! Give it the MCP endpoint; it discovers the authorization server (RFC 9728, RFC 8414),
 //! registers (pre-registered credentials, a client ID metadata document, or RFC 7591),
@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! use oauth_core::OAuth;
-//! use keyvalue_memory::MemoryStore;
+//! use key_value_memory::MemoryStore;
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let oauth = OAuth::builder("https://mcp.example.com/mcp")

@@ -1,6 +1,6 @@
 //! Dynamic client registration (RFC 7591).
 
-use keyvalue_core::JsonObject;
+use key_value_core::JsonObject;
 use reqwest::Client;
 use serde_json::{Value, json};
 

@@ -1,11 +1,11 @@
-//! Tokens, client registration and server metadata in a keyvalue store, in the
+//! Tokens, client registration and server metadata in a key-value store, in the
 //! layout FastMCP uses (so a Python and a Rust client can share one store).
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use keyvalue_core::{AsyncKeyValue, JsonObject};
+use key_value_core::{AsyncKeyValue, JsonObject};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -174,7 +174,7 @@ pub(crate) struct StoredServer {
     pub(crate) metadata: JsonObject,
 }
 
-/// The keyvalue store, with the key layout.
+/// The key-value store, with the key layout.
 #[derive(Clone)]
 pub(crate) struct Storage {
     store: Arc<dyn AsyncKeyValue>,
@@ -332,7 +332,7 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keyvalue_memory::MemoryStore;
+    use key_value_memory::MemoryStore;
 
     fn obj(v: Value) -> JsonObject {
         v.as_object().cloned().unwrap_or_default()

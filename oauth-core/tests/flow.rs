@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use keyvalue_core::{AsyncKeyValue, JsonObject};
-use keyvalue_memory::MemoryStore;
+use key_value_core::{AsyncKeyValue, JsonObject};
+use key_value_memory::MemoryStore;
 use oauth_core::{BrowserMode, Error, ExposeSecret, OAuth};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -621,8 +621,8 @@ struct FailingWrites {
     fail: std::sync::atomic::AtomicBool,
 }
 
-#[keyvalue_core::async_trait]
-impl keyvalue_core::Backend for FailingWrites {
+#[key_value_core::async_trait]
+impl key_value_core::Backend for FailingWrites {
     fn name(&self) -> &str {
         "failing-writes"
     }
@@ -631,28 +631,28 @@ impl keyvalue_core::Backend for FailingWrites {
         &self,
         collection: &str,
         key: &str,
-    ) -> keyvalue_core::Result<Option<keyvalue_core::Entry>> {
-        keyvalue_core::Backend::read(&self.inner, collection, key).await
+    ) -> key_value_core::Result<Option<key_value_core::Entry>> {
+        key_value_core::Backend::read(&self.inner, collection, key).await
     }
 
     async fn write(
         &self,
         collection: &str,
         key: &str,
-        entry: keyvalue_core::Entry,
-    ) -> keyvalue_core::Result<()> {
+        entry: key_value_core::Entry,
+    ) -> key_value_core::Result<()> {
         // Only the tokens: the rest of the flow (metadata, registration) goes on.
         if self.fail.load(Ordering::SeqCst) && collection == oauth_core::TOKEN_COLLECTION {
-            return Err(keyvalue_core::Error::new(
-                keyvalue_core::ErrorKind::Connection,
+            return Err(key_value_core::Error::new(
+                key_value_core::ErrorKind::Connection,
                 "writes are failing",
             ));
         }
-        keyvalue_core::Backend::write(&self.inner, collection, key, entry).await
+        key_value_core::Backend::write(&self.inner, collection, key, entry).await
     }
 
-    async fn remove(&self, collection: &str, key: &str) -> keyvalue_core::Result<bool> {
-        keyvalue_core::Backend::remove(&self.inner, collection, key).await
+    async fn remove(&self, collection: &str, key: &str) -> key_value_core::Result<bool> {
+        key_value_core::Backend::remove(&self.inner, collection, key).await
     }
 }
 

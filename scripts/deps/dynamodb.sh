@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The DynamoDB emulators the keyvalue-dynamodb tests run against (both, on a free
-# loopback port each, started by keyvalue-test-support):
+# The DynamoDB emulators the key-value-dynamodb tests run against (both, on a free
+# loopback port each, started by key-value-test-support):
 # - dynalite 4 (npm; strict validation like DynamoDB itself) at
 #   target/deps/dynalite/node_modules/.bin/dynalite, run with the machine's Node.js;
 # - moto's server (PyPI `moto[server]`; every operation, TTL included) in its own

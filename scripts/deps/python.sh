@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Python peer for interoperability tests and side-by-side benchmarks:
 # py-key-value-aio with its disk, memory, Redis, DynamoDB and encryption extras, in its own
-# virtual environment at target/py/kv (found there by keyvalue-test-support).
+# virtual environment at target/py/kv (found there by key-value-test-support).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=target/py/kv

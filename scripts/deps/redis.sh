@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Redis for the keyvalue-redis tests and benchmarks: the Debian package `redis-server`
-# (redis-server and redis-cli on PATH). keyvalue-test-support starts its own servers on
+# Redis for the key-value-redis tests and benchmarks: the Debian package `redis-server`
+# (redis-server and redis-cli on PATH). key-value-test-support starts its own servers on
 # free loopback ports (a single node, and a small cluster), so the system service the
 # package ships must not run: it would hold port 6379 and a database nobody asked for.
 # Idempotent.

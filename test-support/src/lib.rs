@@ -1,4 +1,4 @@
-//! What the keyvalue crates' tests share: where the test dependencies installed by
+//! What the key-value crates' tests share: where the test dependencies installed by
 //! `scripts/install-test-deps` live, and the rule for missing ones.
 //!
 //! A test that needs something external (a server, the Python peer) finds it in this
@@ -41,7 +41,7 @@ pub fn skip(test: &str, reason: &str) {
          !!! run scripts/install-test-deps to install what it needs; \
          KEYVALUE_REQUIRE_SERVERS=1 makes this a failure\n"
     );
-    keyvalue_conformance::record_skip(&format!("{test}: {reason}"));
+    key_value_conformance::record_skip(&format!("{test}: {reason}"));
 }
 
 /// Looks for an executable: the path in environment variable `env`, then

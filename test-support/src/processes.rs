@@ -23,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use keyvalue_core::{AsyncKeyValue, JsonObject, Result};
+use key_value_core::{AsyncKeyValue, JsonObject, Result};
 use serde_json::json;
 
 const ROLE: &str = "KEYVALUE_PROCESS_TEST_ROLE";

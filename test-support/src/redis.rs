@@ -291,7 +291,7 @@ impl RedisServer {
                 bus: cluster.then(free),
                 extra: extra.iter().map(|arg| (*arg).to_owned()).collect(),
                 dir: std::env::temp_dir()
-                    .join(format!("keyvalue-redis-{}-{port}", std::process::id())),
+                    .join(format!("key-value-redis-{}-{port}", std::process::id())),
                 running: None,
             };
             match server.spawn() {

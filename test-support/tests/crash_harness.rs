@@ -6,8 +6,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use keyvalue_core::{Backend, Capabilities, Entry, Error, ErrorKind, Result, async_trait};
-use keyvalue_test_support::processes::crash_test;
+use key_value_core::{Backend, Capabilities, Entry, Error, ErrorKind, Result, async_trait};
+use key_value_test_support::processes::crash_test;
 
 struct InPlaceStore(PathBuf);
 

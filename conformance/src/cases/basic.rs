@@ -1,6 +1,6 @@
 //! Single-entry operations: get, put, ttl, delete.
 
-use keyvalue_core::ErrorKind;
+use key_value_core::ErrorKind;
 
 use crate::harness::{Ctx, Outcome, expect_error, num};
 use crate::harness::{ensure, ensure_eq};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use keyvalue_core::ErrorKind;
+use key_value_core::ErrorKind;
 
 use crate::harness::{Ctx, Outcome, expect_error, num};
 use crate::harness::{ensure, ensure_eq, fail};

@@ -97,7 +97,7 @@ mod tests {
     #![allow(clippy::panic)] // test code: failing loudly is the point
 
     use crate::{Report, case, run_case};
-    use keyvalue_memory::MemoryStore;
+    use key_value_memory::MemoryStore;
 
     const CASES: [&str; 3] = [
         "bounded_store_stays_within_bound",

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use keyvalue_core::{AsyncKeyValue, JsonObject};
+use key_value_core::{AsyncKeyValue, JsonObject};
 use serde_json::json;
 use tokio::task::JoinSet;
 

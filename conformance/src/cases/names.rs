@@ -1,6 +1,6 @@
 //! Key and collection names: the limits, the refusals, and the nasty corpus.
 
-use keyvalue_core::{AsyncKeyValue, ErrorKind, JsonObject, MAX_NAME_BYTES};
+use key_value_core::{AsyncKeyValue, ErrorKind, JsonObject, MAX_NAME_BYTES};
 
 use crate::corpus::{lookalike_pairs, special_names};
 use crate::harness::{CaseError, Ctx, Outcome, expect_error, num};

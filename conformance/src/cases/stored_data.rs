@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use keyvalue_core::{ErrorKind, format_timestamp};
+use key_value_core::{ErrorKind, format_timestamp};
 use serde_json::json;
 
 use crate::harness::{CaseError, Ctx, Outcome, expect_error, num, object};

@@ -1,6 +1,6 @@
 //! Values: any JSON object round-trips exactly; too-large values are refused cleanly.
 
-use keyvalue_core::{AsyncKeyValueExt, ErrorKind, JsonObject};
+use key_value_core::{AsyncKeyValueExt, ErrorKind, JsonObject};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

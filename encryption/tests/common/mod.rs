@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use keyvalue_core::{AsyncKeyValue, Capabilities, Error, JsonObject, Result, WithTtl, async_trait};
-use keyvalue_memory::MemoryStore;
+use key_value_core::{AsyncKeyValue, Capabilities, Error, JsonObject, Result, WithTtl, async_trait};
+use key_value_memory::MemoryStore;
 
 /// A [`MemoryStore`] behind a layer that changes what it offers.
 pub struct Shaped {

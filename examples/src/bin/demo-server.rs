@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 use examples::demo_server::DemoServer;
 use examples::store_spec::StoreSpec;
-use keyvalue::AsyncKeyValue;
+use key_value::AsyncKeyValue;
 
 /// A demo OAuth 2.1 authorization server with a protected MCP endpoint, for trying MCP
 /// clients on one machine. Its authorization endpoint approves every valid request at
@@ -70,7 +70,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let spec = spec.parse::<StoreSpec>().map_err(Failure::Usage)?;
             spec.open().await.map_err(Failure::Failed)?
         }
-        None => Arc::new(keyvalue::memory::MemoryStore::new()),
+        None => Arc::new(key_value::memory::MemoryStore::new()),
     };
     serve(cli, store).await.map_err(Failure::Failed)
 }

@@ -1,5 +1,5 @@
 //! `mcp-auth`: log in to OAuth-protected MCP servers and keep their tokens in a
-//! keyvalue store, encrypted by default. See `mcp-auth --help` and `examples/README.md`.
+//! key-value store, encrypted by default. See `mcp-auth --help` and `examples/README.md`.
 
 fn main() -> std::process::ExitCode {
     examples::mcp_auth::main()

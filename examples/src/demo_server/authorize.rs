@@ -4,7 +4,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keyvalue::AsyncKeyValueExt;
+use key_value::AsyncKeyValueExt;
 use serde::{Deserialize, Serialize};
 use url::Url;
 

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keyvalue::AsyncKeyValueExt;
+use key_value::AsyncKeyValueExt;
 use serde_json::{Value, json};
 
 use super::token::AccessGrant;
@@ -181,7 +181,7 @@ fn initialize(params: &Value) -> Value {
     json!({
         "protocolVersion": version,
         "capabilities": {"tools": {"listChanged": false}},
-        "serverInfo": {"name": "keyvalue-rs demo", "version": env!("CARGO_PKG_VERSION")},
+        "serverInfo": {"name": "key-value-rs demo", "version": env!("CARGO_PKG_VERSION")},
         "instructions": "A demo server: `whoami` tells who the token belongs to; `add` adds two numbers.",
     })
 }

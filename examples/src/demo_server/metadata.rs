@@ -42,14 +42,14 @@ pub(crate) async fn protected_resource(State(s): State<AppState>) -> impl IntoRe
         "authorization_servers": [s.issuer],
         "scopes_supported": [MCP_SCOPE],
         "bearer_methods_supported": ["header"],
-        "resource_name": "keyvalue-rs demo MCP server",
+        "resource_name": "key-value-rs demo MCP server",
     }))
 }
 
 /// `GET /`: what this server is.
 pub(crate) async fn home(State(s): State<AppState>) -> impl IntoResponse {
     format!(
-        "keyvalue-rs demo authorization server and MCP endpoint (for demos and tests only)\n\n\
+        "key-value-rs demo authorization server and MCP endpoint (for demos and tests only)\n\n\
          MCP endpoint (protected):        {resource}\n\
          authorization server metadata:   {issuer}/.well-known/oauth-authorization-server\n\
          protected resource metadata:     {prm}\n\

@@ -13,7 +13,7 @@
 //!   with the tools `whoami` and `add`) that answers `401` with
 //!   `WWW-Authenticate: Bearer resource_metadata="…"` without a valid token.
 //!
-//! Its state (clients, codes, tokens) lives in any keyvalue store, hashed where it is a
+//! Its state (clients, codes, tokens) lives in any key-value store, hashed where it is a
 //! secret, with the store's expiry doing the token lifetimes; give it a persistent
 //! store and tokens survive a restart. It binds to loopback only.
 //!
@@ -48,8 +48,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use keyvalue::AsyncKeyValue;
-use keyvalue::memory::MemoryStore;
+use key_value::AsyncKeyValue;
+use key_value::memory::MemoryStore;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use keyvalue::{AsyncKeyValue, AsyncKeyValueExt};
+use key_value::{AsyncKeyValue, AsyncKeyValueExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -137,7 +137,7 @@ async fn take<T: serde::de::DeserializeOwned>(
     store: &dyn AsyncKeyValue,
     key: &str,
     collection: &str,
-) -> keyvalue::Result<Option<T>> {
+) -> key_value::Result<Option<T>> {
     let Some(grant) = store.get_as::<T>(key, Some(collection)).await? else {
         return Ok(None);
     };

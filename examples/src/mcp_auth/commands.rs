@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use keyvalue::AsyncKeyValue;
+use key_value::AsyncKeyValue;
 use oauth_core::{
     BrowserMode, CLIENT_COLLECTION, EXPIRY_COLLECTION, ExposeSecret, METADATA_COLLECTION, OAuth,
     OAuthBuilder, Revocation, TOKEN_COLLECTION,
@@ -270,7 +270,7 @@ async fn revoke_at_server(opened: &Opened, options: &Options, url: &Url) -> Outc
         }
         Ok(_) => "",
         // A store that fails here fails the deletion too: that is the error to report.
-        Err(oauth_core::Error::Storage(e)) if e.kind() != keyvalue::ErrorKind::Decryption => {
+        Err(oauth_core::Error::Storage(e)) if e.kind() != key_value::ErrorKind::Decryption => {
             return Err(store::store_failure(e));
         }
         Err(e) => {

@@ -12,7 +12,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keyvalue::{AsyncKeyValue, AsyncKeyValueExt};
+use key_value::{AsyncKeyValue, AsyncKeyValueExt};
 use oauth_core::{BrowserMode, OAuth, TOKEN_COLLECTION};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -234,7 +234,7 @@ async fn session(opened: &Opened, server: &DemoServer, events: &Events) -> Outco
                 .map_err(store::store_failure)?;
             let data = sealed
                 .as_ref()
-                .and_then(|s| s.get(keyvalue::fernet::DATA_FIELD))
+                .and_then(|s| s.get(key_value::fernet::DATA_FIELD))
                 .and_then(Value::as_str)
                 .unwrap_or("");
             println!(

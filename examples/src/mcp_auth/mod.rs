@@ -68,7 +68,7 @@ const SUBCOMMAND_EXIT_CODES: &str = "\
 Exit codes: 0 success, 1 failure (the message says what to do), 2 usage error.
 Store, key and environment options: see `mcp-auth --help`.";
 
-/// Log in to OAuth-protected MCP servers and keep their tokens in a keyvalue store.
+/// Log in to OAuth-protected MCP servers and keep their tokens in a key-value store.
 #[derive(Debug, Parser)]
 #[command(name = "mcp-auth", version, after_help = AFTER_HELP)]
 pub struct Cli {

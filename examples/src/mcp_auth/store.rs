@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use keyvalue::{AsyncKeyValue, ErrorKind};
+use key_value::{AsyncKeyValue, ErrorKind};
 use oauth_core::{EXPIRY_COLLECTION, TOKEN_COLLECTION};
 use serde_json::Value;
 use url::Url;
@@ -97,7 +97,7 @@ pub(crate) async fn is_encrypted(
         .get(key, Some(collection))
         .await
         .map_err(store_failure)?;
-    Ok(entry.is_some_and(|e| keyvalue::fernet::is_sealed(&e)))
+    Ok(entry.is_some_and(|e| key_value::fernet::is_sealed(&e)))
 }
 
 /// As [`open`], choosing what a lost key file means.
@@ -215,7 +215,7 @@ pub(crate) async fn token_info(store: &dyn AsyncKeyValue, key: &str) -> Outcome<
 }
 
 /// A store error as one sentence with what to do.
-pub(crate) fn store_failure(e: keyvalue::Error) -> Failure {
+pub(crate) fn store_failure(e: key_value::Error) -> Failure {
     match e.kind() {
         ErrorKind::Decryption => Failure::failed(format!(
             "cannot decrypt what is stored ({e}): the key is not the one it was written with; \

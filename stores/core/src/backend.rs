@@ -26,7 +26,7 @@ use crate::ttl::expiry_for;
 /// ```
 /// use std::collections::HashMap;
 /// use std::sync::Mutex;
-/// use keyvalue_core::{async_trait, Backend, Entry, Result};
+/// use key_value_core::{async_trait, Backend, Entry, Result};
 ///
 /// /// A toy store: one map behind one lock.
 /// #[derive(Default)]
@@ -50,8 +50,8 @@ use crate::ttl::expiry_for;
 ///     }
 /// }
 ///
-/// # async fn demo() -> keyvalue_core::Result<()> {
-/// use keyvalue_core::AsyncKeyValue;
+/// # async fn demo() -> key_value_core::Result<()> {
+/// use key_value_core::AsyncKeyValue;
 /// let store = ToyStore::default();
 /// assert_eq!(store.get("missing", None).await?, None);
 /// # Ok(()) }

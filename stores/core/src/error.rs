@@ -75,7 +75,7 @@ type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// The error of every store operation in the family.
 ///
 /// ```
-/// use keyvalue_core::{Error, ErrorKind};
+/// use key_value_core::{Error, ErrorKind};
 ///
 /// let err = Error::new(ErrorKind::Connection, "server closed the connection")
 ///     .in_context("redis", "tokens", "user-1");

@@ -1,4 +1,4 @@
-//! The contract of the keyvalue family of async key-value stores.
+//! The contract of the key-value family of async key-value stores.
 //!
 //! A store holds **collections**; a collection maps **keys** to **values** (JSON
 //! objects), each with an optional expiry. This crate holds everything the stores share,
@@ -14,12 +14,12 @@
 //!   Python and Rust programs can share one backend;
 //! - [`AsyncKeyValueExt`]: typed `get_as` / `put_as` for any serde type.
 //!
-//! Most programs depend on the `keyvalue` crate, which re-exports this one and picks
+//! Most programs depend on the `key-value` crate, which re-exports this one and picks
 //! stores with Cargo features. The rules every store follows are checked by the
-//! `keyvalue-conformance` suite.
+//! `key-value-conformance` suite.
 //!
 //! ```
-//! use keyvalue_core::prelude::*;
+//! use key_value_core::prelude::*;
 //! use serde::{Deserialize, Serialize};
 //! use std::time::Duration;
 //!
@@ -55,7 +55,7 @@ pub use store::{AsyncKeyValue, Capabilities, Durability, WithTtl};
 pub use ttl::{MAX_EXPIRY_UNIX_SECONDS, expiry_for, remaining, ttl_from_secs_f64};
 pub use typed::{AsyncKeyValueExt, from_object, to_object};
 
-/// The names most programs need: `use keyvalue_core::prelude::*;`.
+/// The names most programs need: `use key_value_core::prelude::*;`.
 pub mod prelude {
     pub use crate::{AsyncKeyValue, AsyncKeyValueExt, ErrorKind, JsonObject, Result};
 }

@@ -14,7 +14,7 @@ pub const MAX_NAME_BYTES: usize = 4096;
 /// backends that cannot store such names natively map them internally.
 ///
 /// ```
-/// use keyvalue_core::{validate_key, ErrorKind};
+/// use key_value_core::{validate_key, ErrorKind};
 ///
 /// assert!(validate_key("../etc/passwd").is_ok());
 /// assert_eq!(validate_key("").unwrap_err().kind(), ErrorKind::InvalidKey);

@@ -20,7 +20,7 @@ pub type WithTtl = (JsonObject, Option<Duration>);
 /// [`ErrorKind::Unsupported`]: crate::ErrorKind::Unsupported
 ///
 /// ```
-/// use keyvalue_core::Capabilities;
+/// use key_value_core::Capabilities;
 ///
 /// let caps = Capabilities { list_keys: true, ..Capabilities::default() };
 /// assert!(!caps.cull);
@@ -56,7 +56,7 @@ pub struct Capabilities {
 /// another).
 ///
 /// ```
-/// # async fn demo(store: &dyn keyvalue_core::AsyncKeyValue) -> keyvalue_core::Result<()> {
+/// # async fn demo(store: &dyn key_value_core::AsyncKeyValue) -> key_value_core::Result<()> {
 /// use std::time::Duration;
 /// use serde_json::json;
 ///

@@ -15,7 +15,7 @@ pub const MAX_EXPIRY_UNIX_SECONDS: u64 = 253_402_300_799;
 /// API itself takes a [`Duration`].
 ///
 /// ```
-/// use keyvalue_core::ttl_from_secs_f64;
+/// use key_value_core::ttl_from_secs_f64;
 /// use std::time::Duration;
 ///
 /// assert_eq!(ttl_from_secs_f64(1.5).unwrap(), Duration::from_millis(1500));

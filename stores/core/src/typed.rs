@@ -51,8 +51,8 @@ pub fn from_object<T: DeserializeOwned>(object: JsonObject) -> Result<T> {
 /// Typed versions of the store operations, for every store.
 ///
 /// ```
-/// # async fn demo(store: &dyn keyvalue_core::AsyncKeyValue) -> keyvalue_core::Result<()> {
-/// use keyvalue_core::AsyncKeyValueExt;
+/// # async fn demo(store: &dyn key_value_core::AsyncKeyValue) -> key_value_core::Result<()> {
+/// use key_value_core::AsyncKeyValueExt;
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Serialize, Deserialize, PartialEq, Debug)]

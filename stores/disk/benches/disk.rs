@@ -1,6 +1,6 @@
 //! The disk store against plain files doing the same work, from async code.
 //!
-//! `cargo bench -p keyvalue-disk --bench disk`. Three contenders per operation:
+//! `cargo bench -p key-value-disk --bench disk`. Three contenders per operation:
 //! - `store`: `DiskStore` (Durability::ProcessCrash, like the baselines);
 //! - `raw_async`: the same file work (encode the document, write a temporary file,
 //!   rename it; read and decode) on tokio's blocking pool, as any async program must run
@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keyvalue_core::prelude::*;
-use keyvalue_core::{Durability, Entry};
-use keyvalue_disk::DiskStore;
+use key_value_core::prelude::*;
+use key_value_core::{Durability, Entry};
+use key_value_disk::DiskStore;
 
 fn token() -> JsonObject {
     serde_json::json!({

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! root/
-//!   .keyvalue-disk                  layout marker ("keyvalue-disk layout 1")
+//!   .key-value-disk                  layout marker ("key-value-disk layout 1")
 //!   tokens.3f2a…/                   one directory per collection: readable prefix + hash
 //!     .collection                   the collection's name as written
 //!     github.com_x.9b1c….json       one file per entry: the py-key-value entry document
@@ -26,12 +26,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use keyvalue_core::{Document, Durability, Entry, Error, ErrorKind, Result};
+use key_value_core::{Document, Durability, Entry, Error, ErrorKind, Result};
 use sha2::{Digest, Sha256};
 
 /// The marker file naming the layout version.
-pub(crate) const MARKER: &str = ".keyvalue-disk";
-const MARKER_TEXT: &str = "keyvalue-disk layout 1\n";
+pub(crate) const MARKER: &str = ".key-value-disk";
+const MARKER_TEXT: &str = "key-value-disk layout 1\n";
 /// The file in each collection directory that holds the collection's name.
 const COLLECTION_NAME_FILE: &str = ".collection";
 const ENTRY_SUFFIX: &str = ".json";

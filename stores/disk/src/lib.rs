@@ -1,4 +1,4 @@
-//! A directory store of the keyvalue family: one file per entry, safe for several
+//! A directory store of the key-value family: one file per entry, safe for several
 //! processes at once and for a crash at any instant.
 //!
 //! Every write goes to a temporary file that is renamed over the entry only when
@@ -14,12 +14,12 @@
 //! is not a valid entry (truncated, garbage, foreign) is an error for its key alone.
 //!
 //! ```
-//! use keyvalue_disk::DiskStore;
-//! use keyvalue_core::prelude::*;
+//! use key_value_disk::DiskStore;
+//! use key_value_core::prelude::*;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> keyvalue_core::Result<()> {
-//! # let dir = tempfile::tempdir().map_err(|e| keyvalue_core::Error::new(ErrorKind::Setup, e.to_string()))?;
+//! # async fn main() -> key_value_core::Result<()> {
+//! # let dir = tempfile::tempdir().map_err(|e| key_value_core::Error::new(ErrorKind::Setup, e.to_string()))?;
 //! # let path = dir.path().join("tokens");
 //! let store = DiskStore::open(&path).await?;
 //! let mut token = JsonObject::new();
@@ -36,7 +36,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use keyvalue_core::{
+use key_value_core::{
     Backend, Capabilities, DEFAULT_COLLECTION, Durability, Entry, Error, ErrorKind, Result,
     async_trait, validate_default_collection,
 };

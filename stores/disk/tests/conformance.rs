@@ -3,9 +3,9 @@
 
 #![allow(clippy::panic)] // a store that cannot be set up fails the test
 
-use keyvalue_conformance::{Fixture, RawAccess};
-use keyvalue_core::{AsyncKeyValue, Error, ErrorKind, JsonObject, Result, async_trait};
-use keyvalue_disk::DiskStore;
+use key_value_conformance::{Fixture, RawAccess};
+use key_value_core::{AsyncKeyValue, Error, ErrorKind, JsonObject, Result, async_trait};
+use key_value_disk::DiskStore;
 
 /// Plants raw bytes as an entry's file: the store writes a real entry first (so the
 /// collection's directory exists as the store lays it out), then the file is replaced.
@@ -37,4 +37,4 @@ async fn new_store() -> Fixture {
         .keep_alive(dir)
 }
 
-keyvalue_conformance::suite!(new_store);
+key_value_conformance::suite!(new_store);

@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // test code
 
-use keyvalue_core::prelude::*;
-use keyvalue_disk::DiskStore;
+use key_value_core::prelude::*;
+use key_value_disk::DiskStore;
 
 fn value(n: i64) -> JsonObject {
     let mut value = JsonObject::new();
@@ -42,8 +42,8 @@ async fn a_file_in_place_of_the_directory_is_a_setup_error() {
 async fn a_store_of_another_layout_is_a_setup_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
-        dir.path().join(".keyvalue-disk"),
-        "keyvalue-disk layout 9\n",
+        dir.path().join(".key-value-disk"),
+        "key-value-disk layout 9\n",
     )
     .unwrap();
     let err = DiskStore::open(dir.path()).await.unwrap_err();
@@ -92,7 +92,7 @@ async fn reopening_keeps_entries_and_names() {
 async fn the_durability_setting_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let store = DiskStore::builder(dir.path())
-        .durability(keyvalue_core::Durability::ProcessCrash)
+        .durability(key_value_core::Durability::ProcessCrash)
         .open()
         .await
         .unwrap();

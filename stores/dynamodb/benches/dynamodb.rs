@@ -1,7 +1,7 @@
-//! keyvalue-dynamodb against the raw AWS SDK doing the same work on the same emulator,
+//! key-value-dynamodb against the raw AWS SDK doing the same work on the same emulator,
 //! and against py-key-value-aio's DynamoDBStore with 64 concurrent tasks.
 //!
-//! `cargo bench -p keyvalue-dynamodb --bench dynamodb` runs the criterion groups on
+//! `cargo bench -p key-value-dynamodb --bench dynamodb` runs the criterion groups on
 //! dynalite (and the 64-task group on moto), then a side-by-side comparison that prints
 //! throughput and ratios measured in this one run. Emulators come from
 //! `DYNAMODB_ENDPOINT` or `scripts/deps/dynamodb.sh`.
@@ -17,9 +17,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use futures_util::future::try_join_all;
-use keyvalue_core::{AsyncKeyValue, JsonObject};
-use keyvalue_dynamodb::{DynamoDbStore, emulator_config};
-use keyvalue_test_support::dynamodb::{DynamoDbServer, Emulator};
+use key_value_core::{AsyncKeyValue, JsonObject};
+use key_value_dynamodb::{DynamoDbStore, emulator_config};
+use key_value_test_support::dynamodb::{DynamoDbServer, Emulator};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
@@ -151,10 +151,10 @@ struct Target {
 }
 
 fn target(runtime: &Runtime, emulator: Emulator) -> Option<Target> {
-    let (server, endpoint) = match keyvalue_test_support::dynamodb::endpoint_from_env() {
+    let (server, endpoint) = match key_value_test_support::dynamodb::endpoint_from_env() {
         Some(endpoint) => (None, endpoint),
         None => {
-            let server = emulator.start("keyvalue-dynamodb benchmark")?;
+            let server = emulator.start("key-value-dynamodb benchmark")?;
             let endpoint = server.endpoint().to_owned();
             (Some(server), endpoint)
         }
@@ -344,8 +344,8 @@ fn python_throughput(endpoint: &str, table: &str, extra: &[&str]) -> Option<f64>
     let tasks = TASKS.to_string();
     let mut args = vec![endpoint, table, tasks.as_str(), "10"];
     args.extend_from_slice(extra);
-    let output = keyvalue_test_support::python::run(
-        "keyvalue-dynamodb benchmark (python)",
+    let output = key_value_test_support::python::run(
+        "key-value-dynamodb benchmark (python)",
         include_str!("python_store.py"),
         &args,
     )?;

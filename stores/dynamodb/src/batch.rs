@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, WriteRequest};
 use futures_util::future::try_join_all;
-use keyvalue_core::{Error, ErrorKind, Result};
+use key_value_core::{Error, ErrorKind, Result};
 
 use crate::error::{build_error, from_sdk};
 use crate::item::Item;

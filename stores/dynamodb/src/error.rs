@@ -1,10 +1,10 @@
-//! SDK errors as keyvalue errors: connection trouble and throttling are retryable
+//! SDK errors as key-value errors: connection trouble and throttling are retryable
 //! `Connection` errors, a missing table is `Setup`, everything else `Backend`.
 
 use std::fmt::Debug;
 
 use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
-use keyvalue_core::{Error, ErrorKind};
+use key_value_core::{Error, ErrorKind};
 
 /// Error codes DynamoDB uses for "slow down" or "try again".
 const RETRYABLE_CODES: &[&str] = &[
@@ -17,7 +17,7 @@ const RETRYABLE_CODES: &[&str] = &[
     "TransactionConflictException",
 ];
 
-/// Converts a failed `operation` (such as `"GetItem"`) into a keyvalue error.
+/// Converts a failed `operation` (such as `"GetItem"`) into a key-value error.
 pub(crate) fn from_sdk<E, R>(operation: &str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,

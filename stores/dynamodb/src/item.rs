@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use keyvalue_core::{Entry, Error, ErrorKind, Result};
+use key_value_core::{Entry, Error, ErrorKind, Result};
 
 use crate::names::{is_mapped, stored_collection, stored_key};
 
@@ -188,7 +188,7 @@ pub(crate) fn key_of(item: &Item) -> Option<Item> {
 mod tests {
     use super::*;
     use crate::names::SORT_KEY_MAX_BYTES;
-    use keyvalue_core::JsonObject;
+    use key_value_core::JsonObject;
 
     fn entry(expires_at: Option<SystemTime>) -> Entry {
         let mut value = JsonObject::new();

@@ -1,4 +1,4 @@
-//! A DynamoDB store of the keyvalue family, sharing its table layout with py-key-value.
+//! A DynamoDB store of the key-value family, sharing its table layout with py-key-value.
 //!
 //! [`DynamoDbStore`] keeps every collection in one table, in the layout of
 //! py-key-value's `DynamoDBStore`, so Python and Rust programs can share a table:
@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `collection` | S, partition key | the collection name |
 //! | `key` | S, sort key | the key |
-//! | `value` | S | the entry document (`keyvalue_core::Entry::to_document`) |
+//! | `value` | S | the entry document (`key_value_core::Entry::to_document`) |
 //! | `ttl` | N | the expiry in whole epoch seconds (rounded down, as py-key-value does), when there is one |
 //!
 //! The table is created on first use (on-demand billing) unless
@@ -22,13 +22,13 @@
 //! `original_collection` / `original_key` so enumeration returns it.
 //!
 //! ```no_run
-//! use keyvalue_core::prelude::*;
-//! use keyvalue_dynamodb::{DynamoDbStore, emulator_config};
+//! use key_value_core::prelude::*;
+//! use key_value_dynamodb::{DynamoDbStore, emulator_config};
 //! use std::time::Duration;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> keyvalue_core::Result<()> {
-//! // Against AWS, use `keyvalue_dynamodb::config_from_env().await` instead.
+//! # async fn main() -> key_value_core::Result<()> {
+//! // Against AWS, use `key_value_dynamodb::config_from_env().await` instead.
 //! let config = emulator_config("http://127.0.0.1:4567").await;
 //! let store = DynamoDbStore::builder("keyvalue")
 //!     .sdk_config(&config)

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest,
 };
 use futures_util::{StreamExt, stream};
-use keyvalue_core::{
+use key_value_core::{
     Backend, Capabilities, DEFAULT_COLLECTION, Entry, Error, ErrorKind, Result, async_trait,
     validate_collection, validate_default_collection, validate_key,
 };

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TableDescription, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
-use keyvalue_core::{Error, ErrorKind, Result};
+use key_value_core::{Error, ErrorKind, Result};
 
 use crate::error::{build_error, from_sdk};
 use crate::item::{COLLECTION, KEY, TTL};

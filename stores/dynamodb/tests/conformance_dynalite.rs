@@ -3,6 +3,6 @@
 
 mod common;
 
-keyvalue_conformance::suite!(|| common::fixture(
-    keyvalue_test_support::dynamodb::Emulator::Dynalite
+key_value_conformance::suite!(|| common::fixture(
+    key_value_test_support::dynamodb::Emulator::Dynalite
 ));

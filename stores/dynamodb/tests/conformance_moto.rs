@@ -4,4 +4,4 @@
 
 mod common;
 
-keyvalue_conformance::suite!(|| common::fixture(keyvalue_test_support::dynamodb::Emulator::Moto));
+key_value_conformance::suite!(|| common::fixture(key_value_test_support::dynamodb::Emulator::Moto));

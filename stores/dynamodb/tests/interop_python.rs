@@ -9,8 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use keyvalue_core::prelude::*;
-use keyvalue_test_support::dynamodb::Emulator;
+use key_value_core::prelude::*;
+use key_value_test_support::dynamodb::Emulator;
 use serde_json::{Value, json};
 
 const SCRIPT: &str = r#"
@@ -43,7 +43,7 @@ fn object(value: Value) -> JsonObject {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_and_rust_read_each_others_entries() {
-    let test = "keyvalue-dynamodb python interop";
+    let test = "key-value-dynamodb python interop";
     let Some(endpoint) = common::endpoint(test, Emulator::Moto) else {
         return;
     };
@@ -68,7 +68,7 @@ async fn python_and_rust_read_each_others_entries() {
         .unwrap();
 
     let Some(output) =
-        keyvalue_test_support::python::run(test, SCRIPT, &[&endpoint, &table, collection])
+        key_value_test_support::python::run(test, SCRIPT, &[&endpoint, &table, collection])
     else {
         return;
     };

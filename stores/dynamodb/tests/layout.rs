@@ -7,11 +7,11 @@ mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use keyvalue_core::prelude::*;
-use keyvalue_core::{AsyncKeyValue, Entry};
-use keyvalue_dynamodb::aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
-use keyvalue_dynamodb::{DynamoDbStore, emulator_config};
-use keyvalue_test_support::dynamodb::Emulator;
+use key_value_core::prelude::*;
+use key_value_core::{AsyncKeyValue, Entry};
+use key_value_dynamodb::aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
+use key_value_dynamodb::{DynamoDbStore, emulator_config};
+use key_value_test_support::dynamodb::Emulator;
 use serde_json::json;
 
 fn value() -> JsonObject {
@@ -38,7 +38,7 @@ fn text(item: &std::collections::HashMap<String, AttributeValue>, name: &str) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn items_have_py_key_value_layout_and_rounded_down_ttl() {
-    let Some(endpoint) = common::endpoint("keyvalue-dynamodb layout", Emulator::Dynalite) else {
+    let Some(endpoint) = common::endpoint("key-value-dynamodb layout", Emulator::Dynalite) else {
         return;
     };
     let store = common::store(&endpoint, &common::unique_table("layout")).await;
@@ -79,7 +79,7 @@ async fn items_have_py_key_value_layout_and_rounded_down_ttl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_over_dynamodb_limits_are_mapped_and_listed_as_written() {
-    let Some(endpoint) = common::endpoint("keyvalue-dynamodb long names", Emulator::Dynalite)
+    let Some(endpoint) = common::endpoint("key-value-dynamodb long names", Emulator::Dynalite)
     else {
         return;
     };
@@ -131,7 +131,7 @@ async fn names_over_dynamodb_limits_are_mapped_and_listed_as_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_batches_are_chunked() {
-    let Some(endpoint) = common::endpoint("keyvalue-dynamodb big batches", Emulator::Dynalite)
+    let Some(endpoint) = common::endpoint("key-value-dynamodb big batches", Emulator::Dynalite)
     else {
         return;
     };
@@ -161,7 +161,7 @@ async fn big_batches_are_chunked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ttl_is_enabled_where_the_service_supports_it() {
-    let test = "keyvalue-dynamodb ttl setup";
+    let test = "key-value-dynamodb ttl setup";
     let Some(moto) = common::endpoint(test, Emulator::Moto) else {
         return;
     };
@@ -213,7 +213,7 @@ async fn ttl_is_enabled_where_the_service_supports_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_refuses_what_cannot_work() {
-    let Some(endpoint) = common::endpoint("keyvalue-dynamodb setup", Emulator::Dynalite) else {
+    let Some(endpoint) = common::endpoint("key-value-dynamodb setup", Emulator::Dynalite) else {
         return;
     };
     let config = emulator_config(&endpoint).await;
@@ -231,10 +231,10 @@ async fn setup_refuses_what_cannot_work() {
 
     // A table with another key schema is refused, not misused.
     let table = common::unique_table("schema");
-    use keyvalue_dynamodb::aws_sdk_dynamodb::types::{
+    use key_value_dynamodb::aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     };
-    let store_client = keyvalue_dynamodb::aws_sdk_dynamodb::Client::new(&config);
+    let store_client = key_value_dynamodb::aws_sdk_dynamodb::Client::new(&config);
     store_client
         .create_table()
         .table_name(&table)
@@ -260,7 +260,7 @@ async fn setup_refuses_what_cannot_work() {
     assert_eq!(err.kind(), ErrorKind::Setup, "{err}");
 
     // An unreachable endpoint is a retryable connection error.
-    let port = keyvalue_test_support::free_port().unwrap();
+    let port = key_value_test_support::free_port().unwrap();
     let nowhere = emulator_config(&format!("http://127.0.0.1:{port}")).await;
     let err = DynamoDbStore::new(&nowhere, "keyvalue").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
@@ -269,7 +269,7 @@ async fn setup_refuses_what_cannot_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_is_a_shareable_dyn_store() {
-    let Some(endpoint) = common::endpoint("keyvalue-dynamodb dyn", Emulator::Dynalite) else {
+    let Some(endpoint) = common::endpoint("key-value-dynamodb dyn", Emulator::Dynalite) else {
         return;
     };
     let store: std::sync::Arc<dyn AsyncKeyValue> =

@@ -9,13 +9,13 @@ mod common;
 
 use std::time::Duration;
 
-use keyvalue_core::prelude::*;
-use keyvalue_dynamodb::aws_sdk_dynamodb::Client;
-use keyvalue_dynamodb::aws_sdk_dynamodb::types::{
+use key_value_core::prelude::*;
+use key_value_dynamodb::aws_sdk_dynamodb::Client;
+use key_value_dynamodb::aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
 };
-use keyvalue_dynamodb::{DynamoDbStore, emulator_config};
-use keyvalue_test_support::dynamodb::Emulator;
+use key_value_dynamodb::{DynamoDbStore, emulator_config};
+use key_value_test_support::dynamodb::Emulator;
 use serde_json::json;
 
 /// How long the emulator keeps a new table CREATING: long enough that the store
@@ -24,7 +24,7 @@ const TABLE_DELAY: Duration = Duration::from_millis(1500);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_waits_for_a_table_another_process_is_creating() {
-    let test = "keyvalue-dynamodb table still creating";
+    let test = "key-value-dynamodb table still creating";
     let Some(server) = Emulator::Dynalite.start_with_table_delay(test, TABLE_DELAY) else {
         return;
     };

@@ -10,9 +10,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keyvalue_core::prelude::*;
-use keyvalue_dynamodb::{BatchRetry, DynamoDbStore, emulator_config};
-use keyvalue_test_support::dynamodb::Emulator;
+use key_value_core::prelude::*;
+use key_value_dynamodb::{BatchRetry, DynamoDbStore, emulator_config};
+use key_value_test_support::dynamodb::Emulator;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -212,7 +212,7 @@ fn value(i: usize) -> JsonObject {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unprocessed_items_are_retried_until_every_item_is_there() {
-    let test = "keyvalue-dynamodb unprocessed batch items";
+    let test = "key-value-dynamodb unprocessed batch items";
     let Some(endpoint) = common::endpoint(test, Emulator::Dynalite) else {
         return;
     };
@@ -249,7 +249,7 @@ async fn unprocessed_items_are_retried_until_every_item_is_there() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_that_stays_throttled_fails_after_bounded_retries() {
-    let test = "keyvalue-dynamodb throttled batch";
+    let test = "key-value-dynamodb throttled batch";
     let Some(endpoint) = common::endpoint(test, Emulator::Dynalite) else {
         return;
     };

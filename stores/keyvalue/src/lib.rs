@@ -1,7 +1,7 @@
 //! Async key-value stores behind one contract, compatible with Python's `py-key-value`.
 //!
 //! This is the crate programs depend on. It re-exports the contract from
-//! `keyvalue-core` ([`AsyncKeyValue`], [`AsyncKeyValueExt`], [`Error`], ...) and, behind
+//! `key-value-core` ([`AsyncKeyValue`], [`AsyncKeyValueExt`], [`Error`], ...) and, behind
 //! one Cargo feature each, the stores:
 //!
 //! | feature | store | module |
@@ -14,8 +14,8 @@
 //! | `fernet` | Fernet encryption wrapper for any store, with key rotation | [`fernet`] |
 //!
 //! ```
-//! use keyvalue::prelude::*;
-//! use keyvalue::memory::MemoryStore;
+//! use key_value::prelude::*;
+//! use key_value::memory::MemoryStore;
 //! use serde::{Deserialize, Serialize};
 //! use std::time::Duration;
 //!
@@ -23,7 +23,7 @@
 //! struct Session { user: String }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> keyvalue::Result<()> {
+//! # async fn main() -> key_value::Result<()> {
 //! let store = MemoryStore::new();
 //! let session = Session { user: "ada".into() };
 //! store.put_as("s1", &session, Some(Duration::from_secs(600)), Some("sessions")).await?;
@@ -31,40 +31,40 @@
 //! # Ok(()) }
 //! ```
 
-pub use keyvalue_core::*;
+pub use key_value_core::*;
 
 /// The in-process store (feature `memory`).
 #[cfg(feature = "memory")]
 pub mod memory {
-    pub use keyvalue_memory::{MemoryStore, MemoryStoreBuilder};
+    pub use key_value_memory::{MemoryStore, MemoryStoreBuilder};
 }
 
 /// The directory store (feature `disk`).
 #[cfg(feature = "disk")]
 pub mod disk {
-    pub use keyvalue_disk::{DiskStore, DiskStoreBuilder};
+    pub use key_value_disk::{DiskStore, DiskStoreBuilder};
 }
 
 /// The SQLite store (feature `sqlite`).
 #[cfg(feature = "sqlite")]
 pub mod sqlite {
-    pub use keyvalue_sqlite::{SqliteStore, SqliteStoreBuilder, TABLE};
+    pub use key_value_sqlite::{SqliteStore, SqliteStoreBuilder, TABLE};
 }
 
 /// The Redis store (feature `redis`).
 #[cfg(feature = "redis")]
 pub mod redis {
-    pub use keyvalue_redis::*;
+    pub use key_value_redis::*;
 }
 
 /// The DynamoDB store (feature `dynamodb`).
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb {
-    pub use keyvalue_dynamodb::*;
+    pub use key_value_dynamodb::*;
 }
 
 /// The Fernet encryption wrapper (feature `fernet`).
 #[cfg(feature = "fernet")]
 pub mod fernet {
-    pub use keyvalue_fernet::*;
+    pub use key_value_fernet::*;
 }

@@ -1,4 +1,4 @@
-//! The in-process store of the keyvalue family.
+//! The in-process store of the key-value family.
 //!
 //! [`MemoryStore`] keeps entries in memory, shared by every task that holds it. Each
 //! collection has its own lock, held only for a hash lookup (values are handed out of
@@ -9,12 +9,12 @@
 //! collection with least-recently-used eviction.
 //!
 //! ```
-//! use keyvalue_memory::MemoryStore;
-//! use keyvalue_core::prelude::*;
+//! use key_value_memory::MemoryStore;
+//! use key_value_core::prelude::*;
 //! use std::time::Duration;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> keyvalue_core::Result<()> {
+//! # async fn main() -> key_value_core::Result<()> {
 //! let store = MemoryStore::builder().max_entries_per_collection(1_000).build()?;
 //!
 //! let mut value = JsonObject::new();
@@ -33,7 +33,7 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::SystemTime;
 
-use keyvalue_core::{
+use key_value_core::{
     Backend, Capabilities, DEFAULT_COLLECTION, Entry, Error, ErrorKind, Result, async_trait,
     validate_default_collection,
 };
@@ -436,10 +436,10 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keyvalue_core::AsyncKeyValue;
+    use key_value_core::AsyncKeyValue;
 
-    fn object(n: i64) -> keyvalue_core::JsonObject {
-        let mut value = keyvalue_core::JsonObject::new();
+    fn object(n: i64) -> key_value_core::JsonObject {
+        let mut value = key_value_core::JsonObject::new();
         value.insert("n".into(), n.into());
         value
     }
@@ -646,7 +646,7 @@ mod tests {
     #[tokio::test]
     async fn debug_shows_no_values() {
         let store = MemoryStore::new();
-        let mut value = keyvalue_core::JsonObject::new();
+        let mut value = key_value_core::JsonObject::new();
         value.insert("token".into(), "s3cr3t".into());
         store.put("k", value, None, None).await.unwrap();
         let text = format!("{store:?}");

@@ -1,7 +1,7 @@
 //! The whole conformance suite against an unbounded memory store.
 
-async fn new_store() -> keyvalue_memory::MemoryStore {
-    keyvalue_memory::MemoryStore::new()
+async fn new_store() -> key_value_memory::MemoryStore {
+    key_value_memory::MemoryStore::new()
 }
 
-keyvalue_conformance::suite!(new_store);
+key_value_conformance::suite!(new_store);

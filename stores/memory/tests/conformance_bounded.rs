@@ -3,8 +3,8 @@
 
 #![allow(clippy::panic)] // a store that cannot be built fails the test
 
-use keyvalue_conformance::Fixture;
-use keyvalue_memory::MemoryStore;
+use key_value_conformance::Fixture;
+use key_value_memory::MemoryStore;
 
 /// Large enough for every other case's data in one collection.
 const BOUND: usize = 1000;
@@ -19,4 +19,4 @@ async fn new_store() -> Fixture {
     }
 }
 
-keyvalue_conformance::suite!(new_store);
+key_value_conformance::suite!(new_store);

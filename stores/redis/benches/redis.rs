@@ -1,6 +1,6 @@
 //! `RedisStore` against the raw `redis` client doing the same work on the same server.
 //!
-//! `cargo bench -p keyvalue-redis --bench redis` (a `redis-server` is started on a free
+//! `cargo bench -p key-value-redis --bench redis` (a `redis-server` is started on a free
 //! port unless `REDIS_URL` is set). Each group has two contenders:
 //! - `store`: `RedisStore` (entry documents, the `collection::key` layout);
 //! - `raw`: a `ConnectionManager` doing the same work by hand: the same commands (`SET`,
@@ -23,10 +23,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use keyvalue_core::Entry;
-use keyvalue_core::prelude::*;
-use keyvalue_redis::RedisStore;
-use keyvalue_redis::redis::{self, aio::ConnectionManager};
+use key_value_core::Entry;
+use key_value_core::prelude::*;
+use key_value_redis::RedisStore;
+use key_value_redis::redis::{self, aio::ConnectionManager};
 
 const BATCH: usize = 100;
 const TASKS: usize = 64;
@@ -105,7 +105,7 @@ fn paired<S, SF, R, RF>(
 }
 
 fn benches(c: &mut Criterion) {
-    let server = keyvalue_test_support::redis::single("keyvalue-redis bench")
+    let server = key_value_test_support::redis::single("key-value-redis bench")
         .expect("no Redis for the benchmark (install redis-server or set REDIS_URL)");
     let url = server.urls()[0].clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()

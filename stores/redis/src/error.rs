@@ -1,6 +1,6 @@
 //! Redis client errors as the family's [`Error`] kinds.
 
-use keyvalue_core::{Error, ErrorKind};
+use key_value_core::{Error, ErrorKind};
 use redis::{RedisError, ServerErrorKind};
 
 /// Turns a client error into the family's error: unreachable or failing-over servers are

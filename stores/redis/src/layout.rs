@@ -72,7 +72,7 @@ fn decode_collection(stored: &str) -> Option<Cow<'_, str>> {
 /// the crate documentation).
 ///
 /// ```
-/// use keyvalue_redis::redis_key;
+/// use key_value_redis::redis_key;
 ///
 /// assert_eq!(redis_key("tokens", "user:1"), "tokens::user:1");
 /// assert_eq!(redis_key("a", "b::c"), "a::b::c");

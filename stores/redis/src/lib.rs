@@ -1,14 +1,14 @@
-//! A Redis store of the keyvalue family, on a single server or a Redis Cluster, sharing
+//! A Redis store of the key-value family, on a single server or a Redis Cluster, sharing
 //! its layout with py-key-value's `RedisStore` so that Python and Rust programs can use
 //! one Redis at once.
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use keyvalue_core::prelude::*;
-//! use keyvalue_redis::RedisStore;
+//! use key_value_core::prelude::*;
+//! use key_value_redis::RedisStore;
 //! use serde_json::json;
 //!
-//! # async fn demo() -> keyvalue_core::Result<()> {
+//! # async fn demo() -> key_value_core::Result<()> {
 //! let store = RedisStore::connect("redis://127.0.0.1:6379/0").await?;
 //! let token = json!({"access_token": "…"}).as_object().cloned().unwrap_or_default();
 //! store.put("github", token.clone(), Some(Duration::from_secs(3600)), Some("tokens")).await?;
@@ -34,7 +34,7 @@
 //!   versions match.
 //!
 //! The store reconnects on its own: an operation attempted while the server is down or
-//! restarting fails with a retryable [`ErrorKind::Connection`](keyvalue_core::ErrorKind)
+//! restarting fails with a retryable [`ErrorKind::Connection`](key_value_core::ErrorKind)
 //! error within the configured timeouts (never a panic, never an endless wait), and the
 //! same store works again once the server is back. The operation that first meets a
 //! broken connection fails too; the store does not retry it for you, since a retried

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use keyvalue_core::{
+use key_value_core::{
     Backend, Capabilities, DEFAULT_COLLECTION, Entry, Error, ErrorKind, Result, async_trait,
     validate_default_collection,
 };
@@ -73,9 +73,9 @@ impl fmt::Debug for RedisStore {
 /// Options of a [`RedisStore`], and the ways to connect it.
 ///
 /// ```no_run
-/// # async fn demo() -> keyvalue_core::Result<()> {
+/// # async fn demo() -> key_value_core::Result<()> {
 /// use std::time::Duration;
-/// use keyvalue_redis::RedisStore;
+/// use key_value_redis::RedisStore;
 ///
 /// let store = RedisStore::builder()
 ///     .default_collection("tokens")

@@ -5,8 +5,8 @@
 
 mod common;
 
-async fn new_fixture() -> keyvalue_conformance::Fixture {
+async fn new_fixture() -> key_value_conformance::Fixture {
     common::fixture(false).await
 }
 
-keyvalue_conformance::suite!(new_fixture);
+key_value_conformance::suite!(new_fixture);

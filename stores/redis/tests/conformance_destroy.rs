@@ -7,8 +7,8 @@
 
 mod common;
 
-use keyvalue_conformance::{Fixture, Report, case, run_case};
-use keyvalue_test_support::redis::{RedisTarget, cluster, single};
+use key_value_conformance::{Fixture, Report, case, run_case};
+use key_value_test_support::redis::{RedisTarget, cluster, single};
 
 fn run(target: Option<RedisTarget>, is_cluster: bool) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -38,10 +38,10 @@ fn run(target: Option<RedisTarget>, is_cluster: bool) {
 
 #[test]
 fn destroy_removes_everything_single() {
-    run(single("keyvalue-redis destroy"), false);
+    run(single("key-value-redis destroy"), false);
 }
 
 #[test]
 fn destroy_removes_everything_cluster() {
-    run(cluster("keyvalue-redis destroy (cluster)"), true);
+    run(cluster("key-value-redis destroy (cluster)"), true);
 }

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use keyvalue_core::{AsyncKeyValue, ErrorKind, JsonObject};
-use keyvalue_redis::{RedisStore, redis};
-use keyvalue_test_support::redis::RedisServer;
+use key_value_core::{AsyncKeyValue, ErrorKind, JsonObject};
+use key_value_redis::{RedisStore, redis};
+use key_value_test_support::redis::RedisServer;
 
-const TEST: &str = "keyvalue-redis connect";
+const TEST: &str = "key-value-redis connect";
 
 fn num(n: i64) -> JsonObject {
     let mut value = JsonObject::new();
@@ -104,7 +104,7 @@ fn bad_settings_are_errors() {
         assert_eq!(err.kind(), ErrorKind::Setup, "{err}");
 
         // Nothing listens on a port just found free.
-        let port = keyvalue_test_support::free_port().unwrap();
+        let port = key_value_test_support::free_port().unwrap();
         let err = RedisStore::builder()
             .connection_timeout(Duration::from_secs(1))
             .reconnect_retries(0)

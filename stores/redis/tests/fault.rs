@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use keyvalue_core::{AsyncKeyValue, ErrorKind, JsonObject};
-use keyvalue_redis::RedisStore;
-use keyvalue_test_support::redis::RedisServer;
+use key_value_core::{AsyncKeyValue, ErrorKind, JsonObject};
+use key_value_redis::RedisStore;
+use key_value_test_support::redis::RedisServer;
 
-const TEST: &str = "keyvalue-redis fault";
+const TEST: &str = "key-value-redis fault";
 /// The most any single operation may take while the server is down.
 const BOUND: Duration = Duration::from_secs(8);
 
@@ -22,7 +22,7 @@ fn num(n: usize) -> JsonObject {
     value
 }
 
-fn check_down<T: std::fmt::Debug>(what: &str, result: keyvalue_core::Result<T>) {
+fn check_down<T: std::fmt::Debug>(what: &str, result: key_value_core::Result<T>) {
     match result {
         Err(err) => {
             assert_eq!(err.kind(), ErrorKind::Connection, "{what}: {err}");

@@ -7,11 +7,11 @@ mod common;
 
 use std::time::Duration;
 
-use keyvalue_core::{AsyncKeyValue, JsonObject};
-use keyvalue_redis::redis_key;
+use key_value_core::{AsyncKeyValue, JsonObject};
+use key_value_redis::redis_key;
 use serde_json::{Value, json};
 
-const TEST: &str = "keyvalue-redis python_interop";
+const TEST: &str = "key-value-redis python_interop";
 
 fn object(value: Value) -> JsonObject {
     value.as_object().cloned().expect("an object")
@@ -107,7 +107,7 @@ fn python_reads_what_rust_wrote() {
         let keys = ["plain", "expiring", "many_0", "many_1", "missing"];
         let mut args = vec![url.as_str(), collection.as_str()];
         args.extend(keys);
-        let Some(output) = keyvalue_test_support::python::run(TEST, PY_READ, &args) else {
+        let Some(output) = key_value_test_support::python::run(TEST, PY_READ, &args) else {
             return;
         };
         let read: Value = serde_json::from_str(output.trim()).expect("the script's JSON");
@@ -152,7 +152,7 @@ fn rust_reads_what_python_wrote() {
     runtime().block_on(async {
         let collection = format!("kvr-interop-p2r-{}", std::process::id());
         let url = &target.urls()[0];
-        let Some(output) = keyvalue_test_support::python::run(
+        let Some(output) = key_value_test_support::python::run(
             TEST,
             PY_WRITE,
             &[url.as_str(), collection.as_str()],

@@ -1,6 +1,6 @@
 //! The SQLite store against rusqlite doing the same work, from async code.
 //!
-//! `cargo bench -p keyvalue-sqlite --bench sqlite`. Three contenders per operation:
+//! `cargo bench -p key-value-sqlite --bench sqlite`. Three contenders per operation:
 //! - `store`: `SqliteStore` (Durability::ProcessCrash: WAL with `synchronous = NORMAL`,
 //!   like the baselines);
 //! - `raw_async`: rusqlite running the same statements on the same schema and pragmas,
@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keyvalue_core::Durability;
-use keyvalue_core::prelude::*;
-use keyvalue_sqlite::SqliteStore;
+use key_value_core::Durability;
+use key_value_core::prelude::*;
+use key_value_sqlite::SqliteStore;
 use rusqlite::{Connection, params};
 
 fn token() -> JsonObject {

@@ -1,4 +1,4 @@
-//! A SQLite store of the keyvalue family: one table in one database file.
+//! A SQLite store of the key-value family: one table in one database file.
 //!
 //! The file is opened in WAL mode with a busy timeout, so several processes can read
 //! and write it at once; `put_many` and `delete_many` run in one transaction (a batch is
@@ -6,12 +6,12 @@
 //! the blocking calls run on tokio's blocking pool over a small pool of connections.
 //!
 //! ```
-//! use keyvalue_sqlite::SqliteStore;
-//! use keyvalue_core::prelude::*;
+//! use key_value_sqlite::SqliteStore;
+//! use key_value_core::prelude::*;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> keyvalue_core::Result<()> {
-//! # let dir = tempfile::tempdir().map_err(|e| keyvalue_core::Error::new(ErrorKind::Setup, e.to_string()))?;
+//! # async fn main() -> key_value_core::Result<()> {
+//! # let dir = tempfile::tempdir().map_err(|e| key_value_core::Error::new(ErrorKind::Setup, e.to_string()))?;
 //! # let path = dir.path().join("cache.db");
 //! let store = SqliteStore::open(&path).await?;
 //! let mut value = JsonObject::new();
@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use keyvalue_core::{
+use key_value_core::{
     Backend, Capabilities, DEFAULT_COLLECTION, Durability, Entry, Error, ErrorKind, Result,
     async_trait, check_version, decode_value, validate_default_collection,
 };
@@ -398,7 +398,7 @@ fn remove_one(connection: &Connection, collection: &str, key: &str, now: i64) ->
     Ok(matches!(removed, Some(expires) if expires.is_none_or(|at| at > now)))
 }
 
-fn serde_json_compact(value: &keyvalue_core::JsonObject) -> Result<String> {
+fn serde_json_compact(value: &key_value_core::JsonObject) -> Result<String> {
     serde_json::to_string(value).map_err(|e| {
         Error::new(ErrorKind::Serialization, "could not encode the value").with_source(e)
     })

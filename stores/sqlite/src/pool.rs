@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use keyvalue_core::{Error, ErrorKind, Result};
+use key_value_core::{Error, ErrorKind, Result};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::{SqliteStoreBuilder, configure};

@@ -3,9 +3,9 @@
 
 #![allow(clippy::panic)] // a store that cannot be set up fails the test
 
-use keyvalue_conformance::{Fixture, RawAccess};
-use keyvalue_core::{Error, ErrorKind, Result, async_trait, parse_timestamp};
-use keyvalue_sqlite::SqliteStore;
+use key_value_conformance::{Fixture, RawAccess};
+use key_value_core::{Error, ErrorKind, Result, async_trait, parse_timestamp};
+use key_value_sqlite::SqliteStore;
 use rusqlite::{Connection, params};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -70,4 +70,4 @@ async fn new_store() -> Fixture {
         .keep_alive(dir)
 }
 
-keyvalue_conformance::suite!(new_store);
+key_value_conformance::suite!(new_store);

@@ -1,8 +1,8 @@
 //! Crash safety and multi-process use of one database file, with real processes: see
-//! `keyvalue_test_support::processes` (`KEYVALUE_CRASH_ROUNDS` sets the crash rounds).
+//! `key_value_test_support::processes` (`KEYVALUE_CRASH_ROUNDS` sets the crash rounds).
 
-use keyvalue_sqlite::SqliteStore;
-use keyvalue_test_support::processes::{crash_test, multi_process_test};
+use key_value_sqlite::SqliteStore;
+use key_value_test_support::processes::{crash_test, multi_process_test};
 
 #[test]
 fn acknowledged_writes_survive_sigkill() {

@@ -2,8 +2,8 @@
 
 #![allow(clippy::unwrap_used)] // test code
 
-use keyvalue_core::prelude::*;
-use keyvalue_sqlite::SqliteStore;
+use key_value_core::prelude::*;
+use key_value_sqlite::SqliteStore;
 use rusqlite::Connection;
 
 #[tokio::test]

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use keyvalue_conformance::{Fixture, RawAccess};
-use keyvalue_core::{Result, async_trait};
-use keyvalue_dynamodb::{DynamoDbStore, emulator_config};
-use keyvalue_test_support::dynamodb::{self, Emulator};
+use key_value_conformance::{Fixture, RawAccess};
+use key_value_core::{Result, async_trait};
+use key_value_dynamodb::{DynamoDbStore, emulator_config};
+use key_value_test_support::dynamodb::{self, Emulator};
 
 /// The table used when the endpoint comes from `DYNAMODB_ENDPOINT` (a server that
 /// outlives the run, so no table per case there).
-pub const SHARED_TABLE: &str = "keyvalue-rs-tests";
+pub const SHARED_TABLE: &str = "key-value-rs-tests";
 
 /// The endpoint for `emulator` (or `DYNAMODB_ENDPOINT`); `None` after a loud skip.
 pub fn endpoint(test: &str, emulator: Emulator) -> Option<String> {
@@ -59,7 +59,7 @@ impl RawAccess for Raw {
 /// (so the case that destroys the whole store runs too), one shared table on a
 /// server from `DYNAMODB_ENDPOINT`.
 pub async fn fixture(emulator: Emulator) -> Fixture {
-    let test = format!("keyvalue-dynamodb conformance on {}", emulator.name());
+    let test = format!("key-value-dynamodb conformance on {}", emulator.name());
     let Some(endpoint) = endpoint(&test, emulator) else {
         return Fixture::skip(format!(
             "no {} emulator and no DYNAMODB_ENDPOINT",

@@ -5,16 +5,16 @@
 
 use std::sync::OnceLock;
 
-use keyvalue_conformance::{Fixture, RawAccess};
-use keyvalue_core::{Result, async_trait};
-use keyvalue_redis::{RedisStore, redis, redis_key};
-use keyvalue_test_support::redis::{RedisTarget, shared_cluster, single};
+use key_value_conformance::{Fixture, RawAccess};
+use key_value_core::{Result, async_trait};
+use key_value_redis::{RedisStore, redis, redis_key};
+use key_value_test_support::redis::{RedisTarget, shared_cluster, single};
 
 /// The single server of this test process (`REDIS_URL`, or one started for it).
 pub fn single_target() -> Option<&'static RedisTarget> {
     static TARGET: OnceLock<Option<RedisTarget>> = OnceLock::new();
     TARGET
-        .get_or_init(|| single("keyvalue-redis tests"))
+        .get_or_init(|| single("key-value-redis tests"))
         .as_ref()
 }
 
@@ -23,7 +23,7 @@ pub fn single_target() -> Option<&'static RedisTarget> {
 pub fn cluster_target() -> Option<&'static RedisTarget> {
     static TARGET: OnceLock<Option<RedisTarget>> = OnceLock::new();
     TARGET
-        .get_or_init(|| shared_cluster("keyvalue-redis cluster tests"))
+        .get_or_init(|| shared_cluster("key-value-redis cluster tests"))
         .as_ref()
 }
 
@@ -110,7 +110,7 @@ impl Raw {
 impl RawAccess for Raw {
     async fn write_raw(&self, collection: &str, key: &str, document: &[u8]) -> Result<()> {
         self.set(collection, key, document).await.map_err(|e| {
-            keyvalue_core::Error::new(keyvalue_core::ErrorKind::Backend, "raw SET failed")
+            key_value_core::Error::new(key_value_core::ErrorKind::Backend, "raw SET failed")
                 .with_source(e)
         })
     }
