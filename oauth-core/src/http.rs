@@ -1,10 +1,12 @@
 //! Size- and time-limited HTTP helpers for discovery, registration and token requests.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use key_value_core::JsonObject;
 use reqwest::{Client, Response, StatusCode};
+use rustls_platform_verifier::BuilderVerifierExt;
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -18,12 +20,29 @@ pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// (a redirect could send credentials elsewhere), a time limit, rustls.
 pub(crate) fn internal_client() -> Result<Client> {
     Client::builder()
+        .tls_backend_preconfigured(tls_config()?)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("oauth-core/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+/// The rustls configuration of the internal client: the process-wide crypto provider
+/// when the application installed one, otherwise ring (reqwest is built without a
+/// provider of its own), and the platform's certificate verifier, as reqwest's own.
+fn tls_config() -> Result<rustls::ClientConfig> {
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| builder.with_platform_verifier())
+        .map_err(|e| Error::Config(format!("cannot set up TLS: {e}")))?
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// A URL for messages and logs: no query string or fragment (they may carry codes).
@@ -197,6 +216,13 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn the_internal_client_needs_no_installed_crypto_provider() {
+        // Nothing in this test binary installs a process-wide provider: ring is used.
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+        assert!(internal_client().is_ok());
     }
 
     #[test]

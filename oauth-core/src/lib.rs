@@ -6,11 +6,18 @@
 //! and server metadata in the store you choose, in the layout FastMCP uses. Tokens are
 //! refreshed before they expire and after a 401, one refresh at a time.
 //!
+//! With reqwest 0.13 and reqwest-middleware 0.5, and reqwest's `rustls-no-provider`
+//! feature (one rustls, ring as its crypto provider, no OpenSSL; see the README for
+//! the dependency lines):
+//!
 //! ```no_run
-//! use oauth_core::OAuth;
 //! use key_value_memory::MemoryStore;
+//! use oauth_core::{ExposeSecret, OAuth};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! // Once, before any reqwest client is built: reqwest has no crypto provider of its own.
+//! let _ = rustls::crypto::ring::default_provider().install_default();
+//!
 //! let oauth = OAuth::builder("https://mcp.example.com/mcp")
 //!     .client_name("my agent")
 //!     .token_storage(MemoryStore::new()) // any store, e.g. an encrypted disk store
@@ -27,9 +34,10 @@
 //!     .await?;
 //! println!("{}", response.status());
 //!
-//! // Or for another HTTP stack: a valid token.
+//! // Or for another HTTP stack: a valid token (a `SecretString`).
 //! let token = oauth.access_token().await?;
-//! # let _ = token;
+//! let authorization = format!("Bearer {}", token.expose_secret());
+//! # let _ = authorization;
 //! # Ok(())
 //! # }
 //! ```

@@ -303,6 +303,13 @@ async fn mcp(State(s): State<Server>, headers: HeaderMap) -> Response {
     Json(json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": []}})).into_response()
 }
 
+/// A client for the test's own requests. reqwest is built without a crypto provider of
+/// its own (no aws-lc-rs), so the process installs ring first, as an application does.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A browser that must not be used: the test fails if authorization starts.
 fn no_browser() -> BrowserMode {
     BrowserMode::Custom(Arc::new(|_| panic!("the browser was opened")))
@@ -313,7 +320,7 @@ fn real_browser() -> BrowserMode {
     BrowserMode::Custom(Arc::new(|url| {
         let url = url.clone();
         tokio::spawn(async move {
-            let _ = reqwest::get(url).await;
+            let _ = http_client().get(url).send().await;
         });
         Ok(())
     }))
@@ -329,7 +336,7 @@ fn client(server: &Server, store: &Arc<MemoryStore>, browser: BrowserMode) -> OA
 }
 
 async fn call(oauth: &OAuth, server: &Server) -> reqwest::StatusCode {
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+    let http = reqwest_middleware::ClientBuilder::new(http_client())
         .with(oauth.clone())
         .build();
     http.post(server.mcp_url())
@@ -752,7 +759,7 @@ async fn revoke_asks_the_server_then_forgets_the_tokens() {
         ]
     );
     // The server no longer accepts the access token, and nothing is stored.
-    let status = reqwest::Client::new()
+    let status = http_client()
         .post(server.mcp_url())
         .bearer_auth(&access)
         .send()
@@ -882,11 +889,13 @@ async fn a_forged_callback_does_not_end_the_login() {
                 .find(|(k, _)| k == "redirect_uri")
                 .map(|(_, v)| v.into_owned())
                 .unwrap();
-            let forged = reqwest::get(format!("{redirect}?code=stolen&state=forged"))
+            let forged = http_client()
+                .get(format!("{redirect}?code=stolen&state=forged"))
+                .send()
                 .await
                 .unwrap();
             *seen.lock().unwrap() = Some(forged.status());
-            let _ = reqwest::get(url).await;
+            let _ = http_client().get(url).send().await;
         });
         Ok(())
     }));
