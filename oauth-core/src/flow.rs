@@ -374,10 +374,30 @@ impl OAuth {
             tracing::debug!("using tokens another client renewed in the store");
             return Ok(Some(tokens.access_token.clone()));
         }
+        // Inside the margin but not yet expired: still good to hand out when renewing
+        // is impossible or fails.
+        let still_valid = tokens.is_fresh(0.0).then(|| tokens.access_token.clone());
         if tokens.refresh_token.is_none() || self.inner.config.grant != GrantMode::AuthorizationCode
         {
-            return Ok(None);
+            return Ok(still_valid);
         }
+        match self.renew(st).await {
+            Ok(Some(token)) => Ok(Some(token)),
+            Ok(None) => Ok(still_valid),
+            Err(e) if still_valid.is_some() && !matches!(e, Error::Storage(_)) => {
+                tracing::warn!(
+                    error = %e,
+                    "could not renew the access token; using it for the seconds it has left"
+                );
+                Ok(still_valid)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Renews the tokens with the refresh token, finding the authorization server first
+    /// when it is not known yet.
+    async fn renew(&self, st: &mut FlowState) -> Result<Option<SecretString>> {
         if st.discovered.is_none() {
             st.discovered = match self.stored_server().await? {
                 Some(d) => Some(d),

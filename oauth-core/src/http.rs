@@ -19,14 +19,28 @@ pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The client for everything except the protected resource itself: no redirects
 /// (a redirect could send credentials elsewhere), a time limit, rustls.
 pub(crate) fn internal_client() -> Result<Client> {
-    Client::builder()
-        .tls_backend_preconfigured(tls_config()?)
+    http_client_builder()?
         .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("oauth-core/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+/// A reqwest client builder with oauth-core's TLS set up, for an application's own
+/// requests (to the MCP server, say): rustls with the process-wide crypto provider when
+/// the application installed one, otherwise ring, and the platform's certificate
+/// verifier. reqwest is built without a crypto provider of its own (its `rustls` feature
+/// would add aws-lc-rs beside the ring the rest of the tree uses), so
+/// `reqwest::Client::new()` panics in a program that installed no provider; this builder
+/// never does.
+///
+/// # Errors
+///
+/// [`Error::Config`] when the platform's certificate verifier cannot be set up.
+pub fn http_client_builder() -> Result<reqwest::ClientBuilder> {
+    Ok(Client::builder().tls_backend_preconfigured(tls_config()?))
 }
 
 /// The rustls configuration of the internal client: the process-wide crypto provider

@@ -76,6 +76,7 @@ mod token;
 pub use config::{BrowserMode, DEFAULT_CALLBACK_TIMEOUT, JwtAlgorithm, OAuthBuilder, OpenUrl};
 pub use error::{Error, Result};
 pub use flow::{OAuth, Revocation};
+pub use http::http_client_builder;
 pub use storage::{CLIENT_COLLECTION, EXPIRY_COLLECTION, METADATA_COLLECTION, TOKEN_COLLECTION};
 
 /// Re-exported so callers can read tokens without adding the dependency.

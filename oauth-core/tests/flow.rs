@@ -376,8 +376,13 @@ async fn stored_tokens(store: &dyn AsyncKeyValue, server: &Server) -> Option<Jso
 }
 
 async fn expire_stored_token(store: &MemoryStore, server: &Server) {
+    set_stored_expiry(store, server, -10.0).await;
+}
+
+/// Makes the stored access token expire `from_now` seconds from now.
+async fn set_stored_expiry(store: &MemoryStore, server: &Server, from_now: f64) {
     let mut expiry = JsonObject::new();
-    expiry.insert("expires_at".into(), json!(now() - 10.0));
+    expiry.insert("expires_at".into(), json!(now() + from_now));
     store
         .put(
             &format!("{}/token_expiry", server.mcp_url()),
@@ -519,12 +524,8 @@ async fn a_refused_refresh_token_means_authorizing_again() {
     assert_eq!(server.authorizations.load(Ordering::SeqCst), 2);
 }
 
-#[tokio::test]
-async fn a_network_error_during_refresh_keeps_the_tokens() {
-    let server = Server::start().await;
-    let store = logged_in(&server).await;
-    expire_stored_token(&store, &server).await;
-    // Point the stored token endpoint at a closed port.
+/// Points the stored authorization server's token endpoint at a closed port.
+async fn kill_stored_token_endpoint(store: &MemoryStore, server: &Server) {
     let key = format!("{}/authorization_server", server.mcp_url());
     let mut stored = store
         .get(&key, Some(oauth_core::METADATA_COLLECTION))
@@ -542,6 +543,59 @@ async fn a_network_error_during_refresh_keeps_the_tokens() {
         .put(&key, stored, None, Some(oauth_core::METADATA_COLLECTION))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_still_valid_token_is_handed_out_when_it_cannot_be_renewed() {
+    let server = Server::start().await;
+    let store = logged_in(&server).await;
+    let before = stored_tokens(&*store, &server).await.unwrap()["access_token"].clone();
+    // Inside the renewal margin, and the token endpoint is down: the token still has
+    // 25 s, which the server accepts, so it is what the caller gets.
+    set_stored_expiry(&store, &server, 25.0).await;
+    kill_stored_token_endpoint(&store, &server).await;
+    let token = client(&server, &store, no_browser())
+        .access_token()
+        .await
+        .unwrap();
+    assert_eq!(json!(token.expose_secret()), before);
+    assert_eq!(server.refreshes.load(Ordering::SeqCst), 0);
+
+    // Once it has expired there is nothing left to hand out: the failure is reported.
+    expire_stored_token(&store, &server).await;
+    let err = client(&server, &store, no_browser())
+        .access_token()
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+}
+
+#[tokio::test]
+async fn a_still_valid_token_without_a_refresh_token_is_handed_out() {
+    let server = Server::start().await;
+    let store = logged_in(&server).await;
+    let key = format!("{}/tokens", server.mcp_url());
+    let mut tokens = stored_tokens(&*store, &server).await.unwrap();
+    tokens.remove("refresh_token");
+    let access = tokens["access_token"].clone();
+    store
+        .put(&key, tokens, None, Some(oauth_core::TOKEN_COLLECTION))
+        .await
+        .unwrap();
+    set_stored_expiry(&store, &server, 20.0).await;
+    let cached = client(&server, &store, no_browser())
+        .cached_token()
+        .await
+        .unwrap();
+    assert_eq!(cached.map(|t| json!(t.expose_secret())), Some(access));
+}
+
+#[tokio::test]
+async fn a_network_error_during_refresh_keeps_the_tokens() {
+    let server = Server::start().await;
+    let store = logged_in(&server).await;
+    expire_stored_token(&store, &server).await;
+    kill_stored_token_endpoint(&store, &server).await;
 
     let err = client(&server, &store, no_browser())
         .access_token()

@@ -2,16 +2,20 @@
 //!
 //! This is the crate programs depend on. It re-exports the contract from
 //! `key-value-core` ([`AsyncKeyValue`], [`AsyncKeyValueExt`], [`Error`], ...) and, behind
-//! one Cargo feature each, the stores:
+//! one Cargo feature each, the stores (each module is there when its feature is on):
 //!
 //! | feature | store | module |
 //! |---|---|---|
-//! | `memory` (default) | in-process, optional LRU bound per collection | [`memory`] |
-//! | `disk` | a directory, crash and multi-process safe | [`disk`] |
-//! | `sqlite` | a SQLite file (WAL, bundled SQLite) | [`sqlite`] |
-//! | `redis` | Redis, single node and cluster (py-key-value's layout) | [`redis`] |
-//! | `dynamodb` | DynamoDB (py-key-value's table layout) | [`dynamodb`] |
-//! | `fernet` | Fernet encryption wrapper for any store, with key rotation | [`fernet`] |
+//! | `memory` (default) | in-process, optional LRU bound per collection | `key_value::memory` |
+//! | `disk` | a directory, crash and multi-process safe | `key_value::disk` |
+//! | `sqlite` | a SQLite file (WAL, bundled SQLite) | `key_value::sqlite` |
+//! | `redis` | Redis, single node and cluster (py-key-value's layout) | `key_value::redis` |
+//! | `dynamodb` | DynamoDB (py-key-value's table layout) | `key_value::dynamodb` |
+//! | `fernet` | Fernet encryption wrapper for any store, with key rotation | `key_value::fernet` |
+//!
+//! [`open`] builds a store from a URI such as `sqlite:tokens.sqlite` or
+//! `redis://127.0.0.1:6379/0` (every form in [`uri`]), for programs that let their users
+//! choose the store.
 //!
 //! ```
 //! use key_value::prelude::*;
@@ -32,6 +36,9 @@
 //! ```
 
 pub use key_value_core::*;
+
+pub mod uri;
+pub use uri::{StoreUri, open};
 
 /// The in-process store (feature `memory`).
 #[cfg(feature = "memory")]
@@ -68,3 +75,14 @@ pub mod dynamodb {
 pub mod fernet {
     pub use key_value_fernet::*;
 }
+
+// The README's code blocks, and the workspace README's, compiled (and run, unless marked
+// `no_run`) by `cargo test --doc`, so that what a reader copies works. Their features
+// and dependencies are this crate's dev-dependencies.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct WorkspaceReadmeDoctests;

@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use examples::encryption::{encrypt, new_key};
+//! use mcp_auth::encryption::{encrypt, new_key};
 //! use key_value::AsyncKeyValue;
 //! use key_value::memory::MemoryStore;
 //!
@@ -36,6 +36,9 @@ pub enum KeySource {
     NewFile(PathBuf),
     /// A key made for this run only (for a memory store).
     Ephemeral,
+    /// No key file yet (a command that creates nothing): a key for this run only, which
+    /// can read nothing that is stored.
+    Missing(PathBuf),
 }
 
 impl fmt::Display for KeySource {
@@ -45,6 +48,7 @@ impl fmt::Display for KeySource {
             KeySource::File(p) => write!(f, "key in {}", p.display()),
             KeySource::NewFile(p) => write!(f, "new key created in {} (owner-only)", p.display()),
             KeySource::Ephemeral => f.write_str("a key for this run only"),
+            KeySource::Missing(p) => write!(f, "no key file at {} yet", p.display()),
         }
     }
 }
@@ -54,7 +58,9 @@ pub type KeyText = Zeroizing<String>;
 
 /// A new random key.
 pub fn new_key() -> Result<KeyText, String> {
-    FernetKey::generate().map_err(|e| format!("cannot make an encryption key: {e}"))
+    FernetKey::generate()
+        .map(|key| key.to_base64())
+        .map_err(|e| format!("cannot make an encryption key: {e}"))
 }
 
 /// The one place the store is wrapped: every value is sealed with Fernet before it
@@ -65,9 +71,9 @@ pub fn encrypt(store: Arc<dyn AsyncKeyValue>, key: &str) -> Result<Arc<dyn Async
     Ok(Arc::new(FernetWrapper::new(store, key)))
 }
 
-/// The key: `MCP_AUTH_KEY` if set, else the key file (created, owner-only, when
-/// missing), else (no key file: a memory store) a key for this run only.
-pub fn load_key(key_file: Option<&Path>) -> Result<(KeyText, KeySource), String> {
+/// The key: `MCP_AUTH_KEY` if set, else the key file (created, owner-only, when missing
+/// and `create` is set), else (no key file: a memory store) a key for this run only.
+pub fn load_key(key_file: Option<&Path>, create: bool) -> Result<(KeyText, KeySource), String> {
     if let Ok(raw) = std::env::var(KEY_ENV) {
         let raw = Zeroizing::new(raw);
         let text = Zeroizing::new(raw.trim().to_string());
@@ -84,6 +90,7 @@ pub fn load_key(key_file: Option<&Path>) -> Result<(KeyText, KeySource), String>
     };
     match read_key_file(path)? {
         Some(text) => Ok((text, KeySource::File(path.to_path_buf()))),
+        None if !create => Ok((new_key()?, KeySource::Missing(path.to_path_buf()))),
         None => {
             let text = create_key_file(path)?;
             Ok((text, KeySource::NewFile(path.to_path_buf())))
@@ -93,6 +100,18 @@ pub fn load_key(key_file: Option<&Path>) -> Result<(KeyText, KeySource), String>
 
 /// The key in an existing key file; `None` when there is no file.
 fn read_key_file(path: &Path) -> Result<Option<KeyText>, String> {
+    // Only a regular file: opening a named pipe would wait for a writer for ever.
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => {
+            return Err(format!(
+                "the key file {} is not a regular file; give the path of a file that holds the key",
+                path.display()
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read the key file {}: {e}", path.display())),
+    }
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -131,7 +150,7 @@ fn read_key_file(path: &Path) -> Result<Option<KeyText>, String> {
 /// Writes a new key to a new file that only its owner can read.
 fn create_key_file(path: &Path) -> Result<KeyText, String> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        crate::store_spec::create_private_dir(parent)?;
+        crate::paths::create_private_dir(parent)?;
     }
     let text = new_key()?;
     let mut options = std::fs::OpenOptions::new();

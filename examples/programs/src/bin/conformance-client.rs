@@ -10,7 +10,7 @@
 
 use std::process::ExitCode;
 
-use examples::mcp_client::{McpClient, PROTOCOL_VERSION};
+use mcp_auth::mcp_client::{McpClient, PROTOCOL_VERSION};
 use oauth_core::{BrowserMode, JwtAlgorithm, OAuth};
 use serde_json::{Value, json};
 
@@ -75,7 +75,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if scenario.starts_with("auth/client-credentials") {
         builder = builder.client_credentials();
     }
-    let mut mcp = McpClient::new(builder.build()?).with_protocol_version(&version);
+    let mut mcp = McpClient::new(builder.build()?)?.with_protocol_version(&version);
 
     mcp.initialize().await?;
     eprintln!("conformance client: initialized");

@@ -2,12 +2,12 @@
 //! `reqwest` middleware: enough to initialize, list tools and call one.
 //!
 //! ```no_run
-//! use examples::mcp_client::McpClient;
+//! use mcp_auth::mcp_client::McpClient;
 //! use oauth_core::OAuth;
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let oauth = OAuth::builder("http://127.0.0.1:8391/mcp").build()?;
-//! let mut mcp = McpClient::new(oauth);
+//! let mut mcp = McpClient::new(oauth)?;
 //! mcp.initialize().await?;
 //! println!("{:?}", mcp.list_tools().await?);
 //! println!("{}", mcp.call_tool("add", serde_json::json!({"a": 2, "b": 3})).await?);
@@ -35,6 +35,9 @@ pub enum McpError {
     /// Reading the response failed.
     #[error("reading the MCP server's answer failed: {0}")]
     Read(#[from] reqwest::Error),
+    /// The HTTP client could not be set up (TLS).
+    #[error("cannot set up the HTTP client: {0}")]
+    Setup(#[from] oauth_core::Error),
     /// The server answered with an HTTP error.
     #[error("the MCP server answered HTTP {status}: {body}")]
     Status {
@@ -71,19 +74,26 @@ fn client_info() -> Value {
 
 impl McpClient {
     /// A client for the server `oauth` authorizes for; every request carries its token.
-    pub fn new(oauth: OAuth) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// [`McpError::Setup`] when TLS cannot be set up.
+    pub fn new(oauth: OAuth) -> Result<Self, McpError> {
         let url = oauth.server_url().to_string();
-        let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        let client = oauth_core::http_client_builder()?
+            .build()
+            .map_err(McpError::Read)?;
+        let http = reqwest_middleware::ClientBuilder::new(client)
             .with(oauth)
             .build();
-        McpClient {
+        Ok(McpClient {
             http,
             url,
             version: PROTOCOL_VERSION.into(),
             stateless: false,
             session: None,
             next_id: 1,
-        }
+        })
     }
 
     /// Speaks protocol `version` instead of [`PROTOCOL_VERSION`].

@@ -21,8 +21,9 @@ use url::Url;
 use super::commands::oauth_failure;
 use super::store::{self, Opened, Options, describe_expiry, server_key, token_info};
 use super::{DemoArgs, Failure, Outcome};
-use crate::demo_server::DemoServer;
 use crate::mcp_client::McpClient;
+use crate::output::outln;
+use mcp_demo_server::DemoServer;
 
 /// The collection of the demo's own settings.
 pub const DEMO_COLLECTION: &str = "mcp-auth-demo";
@@ -43,7 +44,7 @@ fn print_events(events: &Events) -> Vec<String> {
         .map(|mut e| e.drain(..).collect())
         .unwrap_or_default();
     for event in &drained {
-        println!("     server: {event}");
+        outln!("     server: {event}");
     }
     drained
 }
@@ -146,22 +147,22 @@ async fn start_server(
 
 /// `mcp-auth demo`.
 pub(crate) async fn run(options: &Options, args: DemoArgs) -> Outcome {
-    println!(
+    outln!(
         "mcp-auth demo: logging in to an OAuth-protected MCP server on this machine, step by step."
     );
     let opened = store::open(options).await?;
-    println!("1. Token store: {}.", opened.describe());
+    outln!("1. Token store: {}.", opened.describe());
     if !opened.spec.is_persistent() {
-        println!("   (memory: the tokens are gone when the demo ends, so every run logs in.)");
+        outln!("   (memory: the tokens are gone when the demo ends, so every run logs in.)");
     }
 
     let events: Events = Arc::new(Mutex::new(Vec::new()));
     let (server, note) = start_server(&opened, &args, &events).await?;
-    println!(
+    outln!(
         "2. Started the demo authorization server at {} ({note}).",
         server.issuer()
     );
-    println!(
+    outln!(
         "   Its protected MCP endpoint is {}; the server keeps its own state in the same store.",
         server.mcp_url()
     );
@@ -198,16 +199,16 @@ async fn session(opened: &Opened, server: &DemoServer, events: &Events) -> Outco
             .map(|i| describe_expiry(&i))
             .unwrap_or_default();
         if renewed {
-            println!(
+            outln!(
                 "3. The stored token had (nearly) expired: renewed it with the stored refresh token \
                  (no login needed); the new token is {expiry}:"
             );
             print_events(events);
         } else {
-            println!("3. Found a stored token for {url}, {expiry}: reusing it, no login needed.");
+            outln!("3. Found a stored token for {url}, {expiry}: reusing it, no login needed.");
         }
     } else {
-        println!(
+        outln!(
             "3. No usable token for {url} in the store: logging in without a browser \
              (the demo server approves at once):"
         );
@@ -220,9 +221,7 @@ async fn session(opened: &Opened, server: &DemoServer, events: &Events) -> Outco
             .await?
             .map(|i| describe_expiry(&i))
             .unwrap_or_default();
-        println!(
-            "   Logged in: the access token is {expiry}; it and the refresh token are stored."
-        );
+        outln!("   Logged in: the access token is {expiry}; it and the refresh token are stored.");
     }
 
     match &opened.key {
@@ -237,22 +236,22 @@ async fn session(opened: &Opened, server: &DemoServer, events: &Events) -> Outco
                 .and_then(|s| s.get(key_value::fernet::DATA_FIELD))
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            println!(
+            outln!(
                 "4. At rest the token entry is sealed with Fernet: {{\"__encrypted_data__\": \"{}…\" \
                  ({} characters), \"__encryption_version__\": 1}}.",
                 data.chars().take(12).collect::<String>(),
                 data.len()
             );
         }
-        None => println!("4. The tokens are stored unencrypted (--no-encryption)."),
+        None => outln!("4. The tokens are stored unencrypted (--no-encryption)."),
     }
 
-    println!("5. Calling the MCP server with the token:");
+    outln!("5. Calling the MCP server with the token:");
     let mcp_failure =
         |e: crate::mcp_client::McpError| Failure::failed(format!("the MCP call failed: {e}"));
-    let mut mcp = McpClient::new(oauth.clone());
+    let mut mcp = McpClient::new(oauth.clone()).map_err(|e| Failure::failed(e.to_string()))?;
     let init = mcp.initialize().await.map_err(mcp_failure)?;
-    println!(
+    outln!(
         "   initialize -> protocol {}, server \"{}\"",
         init.get("protocolVersion")
             .and_then(Value::as_str)
@@ -262,23 +261,23 @@ async fn session(opened: &Opened, server: &DemoServer, events: &Events) -> Outco
             .unwrap_or("?")
     );
     let tools = mcp.list_tools().await.map_err(mcp_failure)?;
-    println!("   tools/list -> {}", tools.join(", "));
+    outln!("   tools/list -> {}", tools.join(", "));
     let whoami = mcp
         .call_tool("whoami", json!({}))
         .await
         .map_err(mcp_failure)?;
-    println!("   tools/call whoami -> {whoami}");
+    outln!("   tools/call whoami -> {whoami}");
     let sum = mcp
         .call_tool("add", json!({"a": 2, "b": 3}))
         .await
         .map_err(mcp_failure)?;
-    println!("   tools/call add {{\"a\": 2, \"b\": 3}} -> {sum}");
+    outln!("   tools/call add {{\"a\": 2, \"b\": 3}} -> {sum}");
     let renewed_now = print_quiet_refreshes(events);
     if renewed_now {
-        println!("   (the token was renewed with the refresh token on the way)");
+        outln!("   (the token was renewed with the refresh token on the way)");
     }
 
-    println!(
+    outln!(
         "Done. Run `mcp-auth demo` again to see the stored token reused without a login, \
          and `mcp-auth status` to list stored tokens."
     );

@@ -19,8 +19,8 @@ fn secret(text: &str) -> JsonObject {
 async fn main() -> key_value::Result<()> {
     // Keep key text somewhere safe: a secret manager, an environment variable, a
     // file only you can read.
-    let old_text = FernetKey::generate()?;
-    let new_text = FernetKey::generate()?;
+    let old_text = FernetKey::generate()?.to_base64();
+    let new_text = FernetKey::generate()?.to_base64();
     let inner = Arc::new(MemoryStore::new());
 
     let store = FernetWrapper::new(inner.clone(), FernetKey::from_base64(&old_text)?);

@@ -8,8 +8,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use examples::demo_server::DemoServer;
 use key_value_test_support::free_port;
+use mcp_demo_server::DemoServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-auth");
 
@@ -196,9 +196,16 @@ fn bad_store_specs_and_urls_are_one_line_usage_errors() {
             assert!(err.contains("is not a server URL"), "{err}");
         }
     }
-    // A valid spec this build or this machine cannot serve: one line, failure.
+    // A Redis URL whose database is not a number is a usage error, whatever the build.
+    let out = run(mcp_auth(home.path()).args(["--store", "redis://127.0.0.1:6379/abc", "status"]));
+    let err = assert_one_line_failure(&out, 2);
+    assert!(err.contains("`/abc` is not a database number"), "{err}");
+    // A valid spec this build or this machine cannot serve: one line; a usage error when
+    // the build has no Redis store (the default build), a failure when none answers.
     let out = run(mcp_auth(home.path()).args(["--store", "redis://127.0.0.1:1/0", "status"]));
-    let err = assert_one_line_failure(&out, 1);
+    let code = out.status.code().unwrap_or_default();
+    assert!(code == 1 || code == 2, "exit {code}");
+    let err = assert_one_line_failure(&out, code);
     assert!(err.contains("Redis"), "{err}");
     // Nothing was created for a refused command.
     assert!(!home.path().join("data").exists());
@@ -256,7 +263,8 @@ async fn login_headless(home: &Path, store: &str, url: &str) -> (bool, String) {
         }
     };
     // The browser: follows the demo server's redirect to mcp-auth's callback.
-    let page = reqwest::get(&auth_url).await.unwrap();
+    let browser = oauth_core::http_client_builder().unwrap().build().unwrap();
+    let page = browser.get(&auth_url).send().await.unwrap();
     assert!(page.status().is_success(), "{}", page.status());
     let status = tokio::task::block_in_place(|| child.wait()).unwrap();
     while let Ok(line) = received.recv_timeout(Duration::from_secs(1)) {
@@ -268,7 +276,10 @@ async fn login_headless(home: &Path, store: &str, url: &str) -> (bool, String) {
 
 /// The status of a `tools/list` call to the MCP endpoint at `url` with `token`.
 async fn tools_list_status(url: &str, token: &str) -> reqwest::StatusCode {
-    reqwest::Client::new()
+    oauth_core::http_client_builder()
+        .unwrap()
+        .build()
+        .unwrap()
         .post(url)
         .bearer_auth(token)
         .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
@@ -369,7 +380,18 @@ fn a_wrong_key_or_an_open_key_file_is_one_clear_error() {
         .args(["--store", &store, "token", &url]));
     let err = assert_one_line_failure(&out, 1);
     assert!(err.contains("cannot decrypt"), "{err}");
-    assert!(err.contains("logout --forget-client"), "{err}");
+    // The advice names the real server, and fits on a line.
+    assert!(
+        err.contains(&format!("mcp-auth logout --forget-client {url}")),
+        "{err}"
+    );
+    assert!(!err.contains("SERVER_URL") && err.len() < 300, "{err}");
+    // `status` says which entry it cannot read, and fails.
+    let out = run(mcp_auth(home.path())
+        .env("MCP_AUTH_KEY", key_b)
+        .args(["--store", &store, "status"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("{url}  unreadable")));
 
     // Without encryption the entries would read as missing and be overwritten.
     let out =
@@ -473,7 +495,247 @@ fn a_lost_key_file_is_not_silently_replaced() {
         "{}",
         text(&out.stderr)
     );
+    // `status` makes no key, and says no token is stored (exit 3).
     let out = run(mcp_auth(home.path()).args(["--store", &store, "status"]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(!key_file.exists());
+}
+
+#[test]
+fn status_creates_nothing_and_fails_for_unusable_tokens() {
+    let home = tempfile::tempdir().unwrap();
+    // A mistyped store: nothing is created, and there is no usable token (exit 3).
+    let typo = home.path().join("no/such/dir/tokens.sqlite");
+    let store = format!("sqlite:{}", typo.display());
+    for args in [
+        vec!["--store", &store, "status"],
+        vec!["--store", &store, "status", "--json"],
+        vec!["--store", &store, "token", "http://127.0.0.1:9/mcp"],
+        vec!["--store", &store, "logout", "http://127.0.0.1:9/mcp"],
+    ] {
+        let out = run(mcp_auth(home.path()).args(&args));
+        let expected = if args.contains(&"logout") { 0 } else { 3 };
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("no token store at"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert!(!home.path().join("no").exists(), "nothing was created");
+    // The default store, on a machine where nothing was stored yet: the same.
+    let out = run(mcp_auth(home.path()).args(["status"]));
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!home.path().join("data").exists(), "nothing was created");
+
+    // A store with a valid token for one server.
+    let port = free_port().unwrap().to_string();
+    let store = format!("sqlite:{}", home.path().join("s.sqlite").display());
+    let demo = run(mcp_auth(home.path()).args(["--store", &store, "demo", "--port", &port]));
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let out = run(mcp_auth(home.path()).args(["--store", &store, "status", "--json"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(key_file.exists());
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["encrypted"], true);
+    assert_eq!(status["servers"][0]["url"], url.as_str());
+    assert_eq!(status["servers"][0]["state"], "valid");
+    assert_eq!(status["servers"][0]["usable"], true);
+    assert!(status["servers"][0]["expires_in"].as_i64().unwrap() > 3000);
+    // Asked about a server with no token: exit 3, and the JSON says why.
+    let other = "http://127.0.0.1:9/mcp";
+    let out = run(mcp_auth(home.path()).args(["--store", &store, "status", other, "--json"]));
+    assert_eq!(out.status.code(), Some(3));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["servers"][0]["state"], "missing");
+    assert_eq!(status["servers"][0]["usable"], false);
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap().to_string();
+    // `mcp-auth demo | head -1`: the reader goes after one line.
+    let mut child = mcp_auth(home.path())
+        .args(["demo", "--port", &port])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(!first.is_empty());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn token_json_and_a_token_in_its_last_seconds() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap().to_string();
+    let file = home.path().join("t.sqlite");
+    let store = format!("sqlite:{}", file.display());
+    let demo = run(mcp_auth(home.path()).args([
+        "--store",
+        &store,
+        "--no-encryption",
+        "demo",
+        "--port",
+        &port,
+    ]));
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let args = [
+        "--store",
+        &store,
+        "--no-encryption",
+        "token",
+        &url,
+        "--json",
+    ];
+    // The demo server is gone with the demo, but the token is valid for an hour.
+    let out = run(mcp_auth(home.path()).args(args));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let token = json["access_token"].as_str().unwrap().to_string();
+    assert_eq!(json["token_type"], "Bearer");
+    assert!(json["expires_in"].as_i64().unwrap() > 3000, "{json}");
+
+    // 25 s left: inside the renewal margin, and the server that would renew it is down.
+    // The token still works for 25 s, so `token` prints it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use key_value::AsyncKeyValue;
+        let raw = key_value::sqlite::SqliteStore::open(&file).await.unwrap();
+        let mut expiry = key_value::JsonObject::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        expiry.insert("expires_at".into(), serde_json::json!(now + 25.0));
+        raw.put(
+            &format!("{url}/token_expiry"),
+            expiry,
+            None,
+            Some(oauth_core::EXPIRY_COLLECTION),
+        )
+        .await
+        .unwrap();
+    });
+    let out = run(mcp_auth(home.path()).args(&args[..5]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), token);
+}
+
+#[test]
+fn completions_for_each_shell() {
+    let home = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(mcp_auth(home.path()).args(["completions", shell]));
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(
+            script.contains("mcp-auth") && script.contains("logout"),
+            "{shell}"
+        );
+    }
+    let out = run(mcp_auth(home.path()).args(["completions", "tcsh"]));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A server on loopback that answers every request with `response` (a whole HTTP/1.1
+/// response), as a web server that is no MCP server, or one without OAuth, would.
+fn canned_server(response: &'static str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            // Read the head and the body the request announces, then answer.
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+                let head = String::from_utf8_lossy(&seen).to_string();
+                if let Some(end) = head.find("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            let (name, value) = l.split_once(':')?;
+                            name.eq_ignore_ascii_case("content-length")
+                                .then(|| value.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if seen.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    base
+}
+
+#[test]
+fn servers_that_are_no_oauth_protected_mcp_server_are_named_so() {
+    let home = tempfile::tempdir().unwrap();
+    let web = canned_server(
+        "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 9\r\n\
+         Connection: close\r\n\r\nnot here!",
+    );
+    let url = format!("{web}/mcp");
+    let out = run(mcp_auth(home.path()).args(["login", &url, "--no-browser", "--timeout", "5"]));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(&format!("{url} is not an MCP server")),
+        "{stderr}"
+    );
+    assert!(last.contains("404"), "{stderr}");
+
+    let open = canned_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 36\r\n\
+         Connection: close\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
+    );
+    let url = format!("{open}/mcp");
+    let out = run(mcp_auth(home.path()).args(["login", &url, "--no-browser", "--timeout", "5"]));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("is an MCP server that is not OAuth protected"),
+        "{stderr}"
+    );
+
+    // --verbose traces the HTTP steps on stderr.
+    let out = run(mcp_auth(home.path()).args([
+        "--verbose",
+        "login",
+        &format!("{web}/mcp"),
+        "--no-browser",
+        "--timeout",
+        "5",
+    ]));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("DEBUG"), "{stderr}");
+    assert!(stderr.contains("/.well-known/"), "{stderr}");
 }

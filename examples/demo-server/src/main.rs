@@ -1,8 +1,8 @@
 //! `demo-server`: the demo OAuth authorization server and protected MCP endpoint
-//! (`examples::demo_server`) on loopback, until Ctrl-C.
+//! (`mcp_demo_server`) on loopback, until Ctrl-C.
 //!
 //! ```text
-//! cargo run -p examples --bin demo-server -- --port 8390 --token-lifetime 60
+//! cargo run -p mcp-demo-server -- --port 8390 --token-lifetime 60
 //! mcp-auth login http://127.0.0.1:8390/mcp
 //! ```
 
@@ -12,9 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use examples::demo_server::DemoServer;
-use examples::store_spec::StoreSpec;
-use key_value::AsyncKeyValue;
+use key_value::{AsyncKeyValue, ErrorKind, StoreUri};
+use mcp_demo_server::DemoServer;
 
 /// A demo OAuth 2.1 authorization server with a protected MCP endpoint, for trying MCP
 /// clients on one machine. Its authorization endpoint approves every valid request at
@@ -66,9 +65,17 @@ enum Failure {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     let store: Arc<dyn AsyncKeyValue> = match &cli.store {
-        Some(spec) => {
-            let spec = spec.parse::<StoreSpec>().map_err(Failure::Usage)?;
-            spec.open().await.map_err(Failure::Failed)?
+        Some(text) => {
+            let uri = text
+                .parse::<StoreUri>()
+                .map_err(|e| Failure::Usage(format!("bad --store: {}", e.message())))?;
+            match uri.open().await {
+                Ok(store) => Arc::from(store),
+                Err(e) if e.kind() == ErrorKind::Unsupported => {
+                    return Err(Failure::Usage(format!("--store {uri}: {}", e.message())));
+                }
+                Err(e) => return Err(Failure::Failed(format!("cannot open {uri}: {e}"))),
+            }
         }
         None => Arc::new(key_value::memory::MemoryStore::new()),
     };

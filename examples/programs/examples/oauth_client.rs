@@ -8,11 +8,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use examples::demo_server::DemoServer;
-use examples::mcp_client::McpClient;
 use key_value::AsyncKeyValue;
 use key_value::fernet::{FernetKey, FernetWrapper};
 use key_value::sqlite::SqliteStore;
+use mcp_auth::mcp_client::McpClient;
+use mcp_demo_server::DemoServer;
 use oauth_core::{BrowserMode, OAuth};
 
 #[tokio::main]
@@ -32,7 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The token store: an encrypted SQLite file. Any store of the family works.
     let dir = tempfile::tempdir()?;
-    let key = FernetKey::from_base64(&FernetKey::generate()?)?;
+    let key = FernetKey::generate()?;
     let sqlite = SqliteStore::open(dir.path().join("tokens.sqlite")).await?;
     let store: Arc<dyn AsyncKeyValue> = Arc::new(FernetWrapper::new(sqlite, key));
 
@@ -46,13 +46,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .build()
     };
 
-    let mut mcp = McpClient::new(client()?);
+    let mut mcp = McpClient::new(client()?)?;
     mcp.initialize().await?;
     let who = mcp.call_tool("whoami", serde_json::json!({})).await?;
     println!("2. first client: logged in and called whoami -> {who}");
 
     // A fresh client over the same store: the token is already there.
-    let mut again = McpClient::new(client()?);
+    let mut again = McpClient::new(client()?)?;
     again.initialize().await?;
     let sum = again
         .call_tool("add", serde_json::json!({"a": 40, "b": 2}))

@@ -10,9 +10,11 @@ use oauth_core::{EXPIRY_COLLECTION, TOKEN_COLLECTION};
 use serde_json::Value;
 use url::Url;
 
-use super::{Failure, Outcome};
+use key_value::StoreUri;
+
 use crate::encryption::{self, KeySource};
-use crate::store_spec::StoreSpec;
+use crate::paths;
+use crate::{Failure, Outcome};
 
 /// The store options every command shares.
 #[derive(Debug, Clone)]
@@ -34,7 +36,7 @@ pub(crate) struct Opened {
     pub(crate) store: Arc<dyn AsyncKeyValue>,
     /// The store underneath (to show what is at rest).
     pub(crate) raw: Arc<dyn AsyncKeyValue>,
-    pub(crate) spec: StoreSpec,
+    pub(crate) spec: StoreUri,
     /// Where the key came from; `None` when not encrypted.
     pub(crate) key: Option<KeySource>,
 }
@@ -58,9 +60,29 @@ pub(crate) enum LostKey {
     OpenPlain,
 }
 
-/// Opens the store named by the options (the default: encrypted SQLite in the data folder).
+/// Whether a command may create the store and its key file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// `login` and `demo`: create the store and its key file when missing.
+    Create,
+    /// Every other command: a missing store or key file is reported, never created.
+    Existing,
+}
+
+/// Opens the store named by the options (the default: encrypted SQLite in the data
+/// folder), creating it and its key file when missing.
 pub(crate) async fn open(options: &Options) -> Outcome<Opened> {
-    open_with(options, LostKey::Refuse).await
+    open_with(options, Access::Create, LostKey::Refuse).await
+}
+
+/// The store named by the options, parsed (the default when none is given).
+pub(crate) fn store_uri(options: &Options) -> Outcome<StoreUri> {
+    match &options.spec {
+        Some(text) => text
+            .parse::<StoreUri>()
+            .map_err(|e| Failure::usage(format!("bad --store: {}", e.message()))),
+        None => paths::default_store().map_err(Failure::failed),
+    }
 }
 
 /// Whether the store holds an encrypted entry in one of oauth-core's collections
@@ -100,19 +122,37 @@ pub(crate) async fn is_encrypted(
     Ok(entry.is_some_and(|e| key_value::fernet::is_sealed(&e)))
 }
 
-/// As [`open`], choosing what a lost key file means.
-pub(crate) async fn open_with(options: &Options, lost_key: LostKey) -> Outcome<Opened> {
-    let spec = match &options.spec {
-        Some(text) => text.parse::<StoreSpec>().map_err(Failure::usage)?,
-        None => StoreSpec::default_location().map_err(Failure::failed)?,
-    };
+/// As [`open`], choosing whether to create what is missing and what a lost key file
+/// means. With [`Access::Existing`], a missing file store is a [`Failure::needs_login`].
+pub(crate) async fn open_with(
+    options: &Options,
+    access: Access,
+    lost_key: LostKey,
+) -> Outcome<Opened> {
+    let spec = store_uri(options)?;
     // The store first: a store this build or machine cannot serve fails before a key
     // file is made for it.
-    let raw = spec.open().await.map_err(Failure::failed)?;
+    let opened = match access {
+        Access::Create => spec.open().await,
+        Access::Existing => spec.open_existing().await,
+    };
+    let raw: Arc<dyn AsyncKeyValue> = match opened {
+        Ok(store) => Arc::from(store),
+        Err(e)
+            if access == Access::Existing
+                && e.kind() == ErrorKind::Setup
+                && spec.path().is_some_and(|p| !p.exists()) =>
+        {
+            return Err(Failure::needs_login(format!(
+                "there is no token store at {spec} yet"
+            )));
+        }
+        Err(e) => return Err(open_failure(&spec, e)),
+    };
     let key = if options.encrypt {
         let file = match &options.key_file {
             Some(path) => Some(path.clone()),
-            None => spec.key_file().map_err(Failure::failed)?,
+            None => paths::key_file(&spec).map_err(Failure::failed)?,
         };
         // A key file that is gone, with entries it encrypted still stored: making a new
         // key would leave them unreadable and mix two keys in one store.
@@ -133,7 +173,10 @@ pub(crate) async fn open_with(options: &Options, lost_key: LostKey) -> Outcome<O
                 )));
             }
             (Some(_), LostKey::OpenPlain) => None,
-            (None, _) => Some(encryption::load_key(file.as_deref()).map_err(Failure::failed)?),
+            (None, _) => {
+                let create = access == Access::Create;
+                Some(encryption::load_key(file.as_deref(), create).map_err(Failure::failed)?)
+            }
         }
     } else {
         None
@@ -176,6 +219,8 @@ pub(crate) fn server_key(url: &Url) -> String {
 
 /// What the store holds for one server.
 pub(crate) struct TokenInfo {
+    /// When the access token expires, in seconds since the Unix epoch.
+    pub(crate) expires_at: Option<f64>,
     /// Seconds left (negative: expired); `None` when the expiry is unknown.
     pub(crate) seconds_left: Option<i64>,
     pub(crate) refreshable: bool,
@@ -201,14 +246,14 @@ pub(crate) async fn token_info(store: &dyn AsyncKeyValue, key: &str) -> Outcome<
         .get(&format!("{key}/token_expiry"), Some(EXPIRY_COLLECTION))
         .await
         .map_err(store_failure)?;
-    let seconds_left = expiry
-        .and_then(|e| e.get("expires_at").and_then(Value::as_f64))
-        .map(|at| (at - now_secs()).floor() as i64);
+    let expires_at = expiry.and_then(|e| e.get("expires_at").and_then(Value::as_f64));
+    let seconds_left = expires_at.map(|at| (at - now_secs()).floor() as i64);
     let refreshable = tokens
         .get("refresh_token")
         .and_then(Value::as_str)
         .is_some_and(|t| !t.is_empty());
     Ok(Some(TokenInfo {
+        expires_at,
         seconds_left,
         refreshable,
     }))
@@ -219,13 +264,42 @@ pub(crate) fn store_failure(e: key_value::Error) -> Failure {
     match e.kind() {
         ErrorKind::Decryption => Failure::failed(format!(
             "cannot decrypt what is stored ({e}): the key is not the one it was written with; \
-             use the right key file or $MCP_AUTH_KEY, or start over for that server with \
-             `mcp-auth logout --forget-client SERVER_URL`"
+             use the right key file or $MCP_AUTH_KEY"
         )),
         ErrorKind::Connection => Failure::failed(format!(
             "the token store is unreachable ({e}); check that it runs and try again"
         )),
         _ => Failure::failed(format!("the token store failed: {e}")),
+    }
+}
+
+/// As [`store_failure`], for what is stored about one server: a wrong key also gets the
+/// way to start over for that server.
+pub(crate) fn server_store_failure(url: &Url) -> impl Fn(key_value::Error) -> Failure + '_ {
+    move |e| {
+        if e.kind() == ErrorKind::Decryption {
+            Failure::failed(format!(
+                "cannot decrypt the tokens stored for {url}: the key is not the one they were \
+                 written with; use that key, or start over with `mcp-auth logout \
+                 --forget-client {url}`"
+            ))
+        } else {
+            store_failure(e)
+        }
+    }
+}
+
+/// A store that would not open, as one sentence with what to do.
+fn open_failure(spec: &StoreUri, e: key_value::Error) -> Failure {
+    match e.kind() {
+        ErrorKind::Unsupported | ErrorKind::InvalidArgument => {
+            Failure::usage(format!("--store {spec}: {}", e.message()))
+        }
+        ErrorKind::Connection => Failure::failed(format!(
+            "cannot reach the token store {spec} ({e}); check that the server runs and the \
+             address is right"
+        )),
+        _ => Failure::failed(format!("cannot open the token store {spec}: {e}")),
     }
 }
 

@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use super::store::human;
+use crate::output::errln;
 
 /// Whether a browser can be opened here (a display on Linux and other Unixes).
 fn has_display() -> bool {
@@ -65,20 +66,18 @@ pub(crate) fn browser_handoff(no_browser: bool, timeout: Duration) -> (BrowserMo
             .unwrap_or_else(|| "this machine".into());
         let host = url.host_str().unwrap_or("the server").to_string();
         if open_browser && webbrowser::open(url.as_str()).is_ok() {
-            eprintln!(
-                "Opened your browser at the login page of {host}. If it did not open, visit:"
-            );
-            eprintln!("  {url}");
+            errln!("Opened your browser at the login page of {host}. If it did not open, visit:");
+            errln!("  {url}");
         } else {
-            eprintln!("Open this URL in a browser to log in:");
-            eprintln!("  {url}");
+            errln!("Open this URL in a browser to log in:");
+            errln!("  {url}");
             if let Some(port) = Url::parse(&redirect).ok().and_then(|u| u.port()) {
-                eprintln!(
+                errln!(
                     "(On another machine? Forward the callback port first: ssh -L {port}:localhost:{port} THIS-HOST)"
                 );
             }
         }
-        eprintln!(
+        errln!(
             "Waiting for the browser to come back to {redirect} (gives up in {}; Ctrl-C to stop)",
             human(timeout.as_secs())
         );

@@ -9,11 +9,14 @@ use oauth_core::{
 };
 use url::Url;
 
+use super::probe;
 use super::progress::browser_handoff;
 use super::store::{
-    self, CLIENT_SECRET_ENV, Opened, Options, describe_expiry, server_key, server_url, token_info,
+    self, Access, CLIENT_SECRET_ENV, Opened, Options, TokenInfo, describe_expiry, server_key,
+    server_url, token_info,
 };
 use super::{Failure, LoginArgs, Outcome};
+use crate::output::{errln, outln};
 
 /// The OAuth client settings every command shares: the store, and a client ID given
 /// on the command line (with its secret from the environment).
@@ -146,17 +149,31 @@ pub(crate) async fn login(options: &Options, args: LoginArgs) -> Outcome {
         countdown.stop();
         let info = token_info(&*opened.store, &key).await?;
         let expiry = info.as_ref().map(describe_expiry).unwrap_or_default();
-        eprintln!(
+        errln!(
             "Already logged in to {url} (token {expiry}); use --force to log in again \
              (for instance when the server no longer accepts the token)."
         );
         return Ok(());
     }
-    eprintln!("Logging in to {url}: finding its authorization server…");
+    errln!("Logging in to {url}: finding its authorization server…");
     // A new login replaces the stored tokens only once it has succeeded.
     let result = oauth.login().await;
     countdown.stop();
-    result.map_err(|e| oauth_failure(e, &url))?;
+    if let Err(e) = result {
+        // Discovery or registration failing can mean the URL is no OAuth-protected MCP
+        // server at all: ask the server itself, and say so.
+        if matches!(
+            e,
+            oauth_core::Error::Discovery(_)
+                | oauth_core::Error::Metadata { .. }
+                | oauth_core::Error::TooLarge { .. }
+                | oauth_core::Error::Registration(_)
+        ) && let Some(failure) = probe::diagnose(&url).await
+        {
+            return Err(failure);
+        }
+        return Err(oauth_failure(e, &url));
+    }
     let info = token_info(&*opened.store, &key).await?;
     let (expiry, refresh) = match &info {
         Some(i) => (
@@ -169,84 +186,188 @@ pub(crate) async fn login(options: &Options, args: LoginArgs) -> Outcome {
         ),
         None => ("stored".into(), ""),
     };
-    eprintln!("Logged in to {url}: token {expiry}{refresh}.");
-    eprintln!("Tokens are in {}.", opened.describe());
+    errln!("Logged in to {url}: token {expiry}{refresh}.");
+    errln!("Tokens are in {}.", opened.describe());
     Ok(())
 }
 
-/// `mcp-auth token URL`: the token alone on stdout.
-pub(crate) async fn token(options: &Options, url: &str) -> Outcome {
+/// `mcp-auth token URL`: the token alone on stdout (or, with `--json`, with its expiry).
+/// Never creates a store or a key file.
+pub(crate) async fn token(options: &Options, url: &str, json: bool) -> Outcome {
     let url = server_url(url)?;
-    let opened = store::open(options).await?;
+    let opened = store::open_with(options, Access::Existing, store::LostKey::Refuse)
+        .await
+        .map_err(|f| f.with_advice(&format!("run `mcp-auth login {url}`")))?;
     refuse_plain_over_encrypted(&opened, options, &url).await?;
-    // Never a login here: only the stored token, renewed with the refresh token if needed.
+    // Never a login here: only the stored token, renewed with the refresh token if needed
+    // (oauth-core hands out a still-valid token when it cannot renew it).
     let oauth = builder(&opened, options, &url, BrowserMode::Print)
         .build()
         .map_err(|e| Failure::usage(e.to_string()))?;
-    match oauth
-        .cached_token()
-        .await
-        .map_err(|e| oauth_failure(e, &url))?
-    {
-        Some(token) => {
-            println!("{}", token.expose_secret());
-            Ok(())
-        }
-        None => Err(Failure::needs_login(format!(
+    let token = oauth.cached_token().await.map_err(|e| match e {
+        oauth_core::Error::Storage(e) => store::server_store_failure(&url)(e),
+        e => oauth_failure(e, &url),
+    })?;
+    let Some(token) = token else {
+        return Err(Failure::needs_login(format!(
             "no valid token for {url} in {}; run `mcp-auth login {url}`",
             opened.spec
-        ))),
+        )));
+    };
+    if json {
+        let info = token_info(&*opened.store, &server_key(&url)).await?;
+        let expires_at = info.as_ref().and_then(|i| i.expires_at);
+        let body = serde_json::json!({
+            "access_token": token.expose_secret(),
+            "token_type": "Bearer",
+            "expires_at": expires_at,
+            "expires_in": info.and_then(|i| i.seconds_left),
+        });
+        outln!("{body}");
+    } else {
+        outln!("{}", token.expose_secret());
     }
+    Ok(())
 }
 
-/// One line of `status`.
-async fn status_line(store: &dyn AsyncKeyValue, key: &str) -> String {
-    match token_info(store, key).await {
-        Ok(Some(info)) => {
-            let refresh = match (info.refreshable, info.seconds_left) {
-                (true, Some(left)) if left <= 0 => {
-                    ", refresh token stored (`mcp-auth token URL` renews it)"
-                }
-                (true, _) => ", refresh token stored",
-                (false, _) => ", no refresh token",
-            };
-            format!("{key}  {}{refresh}", describe_expiry(&info))
+/// What `status` found for one server.
+struct ServerStatus {
+    url: String,
+    info: Option<TokenInfo>,
+    /// Why the entry could not be read.
+    error: Option<String>,
+}
+
+impl ServerStatus {
+    async fn read(store: &dyn AsyncKeyValue, key: &str) -> ServerStatus {
+        let (info, error) = match token_info(store, key).await {
+            Ok(info) => (info, None),
+            Err(failure) => (None, Some(failure.message)),
+        };
+        ServerStatus {
+            url: key.to_string(),
+            info,
+            error,
         }
-        Ok(None) => format!("{key}  no token"),
-        Err(failure) => format!("{key}  unreadable: {}", failure.message),
+    }
+
+    /// `valid`, `expired`, `missing` or `unreadable`.
+    fn state(&self) -> &'static str {
+        match (&self.info, &self.error) {
+            (_, Some(_)) => "unreadable",
+            (None, None) => "missing",
+            (Some(info), None) if info.seconds_left.is_some_and(|left| left <= 0) => "expired",
+            (Some(_), None) => "valid",
+        }
+    }
+
+    /// Valid, or renewable with a stored refresh token.
+    fn usable(&self) -> bool {
+        match self.state() {
+            "valid" => true,
+            "expired" => self.info.as_ref().is_some_and(|i| i.refreshable),
+            _ => false,
+        }
+    }
+
+    fn line(&self) -> String {
+        let url = &self.url;
+        match (&self.info, &self.error) {
+            (_, Some(error)) => format!("{url}  unreadable: {error}"),
+            (None, None) => format!("{url}  no token"),
+            (Some(info), None) => {
+                let refresh = match (info.refreshable, self.state()) {
+                    (true, "expired") => ", refresh token stored (`mcp-auth token URL` renews it)",
+                    (true, _) => ", refresh token stored",
+                    (false, "expired") => ", no refresh token: log in again",
+                    (false, _) => ", no refresh token",
+                };
+                format!("{url}  {}{refresh}", describe_expiry(info))
+            }
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "url": self.url,
+            "state": self.state(),
+            "usable": self.usable(),
+            "expires_in": self.info.as_ref().and_then(|i| i.seconds_left),
+            "refreshable": self.info.as_ref().is_some_and(|i| i.refreshable),
+            "error": self.error,
+        })
     }
 }
 
-/// `mcp-auth status [URL]`.
-pub(crate) async fn status(options: &Options, url: Option<&str>) -> Outcome {
+/// `mcp-auth status [URL]`: never creates anything; exits 0 only when every server it
+/// lists has a usable token (see `STATUS_HELP`).
+pub(crate) async fn status(options: &Options, url: Option<&str>, json: bool) -> Outcome {
     let url = url.map(server_url).transpose()?;
-    let opened = store::open(options).await?;
-    println!("Token store: {}", opened.describe());
-    if let Some(url) = url {
-        println!("  {}", status_line(&*opened.store, &server_key(&url)).await);
-        return Ok(());
-    }
-    if !opened.store.capabilities().list_keys {
-        println!(
-            "  This store cannot list its keys; ask about one server with `mcp-auth status URL`."
-        );
-        return Ok(());
-    }
-    let mut keys = opened
-        .store
-        .keys(Some(TOKEN_COLLECTION), None)
+    let opened = store::open_with(options, Access::Existing, store::LostKey::Refuse)
         .await
-        .map_err(store::store_failure)?;
-    keys.sort();
-    let servers: Vec<&str> = keys
-        .iter()
-        .filter_map(|k| k.strip_suffix("/tokens"))
-        .collect();
-    if servers.is_empty() {
-        println!("  No tokens stored. Log in with `mcp-auth login URL`, or try `mcp-auth demo`.");
+        .map_err(|f| f.with_advice("log in with `mcp-auth login URL` (or check --store)"))?;
+    let servers = match &url {
+        Some(url) => vec![server_key(url)],
+        None if !opened.store.capabilities().list_keys => {
+            return Err(Failure::usage(format!(
+                "{} cannot list its keys; ask about one server with `mcp-auth status URL`",
+                opened.spec
+            )));
+        }
+        None => {
+            let mut keys = opened
+                .store
+                .keys(Some(TOKEN_COLLECTION), None)
+                .await
+                .map_err(store::store_failure)?;
+            keys.sort();
+            keys.iter()
+                .filter_map(|k| k.strip_suffix("/tokens"))
+                .map(str::to_string)
+                .collect()
+        }
+    };
+    let mut found = Vec::new();
+    for server in &servers {
+        found.push(ServerStatus::read(&*opened.store, server).await);
     }
-    for server in servers {
-        println!("  {}", status_line(&*opened.store, server).await);
+    if json {
+        let body = serde_json::json!({
+            "store": opened.spec.to_string(),
+            "encrypted": opened.key.is_some(),
+            "servers": found.iter().map(ServerStatus::json).collect::<Vec<_>>(),
+        });
+        outln!("{body}");
+    } else {
+        outln!("Token store: {}", opened.describe());
+        if found.is_empty() {
+            outln!("  No tokens stored. Log in with `mcp-auth login URL`, or try `mcp-auth demo`.");
+        }
+        for server in &found {
+            outln!("  {}", server.line());
+        }
+    }
+    if found.iter().any(|s| s.error.is_some()) {
+        return Err(Failure::failed(
+            "a stored token could not be read (see above)".to_string(),
+        ));
+    }
+    let unusable: Vec<&str> = found
+        .iter()
+        .filter(|s| !s.usable())
+        .map(|s| s.url.as_str())
+        .collect();
+    if found.is_empty() {
+        return Err(Failure::needs_login(format!(
+            "no token is stored in {}",
+            opened.spec
+        )));
+    }
+    if !unusable.is_empty() {
+        return Err(Failure::needs_login(format!(
+            "no usable token for {}; log in with `mcp-auth login URL`",
+            unusable.join(", ")
+        )));
     }
     Ok(())
 }
@@ -274,7 +395,7 @@ async fn revoke_at_server(opened: &Opened, options: &Options, url: &Url) -> Outc
             return Err(store::store_failure(e));
         }
         Err(e) => {
-            eprintln!(
+            errln!(
                 "mcp-auth: could not revoke the tokens at the server ({e}); deleting them here only"
             );
             ""
@@ -292,7 +413,15 @@ pub(crate) async fn logout(
     let url = server_url(url)?;
     // Logging out must work with a lost key: then the store is opened as it is, and
     // its entries deleted without being read.
-    let opened = store::open_with(options, store::LostKey::OpenPlain).await?;
+    let opened = match store::open_with(options, Access::Existing, store::LostKey::OpenPlain).await
+    {
+        Ok(opened) => opened,
+        Err(f) if f.code == crate::exit::NEEDS_LOGIN => {
+            errln!("Nothing is stored for {url}: {}.", f.message);
+            return Ok(());
+        }
+        Err(f) => return Err(f),
+    };
     let key = server_key(&url);
     // Deleting needs no key, so logging out works even with a lost key.
     let mut entries = vec![
@@ -334,12 +463,12 @@ pub(crate) async fn logout(
             .map_err(store::store_failure)?;
     }
     if deleted.is_empty() {
-        eprintln!(
+        errln!(
             "Nothing was stored for {url} in {}; nothing to log out of.",
             opened.spec
         );
     } else {
-        eprintln!(
+        errln!(
             "Logged out of {url}: {at_server}deleted its {} from {}.",
             deleted.join(", "),
             opened.spec

@@ -1,25 +1,48 @@
 //! `mcp-auth`: log in to OAuth-protected MCP servers from the command line and keep the
 //! tokens in any store of the family, encrypted by default.
 //!
-//! The binary (`src/bin/mcp-auth.rs`) only calls [`main`]; everything is here so that
-//! the commands share one error type and one way of opening the store.
+//! Install it with `cargo install mcp-auth` (from this workspace: `cargo install --path
+//! examples/mcp-auth`). The default build opens `sqlite:` and `disk:` stores; the Cargo
+//! features `redis` and `dynamodb` add those stores.
+//!
+//! The binary (`src/main.rs`) only calls [`main`]; everything is here so that the
+//! commands share one error type and one way of opening the store. [`mcp_client`] is the
+//! small MCP client the `demo` command (and the conformance client) uses, and
+//! [`encryption`] the key handling.
+//!
+//! Libraries chosen: `clap` for the command line and `clap_complete` for shell
+//! completions, `dirs` for the platform data directory, `tracing-subscriber` for
+//! `--verbose`.
 //!
 //! ```no_run
-//! // src/bin/mcp-auth.rs
+//! // src/main.rs
 //! fn main() -> std::process::ExitCode {
-//!     examples::mcp_auth::main()
+//!     mcp_auth::main()
 //! }
 //! ```
 
+// The README's code blocks are compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod commands;
 mod demo;
+pub mod encryption;
+pub mod mcp_client;
+mod output;
+pub mod paths;
+mod probe;
 mod progress;
 mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
+
+use crate::output::{errln, one_line};
 
 /// Exit codes (also in `--help` and the README).
 pub mod exit {
@@ -29,7 +52,8 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// The command line is wrong: unknown option, bad `--store`, bad URL.
     pub const USAGE: u8 = 2;
-    /// There is no usable token for the server: run `mcp-auth login URL`.
+    /// There is no usable token for the server (for `status`: for one of the servers it
+    /// lists, or for any): run `mcp-auth login URL`.
     pub const NEEDS_LOGIN: u8 = 3;
 }
 
@@ -58,7 +82,11 @@ Exit codes:
   0  success
   1  failure (server unreachable, login refused or timed out, store or key problem)
   2  usage error (unknown option, bad --store, bad server URL)
-  3  no usable token for the server: log in with `mcp-auth login URL`
+  3  no usable token for the server (status: for a server it lists, or for any):
+     log in with `mcp-auth login URL`
+
+Logging: --verbose traces each HTTP step on stderr (secrets are never shown);
+RUST_LOG=oauth_core=trace,mcp_auth=debug (tracing's filter syntax) chooses more or less.
 
 Example:
   mcp-auth demo
@@ -103,6 +131,11 @@ pub struct Cli {
     )]
     client_id: Option<String>,
 
+    /// Trace each step (discovery, registration, token requests) on stderr; secrets are
+    /// never shown. RUST_LOG, when set, chooses what is traced instead
+    #[arg(long, short, global = true)]
+    verbose: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -121,12 +154,20 @@ enum Command {
     Token {
         /// The MCP server URL, e.g. https://mcp.example.com/mcp
         url: String,
+        /// Print a JSON object instead: {"access_token", "token_type", "expires_at",
+        /// "expires_in"} (times in seconds; null when unknown)
+        #[arg(long)]
+        json: bool,
     },
     /// Show the servers with stored tokens and when their tokens expire
-    #[command(after_help = SUBCOMMAND_EXIT_CODES)]
+    #[command(after_help = STATUS_HELP)]
     Status {
         /// Show only this server (works with stores that cannot list their keys)
         url: Option<String>,
+        /// Print a JSON object instead: {"store", "encrypted", "servers": [{"url",
+        /// "state", "usable", "expires_in", "refreshable", "error"}]}
+        #[arg(long)]
+        json: bool,
     },
     /// Revoke a server's tokens at its authorization server (when it offers RFC 7009
     /// revocation) and delete them here (with --forget-client, everything stored for
@@ -145,7 +186,19 @@ enum Command {
     /// Start the demo server on this machine, log in to it without a browser, store
     /// the tokens and call a tool; run it twice to see the stored token reused
     Demo(DemoArgs),
+    /// Print a completion script for a shell, e.g. `mcp-auth completions bash >
+    /// ~/.local/share/bash-completion/completions/mcp-auth`
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell
+        shell: Shell,
+    },
 }
+
+const STATUS_HELP: &str = "\
+Exit codes: 0 every server listed has a usable token (valid, or renewable with its
+refresh token); 3 one of them has none (missing, or expired without a refresh token), or
+no token is stored at all; 1 a token could not be read (wrong key, store failure); 2 usage
+error. Status never creates a store or a key file.";
 
 #[derive(Debug, Args)]
 struct LoginArgs {
@@ -208,6 +261,14 @@ impl Failure {
             message: message.into(),
         }
     }
+
+    /// A "there is no token" failure with what to do appended; others unchanged.
+    pub(crate) fn with_advice(mut self, advice: &str) -> Self {
+        if self.code == exit::NEEDS_LOGIN {
+            self.message = format!("{}; {advice}", self.message);
+        }
+        self
+    }
 }
 
 pub(crate) type Outcome<T = ()> = Result<T, Failure>;
@@ -226,21 +287,40 @@ pub fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("mcp-auth: cannot start: {e}");
+            errln!("mcp-auth: cannot start: {e}");
             return ExitCode::from(exit::FAILURE);
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(failure) => {
-            let message = failure.message.replace(['\n', '\r'], " ");
-            eprintln!("mcp-auth: {message}");
+            // Server text can be long: one line, cut, and (by errln) made terminal-safe.
+            errln!("mcp-auth: {}", one_line(&failure.message, MAX_MESSAGE));
             ExitCode::from(failure.code)
         }
     }
 }
 
+/// The longest failure message printed, in characters.
+const MAX_MESSAGE: usize = 600;
+
+/// `--verbose` or `RUST_LOG`: tracing events on stderr.
+fn start_logging(verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.is_empty() => EnvFilter::new(directives),
+        _ if verbose => EnvFilter::new("oauth_core=debug,mcp_auth=debug"),
+        _ => return,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
 async fn run(cli: Cli) -> Outcome {
+    start_logging(cli.verbose);
     let options = store::Options {
         spec: cli.store.clone(),
         encrypt: !cli.no_encryption,
@@ -249,13 +329,21 @@ async fn run(cli: Cli) -> Outcome {
     };
     match cli.command {
         Command::Login(args) => commands::login(&options, args).await,
-        Command::Token { url } => commands::token(&options, &url).await,
-        Command::Status { url } => commands::status(&options, url.as_deref()).await,
+        Command::Token { url, json } => commands::token(&options, &url, json).await,
+        Command::Status { url, json } => commands::status(&options, url.as_deref(), json).await,
         Command::Logout {
             url,
             forget_client,
             local,
         } => commands::logout(&options, &url, forget_client, local).await,
         Command::Demo(args) => demo::run(&options, args).await,
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "mcp-auth", &mut out);
+            // Through stdout directly: the script may hold characters errln would escape.
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(&out);
+            Ok(())
+        }
     }
 }

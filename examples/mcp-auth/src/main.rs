@@ -2,5 +2,5 @@
 //! key-value store, encrypted by default. See `mcp-auth --help` and `examples/README.md`.
 
 fn main() -> std::process::ExitCode {
-    examples::mcp_auth::main()
+    mcp_auth::main()
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use examples::demo_server::DemoServer;
 use key_value::AsyncKeyValue;
+use mcp_demo_server::DemoServer;
 use reqwest::{Client, StatusCode, redirect};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -24,7 +24,8 @@ fn challenge(verifier: &str) -> String {
 }
 
 fn http() -> Client {
-    Client::builder()
+    oauth_core::http_client_builder()
+        .unwrap()
         .redirect(redirect::Policy::none())
         .build()
         .unwrap()
@@ -528,10 +529,7 @@ async fn it_binds_loopback_only_and_keeps_state_in_its_store() {
     assert_eq!(response.status(), StatusCode::OK);
     // Only hashes of tokens are stored.
     let keys = store
-        .keys(
-            Some(examples::demo_server::collections::ACCESS_TOKENS),
-            None,
-        )
+        .keys(Some(mcp_demo_server::collections::ACCESS_TOKENS), None)
         .await
         .unwrap();
     assert_eq!(keys.len(), 1);

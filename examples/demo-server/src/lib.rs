@@ -19,7 +19,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use examples::demo_server::DemoServer;
+//! use mcp_demo_server::DemoServer;
 //!
 //! # async fn demo() -> std::io::Result<()> {
 //! let server = DemoServer::builder()
@@ -32,6 +32,11 @@
 //! server.shutdown().await;
 //! # Ok(()) }
 //! ```
+
+// The README's code blocks are compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod authorize;
 mod clients;
@@ -191,7 +196,8 @@ impl DemoServerBuilder {
             IpAddr::V4(ip) => ip.to_string(),
         };
         let issuer = format!("http://{host}:{}", addr.port());
-        let http = reqwest::Client::builder()
+        let http = oauth_core::http_client_builder()
+            .map_err(io::Error::other)?
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(5))
             .build()
