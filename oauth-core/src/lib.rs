@@ -60,6 +60,12 @@
 //! Tokens, secrets and authorization codes are [`secrecy`] values: they never appear
 //! in `Debug` output or logs.
 
+
+// The README's code blocks are compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod authorize;
 mod callback;
 mod config;
