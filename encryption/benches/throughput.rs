@@ -25,7 +25,7 @@ fn value(size: usize) -> JsonObject {
 }
 
 fn stores() -> Vec<(&'static str, Box<dyn AsyncKeyValue>)> {
-    let key = FernetKey::from_base64(&FernetKey::generate().unwrap()).unwrap();
+    let key = FernetKey::generate().unwrap();
     vec![
         ("memory", Box::new(MemoryStore::new())),
         (

@@ -191,9 +191,7 @@ mod tests {
     use crate::FernetKey;
 
     fn ring() -> Keyring {
-        FernetKey::from_base64(&FernetKey::generate().unwrap())
-            .unwrap()
-            .into()
+        FernetKey::generate().unwrap().into()
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE;
+use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use fernet::Fernet;
 use key_value_core::{Error, ErrorKind, Result};
 use sha2::Sha256;
@@ -15,15 +15,33 @@ pub const KDF_ITERATIONS: u32 = 1_200_000;
 /// The length of a Fernet key in bytes (16 for signing, 16 for encryption).
 const KEY_BYTES: usize = 32;
 
-/// One Fernet key.
+/// One Fernet key: 32 random bytes (16 for signing, 16 for encryption).
 ///
-/// `Debug` never shows the key. The key lives in the `fernet` crate's own key struct,
-/// which zeroes itself when dropped; the text and bytes this crate handles on the way
-/// (the key text it generates, a derived key) are held in [`Zeroizing`] buffers. One
-/// short-lived copy is out of reach: `fernet::Fernet::new` decodes the key text into a
-/// plain `Vec` that it frees without zeroing.
+/// Its text form, the one to store and share, is the 32 bytes in URL-safe base64 with
+/// padding: 44 characters, as Python's `Fernet.generate_key()` writes it. Make a key
+/// with [`FernetKey::generate`], load one with [`FernetKey::from_base64`] or derive one
+/// with [`FernetKey::derive_from_password`]; export it with [`FernetKey::to_base64`].
+///
+/// ```
+/// use key_value_fernet::FernetKey;
+///
+/// let key = FernetKey::generate()?;
+/// let text = key.to_base64(); // keep it somewhere safe
+/// assert_eq!(text.len(), 44);
+/// let same = FernetKey::from_base64(&text)?;
+/// assert_eq!(*same.to_base64(), *text);
+/// # Ok::<(), key_value_core::Error>(())
+/// ```
+///
+/// There is no `Display`, and `Debug` never shows the key. The key lives in this
+/// struct's [`Zeroizing`] buffer and in the `fernet` crate's own key struct, both of
+/// which zero themselves when dropped; the text and bytes this crate handles on the way
+/// (a key's text, a derived key) are held in [`Zeroizing`] buffers too. One short-lived
+/// copy is out of reach: `fernet::Fernet::new` decodes the key text into a plain `Vec`
+/// that it frees without zeroing.
 #[derive(Clone)]
 pub struct FernetKey {
+    bytes: Zeroizing<[u8; KEY_BYTES]>,
     fernet: Fernet,
 }
 
@@ -34,8 +52,30 @@ impl fmt::Debug for FernetKey {
 }
 
 impl FernetKey {
-    /// A key from its text form: 32 bytes in URL-safe base64, as Python's
-    /// `Fernet.generate_key()` and [`FernetKey::generate`] write it.
+    /// A new random key from the operating system's random source.
+    ///
+    /// Keep its text form ([`FernetKey::to_base64`]) somewhere safe: values sealed with
+    /// it can be opened only with it. The random source failing is an
+    /// [`ErrorKind::Setup`] error.
+    ///
+    /// ```
+    /// use key_value_fernet::{FernetKey, FernetWrapper};
+    /// use key_value_memory::MemoryStore;
+    ///
+    /// let store = FernetWrapper::new(MemoryStore::new(), FernetKey::generate()?);
+    /// # Ok::<(), key_value_core::Error>(())
+    /// ```
+    pub fn generate() -> Result<Self> {
+        let mut bytes = Zeroizing::new([0u8; KEY_BYTES]);
+        getrandom::getrandom(bytes.as_mut_slice()).map_err(|e| {
+            Error::new(ErrorKind::Setup, "the system's random source failed").with_source(e)
+        })?;
+        FernetKey::from_bytes(bytes)
+    }
+
+    /// A key from its text form: 32 bytes in URL-safe base64 (44 characters with the
+    /// `=` padding, which may be left out), as Python's `Fernet.generate_key()` and
+    /// [`FernetKey::to_base64`] write it. Surrounding whitespace is ignored.
     ///
     /// Anything else is an [`ErrorKind::InvalidArgument`] error (which does not repeat
     /// the text).
@@ -49,26 +89,32 @@ impl FernetKey {
     /// # Ok::<(), key_value_core::Error>(())
     /// ```
     pub fn from_base64(key: &str) -> Result<Self> {
-        Fernet::new(key.trim())
-            .map(|fernet| FernetKey { fernet })
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidArgument,
-                    "a Fernet key is 32 bytes in URL-safe base64 (44 characters)",
-                )
-            })
+        // The `fernet` crate's own reading: URL-safe alphabet, padding optional.
+        let decoded = Zeroizing::new(
+            URL_SAFE_NO_PAD
+                .decode(key.trim().trim_end_matches('='))
+                .unwrap_or_default(),
+        );
+        if decoded.len() != KEY_BYTES {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a Fernet key is 32 bytes in URL-safe base64 (44 characters)",
+            ));
+        }
+        let mut bytes = Zeroizing::new([0u8; KEY_BYTES]);
+        bytes.copy_from_slice(&decoded);
+        FernetKey::from_bytes(bytes)
     }
 
-    /// A new random key in its text form, to keep somewhere safe and load with
-    /// [`FernetKey::from_base64`].
+    /// The key's text form: its 32 bytes in URL-safe base64 with padding, 44
+    /// characters, as Python's `Fernet.generate_key()` writes it. Python's
+    /// `Fernet(key)`, py-key-value's `FernetEncryptionWrapper(fernet=...)` and
+    /// [`FernetKey::from_base64`] load it.
     ///
-    /// The operating system's random source failing is an [`ErrorKind::Setup`] error.
-    pub fn generate() -> Result<Zeroizing<String>> {
-        let mut bytes = Zeroizing::new([0u8; KEY_BYTES]);
-        getrandom::getrandom(bytes.as_mut_slice()).map_err(|e| {
-            Error::new(ErrorKind::Setup, "the system's random source failed").with_source(e)
-        })?;
-        Ok(Zeroizing::new(URL_SAFE.encode(bytes.as_slice())))
+    /// The text is a secret: it is returned in a [`Zeroizing`] buffer that zeroes
+    /// itself when dropped.
+    pub fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(URL_SAFE.encode(self.bytes.as_slice()))
     }
 
     /// The key py-key-value's `FernetEncryptionWrapper(source_material=..., salt=...)`
@@ -98,9 +144,20 @@ impl FernetKey {
             KDF_ITERATIONS,
             derived.as_mut_slice(),
         );
-        // py-key-value hands the derived bytes to Fernet as URL-safe base64 text.
-        let text = Zeroizing::new(URL_SAFE.encode(derived.as_slice()));
-        FernetKey::from_base64(&text)
+        FernetKey::from_bytes(derived)
+    }
+
+    /// The one way every key is made: the `fernet` crate takes its key as text only.
+    fn from_bytes(bytes: Zeroizing<[u8; KEY_BYTES]>) -> Result<Self> {
+        let text = Zeroizing::new(URL_SAFE.encode(bytes.as_slice()));
+        let fernet = Fernet::new(&text).ok_or_else(|| {
+            // Unreachable: any 32 bytes make a Fernet key.
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "the fernet crate refused a 32-byte key",
+            )
+        })?;
+        Ok(FernetKey { bytes, fernet })
     }
 
     pub(crate) fn fernet(&self) -> &Fernet {
@@ -118,8 +175,8 @@ impl FernetKey {
 /// ```
 /// use key_value_fernet::{FernetKey, Keyring};
 ///
-/// let newest = FernetKey::from_base64(&FernetKey::generate()?)?;
-/// let older = FernetKey::from_base64(&FernetKey::generate()?)?;
+/// let newest = FernetKey::generate()?;
+/// let older = FernetKey::generate()?;
 /// let keyring = Keyring::new([newest, older])?;
 /// assert_eq!(keyring.len(), 2);
 /// assert!(Keyring::new([]).is_err());
@@ -222,12 +279,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generated_keys_load_and_differ() {
-        let a = FernetKey::generate().unwrap();
-        let b = FernetKey::generate().unwrap();
+    fn generated_keys_differ_and_export_as_python_writes_them() {
+        let a = FernetKey::generate().unwrap().to_base64();
+        let b = FernetKey::generate().unwrap().to_base64();
         assert_ne!(*a, *b);
-        assert_eq!(a.len(), 44);
-        FernetKey::from_base64(&a).unwrap();
+        for text in [&a, &b] {
+            // base64.urlsafe_b64encode(os.urandom(32)): 43 characters and one `=`.
+            assert_eq!(text.len(), 44, "{}", text.as_str());
+            assert!(text.ends_with('='));
+            assert!(
+                text[..43]
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+            );
+        }
+    }
+
+    #[test]
+    fn text_form_round_trips() {
+        let text = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
+        // Padded or not, with surrounding whitespace: the same key, exported padded.
+        for given in [
+            text,
+            &text[..43],
+            " cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=\n",
+        ] {
+            assert_eq!(*FernetKey::from_base64(given).unwrap().to_base64(), text);
+        }
+        let key = FernetKey::generate().unwrap();
+        let reloaded = FernetKey::from_base64(&key.to_base64()).unwrap();
+        let token = Keyring::from(key).encrypt(b"x");
+        let (plaintext, _) = Keyring::from(reloaded).decrypt(&token).unwrap();
+        assert_eq!(plaintext.as_slice(), b"x");
     }
 
     #[test]
@@ -236,6 +319,10 @@ mod tests {
             "",
             "short",
             "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=AAAA",
+            // The standard alphabet, 33 bytes, 31 bytes.
+            "cw/0x689RpI+jtRR7oE8h/eQsKImvJapLeSbXpwF4e4=",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",
             "%%%%",
         ] {
             let err = FernetKey::from_base64(bad).unwrap_err();
@@ -244,6 +331,21 @@ mod tests {
                 assert!(!err.to_string().contains(bad), "{err}");
             }
         }
+    }
+
+    #[test]
+    fn derived_key_is_python_s() {
+        // base64.urlsafe_b64encode(hashlib.pbkdf2_hmac("sha256", password, salt,
+        // 1_200_000, 32)), which is what py-key-value hands to Fernet.
+        let key = FernetKey::derive_from_password(
+            "correct horse battery staple",
+            "key-value-rs interop salt",
+        )
+        .unwrap();
+        assert_eq!(
+            *key.to_base64(),
+            "17aJTkXnvnbDCQde79a1UDrXbCJLQO0oGEpi93Vum-I="
+        );
     }
 
     #[test]
@@ -256,8 +358,8 @@ mod tests {
 
     #[test]
     fn older_keys_open_and_report_so() {
-        let newest = FernetKey::from_base64(&FernetKey::generate().unwrap()).unwrap();
-        let older = FernetKey::from_base64(&FernetKey::generate().unwrap()).unwrap();
+        let newest = FernetKey::generate().unwrap();
+        let older = FernetKey::generate().unwrap();
         let old_ring = Keyring::from(older.clone());
         let ring = Keyring::new([newest, older]).unwrap();
         let token = old_ring.encrypt(b"x");
@@ -271,8 +373,8 @@ mod tests {
 
     #[test]
     fn debug_shows_no_key() {
-        let text = FernetKey::generate().unwrap();
-        let key = FernetKey::from_base64(&text).unwrap();
+        let key = FernetKey::generate().unwrap();
+        let text = key.to_base64();
         let ring = Keyring::new([key.clone(), key.clone()]).unwrap();
         let shown = format!("{key:?} {ring:?} {key:#?} {ring:#?}");
         assert!(!shown.contains(text.as_str()), "{shown}");

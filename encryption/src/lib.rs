@@ -9,10 +9,13 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<()> {
-//! // Keep the key text somewhere safe (a secret manager, an environment variable).
-//! let key_text = FernetKey::generate()?;
+//! let key = FernetKey::generate()?;
+//! // Keep its text somewhere safe (a secret manager, an environment variable), and
+//! // load it next time with `FernetKey::from_base64`.
+//! let key_text = key.to_base64();
+//! # assert_eq!(key_text.len(), 44);
 //! let inner = Arc::new(MemoryStore::new());
-//! let store = FernetWrapper::new(inner.clone(), FernetKey::from_base64(&key_text)?);
+//! let store = FernetWrapper::new(inner.clone(), key);
 //!
 //! let token = json!({"access_token": "at-1"}).as_object().cloned().unwrap_or_default();
 //! store.put("github", token.clone(), None, Some("tokens")).await?;
@@ -40,8 +43,10 @@
 //!
 //! # Keys
 //!
-//! - [`FernetKey::from_base64`]: a Fernet key (32 bytes, URL-safe base64), as Python's
-//!   `Fernet.generate_key()` or [`FernetKey::generate`] makes it;
+//! - [`FernetKey::generate`]: a new random key; [`FernetKey::to_base64`] exports it as
+//!   text (32 bytes in URL-safe base64 with padding, 44 characters, as Python's
+//!   `Fernet.generate_key()` writes it);
+//! - [`FernetKey::from_base64`]: a key from that text, made here or by Python;
 //! - [`FernetKey::derive_from_password`]: the key py-key-value derives from
 //!   `source_material` and `salt` (PBKDF2-HMAC-SHA256, 1,200,000 rounds);
 //! - [`Keyring`]: several keys, newest first, for rotation. Values are sealed with the
@@ -73,8 +78,14 @@ pub use envelope::{DATA_FIELD, ENCRYPTION_VERSION, VERSION_FIELD, is_sealed};
 pub use key::{FernetKey, KDF_ITERATIONS, Keyring};
 pub use wrapper::{FernetWrapper, FernetWrapperBuilder};
 
-/// The `zeroize` crate, re-exported: [`FernetKey::generate`] returns a [`zeroize::Zeroizing`] string.
+/// The `zeroize` crate, re-exported: [`FernetKey::to_base64`] returns a [`zeroize::Zeroizing`] string.
 pub use zeroize;
+
+// The README's code blocks, compiled (and run, unless marked `no_run`) by
+// `cargo test --doc`, so that what a reader copies works.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 #[cfg(test)]
 mod vectors;

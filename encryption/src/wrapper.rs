@@ -56,8 +56,7 @@ impl<S> fmt::Debug for FernetWrapper<S> {
 /// use key_value_fernet::{FernetKey, FernetWrapper};
 /// use key_value_memory::MemoryStore;
 ///
-/// let key = FernetKey::from_base64(&FernetKey::generate()?)?;
-/// let store = FernetWrapper::builder(MemoryStore::new(), key)
+/// let store = FernetWrapper::builder(MemoryStore::new(), FernetKey::generate()?)
 ///     .accept_plaintext(true) // while migrating a store that held plain values
 ///     .build();
 /// # Ok::<(), key_value_core::Error>(())

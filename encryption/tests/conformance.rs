@@ -10,13 +10,11 @@
 use key_value_fernet::{FernetKey, FernetWrapper};
 use key_value_memory::MemoryStore;
 
-fn key() -> FernetKey {
-    let text = FernetKey::generate().expect("random key");
-    FernetKey::from_base64(&text).expect("generated key")
-}
-
 async fn new_store() -> FernetWrapper<MemoryStore> {
-    FernetWrapper::new(MemoryStore::new(), key())
+    FernetWrapper::new(
+        MemoryStore::new(),
+        FernetKey::generate().expect("random key"),
+    )
 }
 
 key_value_conformance::suite!(new_store);

@@ -8,7 +8,7 @@ use key_value_disk::DiskStore;
 use key_value_fernet::{FernetKey, FernetWrapper};
 
 async fn new_store() -> Fixture {
-    let key = FernetKey::from_base64(&FernetKey::generate().expect("random key")).expect("key");
+    let key = FernetKey::generate().expect("random key");
     let dir = tempfile::tempdir().expect("temporary directory");
     let disk = DiskStore::open(dir.path().join("store"))
         .await

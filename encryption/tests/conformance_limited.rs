@@ -24,8 +24,7 @@ async fn new_store() -> FernetWrapper<Arc<dyn AsyncKeyValue>> {
     let mut shaped = common::Shaped::new(memory);
     shaped.limit = Some(64 * 1024);
     let inner: Arc<dyn AsyncKeyValue> = Arc::new(shaped);
-    let key = FernetKey::from_base64(&FernetKey::generate().expect("random key"));
-    FernetWrapper::new(inner, key.expect("generated key"))
+    FernetWrapper::new(inner, FernetKey::generate().expect("random key"))
 }
 
 key_value_conformance::suite!(new_store);

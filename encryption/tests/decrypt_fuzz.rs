@@ -28,7 +28,7 @@ struct World {
 fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
-        let key = || FernetKey::from_base64(&FernetKey::generate().unwrap()).unwrap();
+        let key = || FernetKey::generate().unwrap();
         let keys = Keyring::new([key(), key()]).unwrap();
         let inner = Arc::new(MemoryStore::new());
         World {

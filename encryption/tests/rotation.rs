@@ -13,7 +13,7 @@ use key_value_memory::MemoryStore;
 use serde_json::json;
 
 fn key() -> FernetKey {
-    FernetKey::from_base64(&FernetKey::generate().unwrap()).unwrap()
+    FernetKey::generate().unwrap()
 }
 
 fn value(i: usize) -> JsonObject {

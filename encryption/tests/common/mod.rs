@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use key_value_core::{AsyncKeyValue, Capabilities, Error, JsonObject, Result, WithTtl, async_trait};
+use key_value_core::{
+    AsyncKeyValue, Capabilities, Error, JsonObject, Result, WithTtl, async_trait,
+};
 use key_value_memory::MemoryStore;
 
 /// A [`MemoryStore`] behind a layer that changes what it offers.
