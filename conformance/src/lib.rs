@@ -355,6 +355,12 @@ where
     }
 }
 
+// The README's code blocks, compiled (and run, unless marked `no_run`) by
+// `cargo test --doc`, so that what a reader copies works.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point

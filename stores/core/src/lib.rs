@@ -59,3 +59,9 @@ pub use typed::{AsyncKeyValueExt, from_object, to_object};
 pub mod prelude {
     pub use crate::{AsyncKeyValue, AsyncKeyValueExt, ErrorKind, JsonObject, Result};
 }
+
+// The README's code blocks, compiled (and run, unless marked `no_run`) by
+// `cargo test --doc`, so that what a reader copies works.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

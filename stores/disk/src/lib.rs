@@ -309,6 +309,12 @@ impl Backend for DiskStore {
     }
 }
 
+// The README's code blocks, compiled (and run, unless marked `no_run`) by
+// `cargo test --doc`, so that what a reader copies works.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,3 +66,9 @@ pub use store::{DynamoDbStore, DynamoDbStoreBuilder};
 /// The AWS SDK crates this store is built on, for building clients and configs of
 /// matching versions.
 pub use {aws_config, aws_sdk_dynamodb};
+
+// The README's code blocks, compiled (and run, unless marked `no_run`) by
+// `cargo test --doc`, so that what a reader copies works.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

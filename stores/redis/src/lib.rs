@@ -78,3 +78,9 @@ pub use store::{RedisStore, RedisStoreBuilder};
 /// The `redis` client crate this store is built on, for building clients and connections
 /// to hand to [`RedisStoreBuilder`].
 pub use redis;
+
+// The README's code blocks, compiled (and run, unless marked `no_run`) by
+// `cargo test --doc`, so that what a reader copies works.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
