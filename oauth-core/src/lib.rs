@@ -60,7 +60,6 @@
 //! Tokens, secrets and authorization codes are [`secrecy`] values: they never appear
 //! in `Debug` output or logs.
 
-
 // The README's code blocks are compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
