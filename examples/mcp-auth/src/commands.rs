@@ -94,7 +94,7 @@ pub(crate) fn oauth_failure(e: oauth_core::Error, url: &Url) -> Failure {
         E::Callback(_) | E::Browser(_) => Failure::failed(format!(
             "{e}; try `mcp-auth login --no-browser {url}` and open the printed URL yourself"
         )),
-        E::Storage(inner) => store::store_failure(inner),
+        E::Storage(inner) => store::server_store_failure(inner, url),
         E::Config(_) => Failure::usage(e.to_string()),
         other => Failure::failed(format!("{other}; run `mcp-auth login {url}` again")),
     }
@@ -204,10 +204,10 @@ pub(crate) async fn token(options: &Options, url: &str, json: bool) -> Outcome {
     let oauth = builder(&opened, options, &url, BrowserMode::Print)
         .build()
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let token = oauth.cached_token().await.map_err(|e| match e {
-        oauth_core::Error::Storage(e) => store::server_store_failure(&url)(e),
-        e => oauth_failure(e, &url),
-    })?;
+    let token = oauth
+        .cached_token()
+        .await
+        .map_err(|e| oauth_failure(e, &url))?;
     let Some(token) = token else {
         return Err(Failure::needs_login(format!(
             "no valid token for {url} in {}; run `mcp-auth login {url}`",
@@ -233,54 +233,72 @@ pub(crate) async fn token(options: &Options, url: &str, json: bool) -> Outcome {
 /// What `status` found for one server.
 struct ServerStatus {
     url: String,
-    info: Option<TokenInfo>,
-    /// Why the entry could not be read.
-    error: Option<String>,
+    state: TokenState,
+}
+
+/// The state of one server's stored token.
+enum TokenState {
+    /// No token stored.
+    Missing,
+    /// The entry could not be read (wrong key, broken entry): why.
+    Unreadable(String),
+    /// A token, valid or expired.
+    Stored(TokenInfo),
 }
 
 impl ServerStatus {
     async fn read(store: &dyn AsyncKeyValue, key: &str) -> ServerStatus {
-        let (info, error) = match token_info(store, key).await {
-            Ok(info) => (info, None),
-            Err(failure) => (None, Some(failure.message)),
+        let state = match token_info(store, key).await {
+            Ok(Some(info)) => TokenState::Stored(info),
+            Ok(None) => TokenState::Missing,
+            Err(failure) => TokenState::Unreadable(failure.message),
         };
         ServerStatus {
             url: key.to_string(),
-            info,
-            error,
+            state,
         }
     }
 
-    /// `valid`, `expired`, `missing` or `unreadable`.
-    fn state(&self) -> &'static str {
-        match (&self.info, &self.error) {
-            (_, Some(_)) => "unreadable",
-            (None, None) => "missing",
-            (Some(info), None) if info.seconds_left.is_some_and(|left| left <= 0) => "expired",
-            (Some(_), None) => "valid",
+    fn info(&self) -> Option<&TokenInfo> {
+        match &self.state {
+            TokenState::Stored(info) => Some(info),
+            _ => None,
+        }
+    }
+
+    fn expired(&self) -> bool {
+        self.info()
+            .and_then(|i| i.seconds_left)
+            .is_some_and(|left| left <= 0)
+    }
+
+    /// `valid`, `expired`, `missing` or `unreadable` (the `state` of `--json`).
+    fn name(&self) -> &'static str {
+        match &self.state {
+            TokenState::Missing => "missing",
+            TokenState::Unreadable(_) => "unreadable",
+            TokenState::Stored(_) if self.expired() => "expired",
+            TokenState::Stored(_) => "valid",
         }
     }
 
     /// Valid, or renewable with a stored refresh token.
     fn usable(&self) -> bool {
-        match self.state() {
-            "valid" => true,
-            "expired" => self.info.as_ref().is_some_and(|i| i.refreshable),
-            _ => false,
-        }
+        self.info()
+            .is_some_and(|info| !self.expired() || info.refreshable)
     }
 
     fn line(&self) -> String {
         let url = &self.url;
-        match (&self.info, &self.error) {
-            (_, Some(error)) => format!("{url}  unreadable: {error}"),
-            (None, None) => format!("{url}  no token"),
-            (Some(info), None) => {
-                let refresh = match (info.refreshable, self.state()) {
-                    (true, "expired") => ", refresh token stored (`mcp-auth token URL` renews it)",
-                    (true, _) => ", refresh token stored",
-                    (false, "expired") => ", no refresh token: log in again",
-                    (false, _) => ", no refresh token",
+        match &self.state {
+            TokenState::Unreadable(error) => format!("{url}  unreadable: {error}"),
+            TokenState::Missing => format!("{url}  no token"),
+            TokenState::Stored(info) => {
+                let refresh = match (info.refreshable, self.expired()) {
+                    (true, true) => ", refresh token stored (`mcp-auth token URL` renews it)",
+                    (true, false) => ", refresh token stored",
+                    (false, true) => ", no refresh token: log in again",
+                    (false, false) => ", no refresh token",
                 };
                 format!("{url}  {}{refresh}", describe_expiry(info))
             }
@@ -288,13 +306,17 @@ impl ServerStatus {
     }
 
     fn json(&self) -> serde_json::Value {
+        let error = match &self.state {
+            TokenState::Unreadable(error) => Some(error),
+            _ => None,
+        };
         serde_json::json!({
             "url": self.url,
-            "state": self.state(),
+            "state": self.name(),
             "usable": self.usable(),
-            "expires_in": self.info.as_ref().and_then(|i| i.seconds_left),
-            "refreshable": self.info.as_ref().is_some_and(|i| i.refreshable),
-            "error": self.error,
+            "expires_in": self.info().and_then(|i| i.seconds_left),
+            "refreshable": self.info().is_some_and(|i| i.refreshable),
+            "error": error,
         })
     }
 }
@@ -347,22 +369,25 @@ pub(crate) async fn status(options: &Options, url: Option<&str>, json: bool) -> 
             outln!("  {}", server.line());
         }
     }
-    if found.iter().any(|s| s.error.is_some()) {
+    if found
+        .iter()
+        .any(|s| matches!(s.state, TokenState::Unreadable(_)))
+    {
         return Err(Failure::failed(
-            "a stored token could not be read (see above)".to_string(),
+            "a stored token could not be read (see above)",
         ));
     }
-    let unusable: Vec<&str> = found
-        .iter()
-        .filter(|s| !s.usable())
-        .map(|s| s.url.as_str())
-        .collect();
     if found.is_empty() {
         return Err(Failure::needs_login(format!(
             "no token is stored in {}",
             opened.spec
         )));
     }
+    let unusable: Vec<&str> = found
+        .iter()
+        .filter(|s| !s.usable())
+        .map(|s| s.url.as_str())
+        .collect();
     if !unusable.is_empty() {
         return Err(Failure::needs_login(format!(
             "no usable token for {}; log in with `mcp-auth login URL`",

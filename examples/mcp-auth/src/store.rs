@@ -132,23 +132,16 @@ pub(crate) async fn open_with(
     let spec = store_uri(options)?;
     // The store first: a store this build or machine cannot serve fails before a key
     // file is made for it.
+    if access == Access::Existing && !spec.exists().await.map_err(|e| open_failure(&spec, e))? {
+        return Err(Failure::needs_login(format!(
+            "there is no token store at {spec} yet"
+        )));
+    }
     let opened = match access {
         Access::Create => spec.open().await,
         Access::Existing => spec.open_existing().await,
     };
-    let raw: Arc<dyn AsyncKeyValue> = match opened {
-        Ok(store) => Arc::from(store),
-        Err(e)
-            if access == Access::Existing
-                && e.kind() == ErrorKind::Setup
-                && spec.path().is_some_and(|p| !p.exists()) =>
-        {
-            return Err(Failure::needs_login(format!(
-                "there is no token store at {spec} yet"
-            )));
-        }
-        Err(e) => return Err(open_failure(&spec, e)),
-    };
+    let raw: Arc<dyn AsyncKeyValue> = Arc::from(opened.map_err(|e| open_failure(&spec, e))?);
     let key = if options.encrypt {
         let file = match &options.key_file {
             Some(path) => Some(path.clone()),
@@ -273,19 +266,17 @@ pub(crate) fn store_failure(e: key_value::Error) -> Failure {
     }
 }
 
-/// As [`store_failure`], for what is stored about one server: a wrong key also gets the
-/// way to start over for that server.
-pub(crate) fn server_store_failure(url: &Url) -> impl Fn(key_value::Error) -> Failure + '_ {
-    move |e| {
-        if e.kind() == ErrorKind::Decryption {
-            Failure::failed(format!(
-                "cannot decrypt the tokens stored for {url}: the key is not the one they were \
-                 written with; use that key, or start over with `mcp-auth logout \
-                 --forget-client {url}`"
-            ))
-        } else {
-            store_failure(e)
-        }
+/// As [`store_failure`], for what is stored about the server at `url`: a wrong key also
+/// gets the way to start over for that server.
+pub(crate) fn server_store_failure(e: key_value::Error, url: &Url) -> Failure {
+    if e.kind() == ErrorKind::Decryption {
+        Failure::failed(format!(
+            "cannot decrypt the tokens stored for {url}: the key is not the one they were \
+             written with; use that key, or start over with `mcp-auth logout \
+             --forget-client {url}`"
+        ))
+    } else {
+        store_failure(e)
     }
 }
 

@@ -266,25 +266,35 @@ impl StoreUri {
     /// is an [`ErrorKind::Setup`] error and nothing is created (for commands that only
     /// read). Server stores open as with [`open`](Self::open).
     pub async fn open_existing(&self) -> Result<Box<dyn AsyncKeyValue>> {
-        if let Some(path) = self.path() {
-            let missing = match tokio::fs::symlink_metadata(path).await {
-                Ok(_) => false,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
-                Err(e) => {
-                    return Err(Error::new(
-                        ErrorKind::Setup,
-                        format!("cannot look at {}: {e}", path.display()),
-                    ));
-                }
-            };
-            if missing {
-                return Err(Error::new(
-                    ErrorKind::Setup,
-                    format!("there is no store at {}", path.display()),
-                ));
-            }
+        if !self.exists().await? {
+            return Err(Error::new(
+                ErrorKind::Setup,
+                format!("there is no store at {self}"),
+            ));
         }
         self.open_store().await
+    }
+
+    /// Whether the file or directory of a `sqlite:` or `disk:` store is there (a link
+    /// counts, wherever it points); always `true` for the other stores, which are made
+    /// or reached when opened.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Setup`] when the path cannot be looked at (a parent directory that
+    /// cannot be read, say).
+    pub async fn exists(&self) -> Result<bool> {
+        let Some(path) = self.path() else {
+            return Ok(true);
+        };
+        match tokio::fs::symlink_metadata(path).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::new(
+                ErrorKind::Setup,
+                format!("cannot look at {}: {e}", path.display()),
+            )),
+        }
     }
 
     async fn open_store(&self) -> Result<Box<dyn AsyncKeyValue>> {
@@ -475,6 +485,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kv-uri-{}", std::process::id()));
         let path = dir.join("missing/tokens.sqlite");
         let uri = StoreUri::Sqlite(path.clone());
+        assert!(!uri.exists().await.unwrap());
+        assert!(StoreUri::Memory.exists().await.unwrap());
         let err = uri.open_existing().await.err().unwrap();
         assert_eq!(err.kind(), ErrorKind::Setup);
         assert!(err.to_string().contains("there is no store at"), "{err}");
