@@ -740,3 +740,40 @@ fn servers_that_are_no_oauth_protected_mcp_server_are_named_so() {
     assert!(stderr.contains("DEBUG"), "{stderr}");
     assert!(stderr.contains("/.well-known/"), "{stderr}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_that_is_no_regular_file_is_refused_at_once() {
+    let home = tempfile::tempdir().unwrap();
+    let fifo = home.path().join("key.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let dir = home.path().join("key.dir");
+    std::fs::create_dir(&dir).unwrap();
+    // A named pipe would block the read for ever; a directory is no key either.
+    for key_file in [&fifo, &dir] {
+        let mut child = mcp_auth(home.path())
+            .args([
+                "--store",
+                "memory:",
+                "--key-file",
+                key_file.to_str().unwrap(),
+                "status",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(20) {
+                child.kill().unwrap();
+                panic!("mcp-auth hangs on the key file {}", key_file.display());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = assert_one_line_failure(&out, 1);
+        assert!(err.contains("is not a regular file"), "{err}");
+    }
+}
