@@ -117,6 +117,10 @@ macro_rules! __with_cases {
             // concurrency
             concurrent_writers_distinct_keys, concurrent_readers_see_whole_values,
             concurrent_mixed_operations, concurrent_collections, concurrent_batches,
+            // the lease primitive
+            put_if_absent_creates_only_once, put_if_absent_keeps_its_ttl,
+            put_if_absent_takes_over_an_expired_entry, put_if_absent_race_has_one_winner,
+            put_if_absent_invalid_input_writes_nothing,
             // bounded stores
             bounded_store_stays_within_bound, bounded_store_keeps_latest_write,
             bounded_store_bound_is_per_collection,

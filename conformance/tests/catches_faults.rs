@@ -52,6 +52,10 @@ struct Faults {
     unenforced_bound: bool,
     /// Evicts the entry just written when the collection is full.
     evict_newest: bool,
+    /// `put_if_absent` checks, then writes in a second step: racers both win.
+    check_then_write: bool,
+    /// `put_if_absent` treats an expired entry as present.
+    expired_lease_is_held: bool,
 }
 
 type Collections = HashMap<String, HashMap<String, String>>;
@@ -180,6 +184,7 @@ impl Backend for Reference {
             atomic_put_many: false,
             max_entry_bytes: Some(4 << 20),
             max_entries_per_collection: self.bound,
+            put_if_absent: true,
         }
     }
 
@@ -229,6 +234,39 @@ impl Backend for Reference {
         entries.insert(k.clone(), doc);
         self.evict(entries, &k);
         Ok(())
+    }
+
+    async fn write_if_absent(&self, collection: &str, key: &str, entry: Entry) -> Result<bool> {
+        let (c, k) = self.slot(collection, key);
+        let now = std::time::SystemTime::now();
+        let held = |doc: &String| {
+            Entry::from_document(doc.as_bytes()).map_or(true, |e| {
+                self.faults.expired_lease_is_held || !e.is_expired(now)
+            })
+        };
+        if self.faults.check_then_write {
+            let taken = self
+                .data
+                .lock()
+                .await
+                .get(&c)
+                .and_then(|e| e.get(&k))
+                .is_some_and(held);
+            tokio::task::yield_now().await;
+            if taken {
+                return Ok(false);
+            }
+            self.write(collection, key, entry).await?;
+            return Ok(true);
+        }
+        let mut data = self.data.lock().await;
+        let entries = data.entry(c).or_default();
+        if entries.get(&k).is_some_and(held) {
+            return Ok(false);
+        }
+        let doc = self.encode(collection, key, entry, None)?;
+        entries.insert(k, doc);
+        Ok(true)
     }
 
     async fn remove(&self, collection: &str, key: &str) -> Result<bool> {
@@ -616,4 +654,22 @@ async fn a_shared_fixture_does_not_run_destroy() {
     )
     .await;
     assert!(matches!(report, Report::NotApplicable(_)), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn catches_a_lease_that_is_not_atomic() {
+    let faults = Faults {
+        check_then_write: true,
+        ..Faults::default()
+    };
+    assert_caught(faults, &["put_if_absent_race_has_one_winner"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn catches_a_lease_that_outlives_its_expiry() {
+    let faults = Faults {
+        expired_lease_is_held: true,
+        ..Faults::default()
+    };
+    assert_caught(faults, &["put_if_absent_takes_over_an_expired_entry"]).await;
 }

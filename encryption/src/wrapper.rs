@@ -310,6 +310,21 @@ impl<S: AsyncKeyValue> AsyncKeyValue for FernetWrapper<S> {
         self.inner.put(key, sealed, ttl, collection).await
     }
 
+    /// Seals `value` as [`put`](AsyncKeyValue::put) does and creates it through the inner
+    /// store's atomic [`put_if_absent`](AsyncKeyValue::put_if_absent).
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: JsonObject,
+        ttl: Option<Duration>,
+        collection: Option<&str>,
+    ) -> Result<bool> {
+        let sealed = self
+            .seal(&value, self.plaintext_limit())
+            .map_err(|e| e.in_context(STORE_NAME, collection.unwrap_or(DEFAULT_COLLECTION), key))?;
+        self.inner.put_if_absent(key, sealed, ttl, collection).await
+    }
+
     async fn put_many(
         &self,
         keys: &[&str],

@@ -150,6 +150,13 @@ pub(crate) async fn unsupported_operations_are_errors(cx: &Ctx) -> Outcome {
     if !caps.cull {
         expect_error(store.cull().await, ErrorKind::Unsupported, "cull")?;
     }
+    if !caps.put_if_absent {
+        expect_error(
+            store.put_if_absent("k", num(1), None, Some(&c)).await,
+            ErrorKind::Unsupported,
+            "put_if_absent",
+        )?;
+    }
     // `destroy` is not called even when undeclared: a store that wrongly implements it
     // would wipe data other cases share.
     Ok(())

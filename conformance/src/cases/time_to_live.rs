@@ -9,9 +9,9 @@ use crate::harness::{ensure, ensure_eq, fail};
 
 const HOUR: Duration = Duration::from_secs(3600);
 /// Short enough to wait for, long enough for a put and its check to finish first.
-const SHORT: Duration = Duration::from_millis(500);
+pub(crate) const SHORT: Duration = Duration::from_millis(500);
 /// Waiting this long after a `SHORT` put makes sure the entry has expired.
-const PAST_SHORT: Duration = Duration::from_millis(1100);
+pub(crate) const PAST_SHORT: Duration = Duration::from_millis(1100);
 
 pub(crate) async fn put_without_ttl_has_no_expiry(cx: &Ctx) -> Outcome {
     let c = cx.collection("c");

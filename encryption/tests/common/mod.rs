@@ -75,6 +75,16 @@ impl AsyncKeyValue for Shaped {
         values.iter().try_for_each(|v| self.check(v))?;
         self.inner.put_many(keys, values, ttl, c).await
     }
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: JsonObject,
+        ttl: Option<Duration>,
+        c: Option<&str>,
+    ) -> Result<bool> {
+        self.check(&value)?;
+        self.inner.put_if_absent(key, value, ttl, c).await
+    }
     async fn delete(&self, key: &str, c: Option<&str>) -> Result<bool> {
         self.inner.delete(key, c).await
     }

@@ -100,6 +100,15 @@ pub trait Backend: Send + Sync {
         Ok(())
     }
 
+    /// Stores `entry` only if no live entry is under `key` (an expired one counts as
+    /// absent), atomically against every other caller of this method, in this process or
+    /// any other sharing the store; returns whether it stored. Declare it with
+    /// [`Capabilities::put_if_absent`].
+    async fn write_if_absent(&self, collection: &str, key: &str, entry: Entry) -> Result<bool> {
+        let _ = (collection, key, entry);
+        Err(Error::unsupported("put_if_absent"))
+    }
+
     /// Removes `key`; returns whether an entry was there.
     async fn remove(&self, collection: &str, key: &str) -> Result<bool>;
 
@@ -324,6 +333,22 @@ impl<B: Backend> AsyncKeyValue for B {
         self.write_many(call.collection, entries)
             .await
             .map_err(|e| call.fail(e))
+    }
+
+    #[tracing::instrument(level = "debug", name = "kv.put_if_absent", skip_all, fields(store = self.name(), collection = collection.unwrap_or_else(|| self.default_collection())))]
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: JsonObject,
+        ttl: Option<Duration>,
+        collection: Option<&str>,
+    ) -> Result<bool> {
+        let call = Call::new(self, collection)?;
+        call.check_keys(&[key])?;
+        let entry = Entry::new(value, ttl, SystemTime::now()).map_err(|e| call.fail_on(key, e))?;
+        self.write_if_absent(call.collection, key, entry)
+            .await
+            .map_err(|e| call.fail_on(key, e))
     }
 
     #[tracing::instrument(level = "debug", name = "kv.delete", skip_all, fields(store = self.name(), collection = collection.unwrap_or_else(|| self.default_collection())))]

@@ -43,6 +43,10 @@ pub struct Capabilities {
     pub max_entry_bytes: Option<usize>,
     /// The bound on entries per collection, past which the least recently used are evicted.
     pub max_entries_per_collection: Option<usize>,
+    /// [`AsyncKeyValue::put_if_absent`] creates an entry atomically: among any number of
+    /// concurrent callers (tasks, and OS processes or machines when the store is shared
+    /// by them) exactly one succeeds while the entry is live.
+    pub put_if_absent: bool,
 }
 
 /// An async key-value store: collections of keys mapped to JSON objects, with optional expiry.
@@ -113,6 +117,30 @@ pub trait AsyncKeyValue: Send + Sync {
         collection: Option<&str>,
     ) -> Result<()>;
 
+    /// Stores `value` under `key` only if no live entry is there, atomically; returns
+    /// whether it stored.
+    ///
+    /// An expired entry counts as absent and is replaced. Among callers racing for the
+    /// same key, in this process or in any other sharing the store, exactly one gets
+    /// `true` until the entry it wrote expires or is deleted: this is the lease
+    /// primitive that lets a fleet of processes elect one of them to do a piece of work
+    /// (oauth-core uses it to refresh a token once for everyone). Declared by
+    /// [`Capabilities::put_if_absent`]; a store without it returns an
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) error.
+    ///
+    /// A plain [`put`](AsyncKeyValue::put) is not part of the race: it replaces
+    /// whatever is there.
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: JsonObject,
+        ttl: Option<Duration>,
+        collection: Option<&str>,
+    ) -> Result<bool> {
+        let _ = (key, value, ttl, collection);
+        Err(crate::Error::unsupported("put_if_absent"))
+    }
+
     /// Removes `key`; returns whether an entry was there.
     async fn delete(&self, key: &str, collection: Option<&str>) -> Result<bool>;
 
@@ -181,6 +209,15 @@ impl<S: AsyncKeyValue + ?Sized> AsyncKeyValue for Arc<S> {
         collection: Option<&str>,
     ) -> Result<()> {
         (**self).put_many(keys, values, ttl, collection).await
+    }
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: JsonObject,
+        ttl: Option<Duration>,
+        collection: Option<&str>,
+    ) -> Result<bool> {
+        (**self).put_if_absent(key, value, ttl, collection).await
     }
     async fn delete(&self, key: &str, collection: Option<&str>) -> Result<bool> {
         (**self).delete(key, collection).await

@@ -192,6 +192,7 @@ impl Backend for DiskStore {
             atomic_put_many: false,
             max_entry_bytes: None,
             max_entries_per_collection: None,
+            ..Capabilities::default()
         }
     }
 

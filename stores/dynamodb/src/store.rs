@@ -406,6 +406,7 @@ impl Backend for DynamoDbStore {
             atomic_put_many: false,
             max_entry_bytes: Some(MAX_ENTRY_BYTES),
             max_entries_per_collection: None,
+            ..Capabilities::default()
         }
     }
 

@@ -260,6 +260,7 @@ impl Backend for MemoryStore {
             atomic_put_many: true,
             max_entry_bytes: None,
             max_entries_per_collection: self.max_entries.map(NonZeroUsize::get),
+            put_if_absent: true,
         }
     }
 
@@ -307,6 +308,23 @@ impl Backend for MemoryStore {
         let item = std::iter::once((key.to_owned(), Arc::new(entry)));
         self.put_all(collection, item);
         Ok(())
+    }
+
+    async fn write_if_absent(&self, collection: &str, key: &str, entry: Entry) -> Result<bool> {
+        loop {
+            let target = self.existing_or_new(collection);
+            let mut entries = lock(&target);
+            if entries.detached {
+                // Emptied and taken out of the map since the lookup: look it up again.
+                continue;
+            }
+            // Under the collection's lock, the check and the insert are one step.
+            if lookup(&mut entries.lru, key, SystemTime::now()).is_some() {
+                return Ok(false);
+            }
+            entries.lru.put(key.to_owned(), Arc::new(entry));
+            return Ok(true);
+        }
     }
 
     async fn write_many(&self, collection: &str, entries: Vec<(&str, Entry)>) -> Result<()> {

@@ -475,6 +475,7 @@ impl Backend for RedisStore {
             atomic_put_many: !self.is_cluster(),
             max_entry_bytes: None,
             max_entries_per_collection: None,
+            ..Capabilities::default()
         }
     }
 

@@ -436,6 +436,7 @@ impl Backend for SqliteStore {
             atomic_put_many: true,
             max_entry_bytes: None,
             max_entries_per_collection: None,
+            ..Capabilities::default()
         }
     }
 
