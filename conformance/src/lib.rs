@@ -38,6 +38,7 @@ mod cases;
 mod corpus;
 mod fixture;
 mod harness;
+mod processes;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,6 +46,7 @@ use std::time::Duration;
 
 pub use fixture::{Fixture, IntoFixture, RawAccess};
 pub use harness::{CaseError, Ctx, Outcome};
+pub use processes::lease_race_across_processes;
 
 #[doc(hidden)]
 pub use tokio as __tokio;

@@ -358,6 +358,15 @@ const UPSERT: &str =
      ON CONFLICT (collection, key) DO UPDATE SET
          value = excluded.value, created_at = excluded.created_at,
          expires_at = excluded.expires_at, version = excluded.version";
+/// [`UPSERT`] that replaces only an expired entry: one statement, so the check and the
+/// write are atomic against every other connection and process.
+const INSERT_IF_ABSENT: &str =
+    "INSERT INTO keyvalue_entries (collection, key, value, created_at, expires_at, version)
+     VALUES (?1, ?2, ?3, ?4, ?5, 1)
+     ON CONFLICT (collection, key) DO UPDATE SET
+         value = excluded.value, created_at = excluded.created_at,
+         expires_at = excluded.expires_at, version = excluded.version
+     WHERE keyvalue_entries.expires_at IS NOT NULL AND keyvalue_entries.expires_at <= ?6";
 const DELETE: &str =
     "DELETE FROM keyvalue_entries WHERE collection = ?1 AND key = ?2 RETURNING expires_at";
 const LIVE: &str = "(expires_at IS NULL OR expires_at > ?)";
@@ -386,6 +395,24 @@ fn write_one(connection: &Connection, collection: &str, key: &str, entry: &Entry
         ])
         .map_err(sql_error)?;
     Ok(())
+}
+
+/// Writes `entry` unless a live one is there; returns whether it wrote.
+fn create_one(connection: &Connection, collection: &str, key: &str, entry: &Entry) -> Result<bool> {
+    let value = serde_json_compact(&entry.value)?;
+    let changed = connection
+        .prepare_cached(INSERT_IF_ABSENT)
+        .map_err(sql_error)?
+        .execute(params![
+            collection,
+            key,
+            value,
+            entry.created_at.and_then(micros),
+            entry.expires_at.and_then(micros),
+            now_micros(),
+        ])
+        .map_err(sql_error)?;
+    Ok(changed == 1)
 }
 
 fn remove_one(connection: &Connection, collection: &str, key: &str, now: i64) -> Result<bool> {
@@ -436,7 +463,7 @@ impl Backend for SqliteStore {
             atomic_put_many: true,
             max_entry_bytes: None,
             max_entries_per_collection: None,
-            ..Capabilities::default()
+            put_if_absent: true,
         }
     }
 
@@ -471,6 +498,12 @@ impl Backend for SqliteStore {
     async fn write(&self, collection: &str, key: &str, entry: Entry) -> Result<()> {
         let (collection, key) = (collection.to_owned(), key.to_owned());
         self.run(move |connection| write_one(connection, &collection, &key, &entry))
+            .await
+    }
+
+    async fn write_if_absent(&self, collection: &str, key: &str, entry: Entry) -> Result<bool> {
+        let (collection, key) = (collection.to_owned(), key.to_owned());
+        self.run(move |connection| create_one(connection, &collection, &key, &entry))
             .await
     }
 

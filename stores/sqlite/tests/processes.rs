@@ -17,3 +17,17 @@ fn several_processes_share_one_database() {
         SqliteStore::open(path).await
     });
 }
+
+#[test]
+fn put_if_absent_has_one_winner_across_processes() {
+    let Ok(dir) = tempfile::tempdir() else {
+        panic!("no temporary directory");
+    };
+    let path = dir.path().join("lease.db");
+    key_value_conformance::lease_race_across_processes(
+        "put_if_absent_has_one_winner_across_processes",
+        &path.to_string_lossy(),
+        8,
+        |location| async move { SqliteStore::open(location).await },
+    );
+}

@@ -1,0 +1,175 @@
+//! The lease primitive across OS processes: [`lease_race_across_processes`].
+//!
+//! Tasks in one process can share a lock; processes cannot, so a store whose
+//! `put_if_absent` is atomic only within a process (a mutex around a check and a write)
+//! passes the in-process cases and fails here. The test starts copies of the test binary,
+//! each running only the calling test with an environment variable giving it the child's
+//! role; in those copies the same call races once instead of starting others.
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use key_value_core::{AsyncKeyValue, JsonObject, Result};
+
+const ROLE: &str = "KEYVALUE_LEASE_RACE_ROLE";
+const LOCATION: &str = "KEYVALUE_LEASE_RACE_LOCATION";
+const START_AT: &str = "KEYVALUE_LEASE_RACE_START_MS";
+const COLLECTION: &str = "lease-race";
+/// How long a won lease lives: the second round waits this out and races again.
+const LEASE_TTL: Duration = Duration::from_secs(2);
+/// Time given to every child to start and open the store before the race begins.
+const HEAD_START: Duration = Duration::from_millis(2500);
+
+/// Races `processes` OS processes for one key with `put_if_absent`, twice: exactly one
+/// must win each round, the stored value must be the winner's, and the second round,
+/// started after the first lease expired, must have a winner too (an expired lease is
+/// taken over).
+///
+/// Call it from a `#[test]` function, passing that function's name as `test` and a
+/// `location` the children can open the same store from (a file path, a server URL);
+/// `open` opens the store at a location. In the child copies of the test binary the
+/// call takes part in the race and returns. Panics (failing the test) when the race
+/// has no winner or more than one.
+///
+/// ```no_run
+/// #[test]
+/// fn lease_is_exclusive_across_processes() {
+///     let dir = std::env::temp_dir().join("my-store-lease-race");
+///     key_value_conformance::lease_race_across_processes(
+///         "lease_is_exclusive_across_processes",
+///         dir.to_string_lossy().as_ref(),
+///         8,
+///         |location| async move { my_store::open(location).await },
+///     );
+/// }
+/// # mod my_store { pub async fn open(_: String) -> key_value_core::Result<key_value_memory::MemoryStore> { Ok(Default::default()) } }
+/// ```
+#[allow(clippy::panic)] // this is a test: a failure panics
+pub fn lease_race_across_processes<S, F, Fut>(test: &str, location: &str, processes: usize, open: F)
+where
+    S: AsyncKeyValue,
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<S>>,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => panic!("could not start a tokio runtime: {e}"),
+    };
+    if let Ok(role) = std::env::var(ROLE) {
+        let location = std::env::var(LOCATION).unwrap_or_default();
+        let outcome = runtime.block_on(race_once(&role, open(location)));
+        match outcome {
+            Ok(won) => println!("lease-race {role} {}", if won { "won" } else { "lost" }),
+            Err(e) => println!("lease-race {role} error {e}"),
+        }
+        return;
+    }
+    let key = format!("lease-{:x}", now_ms());
+    for round in 0..2 {
+        let start_at = now_ms() + HEAD_START.as_millis() as u64;
+        let children: Vec<Child> = (0..processes)
+            .map(|i| spawn(test, location, &key, round, i, start_at))
+            .collect();
+        let mut winners = Vec::new();
+        for (i, child) in children.into_iter().enumerate() {
+            match outcome_of(child) {
+                Some(line) if line.ends_with(" won") => winners.push(i),
+                Some(line) if line.ends_with(" lost") => {}
+                other => panic!("round {round}: process {i} did not race: {other:?}"),
+            }
+        }
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: {} of {processes} processes won the lease: {winners:?}",
+            winners.len()
+        );
+        let stored = runtime.block_on(async {
+            let store = open(location.to_owned()).await?;
+            store.get(&key, Some(COLLECTION)).await
+        });
+        let expected = racer_value(&format!("{key}/{round}/{}", winners[0]));
+        match stored {
+            Ok(Some(value)) => assert_eq!(value, expected, "round {round}: the stored lease"),
+            Ok(None) => panic!("round {round}: the won lease is not stored"),
+            Err(e) => panic!("round {round}: the won lease cannot be read: {e}"),
+        }
+        // Let the lease expire, so that the next round must take it over.
+        std::thread::sleep(LEASE_TTL + Duration::from_millis(200));
+    }
+}
+
+/// One child's part: opens the store, waits for the common start, races once.
+async fn race_once<S, Fut>(role: &str, open: Fut) -> Result<bool>
+where
+    S: AsyncKeyValue,
+    Fut: Future<Output = Result<S>>,
+{
+    let store = open.await?;
+    let start_at = std::env::var(START_AT)
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .unwrap_or(0);
+    let wait = start_at.saturating_sub(now_ms());
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    let key = role.split('/').next().unwrap_or(role);
+    store
+        .put_if_absent(key, racer_value(role), Some(LEASE_TTL), Some(COLLECTION))
+        .await
+}
+
+/// The value racer `role` (`key/round/index`) writes.
+fn racer_value(role: &str) -> JsonObject {
+    let mut value = JsonObject::new();
+    value.insert("holder".into(), role.into());
+    value
+}
+
+#[allow(clippy::panic)]
+fn spawn(test: &str, location: &str, key: &str, round: usize, i: usize, start_at: u64) -> Child {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => panic!("cannot find the test binary: {e}"),
+    };
+    match Command::new(exe)
+        .args(["--exact", test, "--nocapture", "--test-threads", "1"])
+        .env(ROLE, format!("{key}/{round}/{i}"))
+        .env(LOCATION, location)
+        .env(START_AT, start_at.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => panic!("could not start a child process: {e}"),
+    }
+}
+
+/// The child's `lease-race …` line, after it exited.
+fn outcome_of(mut child: Child) -> Option<String> {
+    let stdout = child.stdout.take()?;
+    // Read to the end, so the child never writes into a closed pipe.
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map_while(std::io::Result::ok)
+        .collect();
+    // libtest may have written `test NAME ... ` on the same line first.
+    let line = lines
+        .iter()
+        .find_map(|line| line.find("lease-race ").map(|at| line[at..].to_owned()));
+    let _ = child.wait();
+    line
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
