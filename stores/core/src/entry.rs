@@ -1,11 +1,11 @@
 //! A stored entry and its document form, shared with py-key-value.
 //!
-//! Backends that store text store the JSON document of [`Entry::to_document`]:
+//! Backends that store text store the JSON document of [`Entry::to_document`], written
+//! byte for byte as py-key-value 0.5 writes it (`json.dumps(document, sort_keys=True)`:
+//! see [`python_json`](crate::python_json)):
 //!
 //! ```json
-//! {"collection":"c1","created_at":"2026-11-28T03:33:18.840782+00:00",
-//!  "expires_at":"2026-11-28T03:34:18.840782+00:00","key":"k1",
-//!  "value":{"a":1},"version":1}
+//! {"collection": "c1", "created_at": "2026-11-28T03:33:18.840782+00:00", "expires_at": "2026-11-28T03:34:18.840782+00:00", "key": "k1", "value": {"a": 1, "s": "\u00e9"}, "version": 1}
 //! ```
 //!
 //! Readers are liberal: timestamps with or without a fraction, a `value` held as a JSON
@@ -19,9 +19,16 @@ use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::pyjson::{JsonStyle, SortedObject, write_python_json};
 use crate::ttl;
 
 /// A stored value: a JSON object.
+///
+/// Its keys keep insertion order (serde_json's `preserve_order` feature, backed by the
+/// `indexmap` crate), as Python's `dict` does: a value read back is in the order it was
+/// put, and the Fernet wrapper encrypts it in that order, as py-key-value does. (Entry
+/// documents sort keys, as py-key-value's do, so a value read from a plain store comes
+/// back with its keys sorted, on both sides.)
 pub type JsonObject = Map<String, Value>;
 
 /// The document version this crate writes, and the newest it reads.
@@ -70,19 +77,20 @@ impl Entry {
         self.expires_at.and_then(|at| ttl::remaining(at, now))
     }
 
-    /// The document form of the entry, as py-key-value writes it (compact JSON).
+    /// The document form of the entry, byte for byte as py-key-value 0.5 writes it for
+    /// the same entry: `json.dumps(document, sort_keys=True)` (keys sorted at every
+    /// depth, `", "` / `": "` separators, ASCII `\u` escapes, floats as Python's
+    /// `repr`).
     pub fn to_document(&self, collection: &str, key: &str) -> Result<String> {
         let document = DocumentRef {
             collection,
             created_at: self.created_at.map(format_timestamp).transpose()?,
             expires_at: self.expires_at.map(format_timestamp).transpose()?,
             key,
-            value: &self.value,
+            value: SortedObject(&self.value),
             version: ENTRY_VERSION,
         };
-        serde_json::to_string(&document).map_err(|e| {
-            Error::new(ErrorKind::Serialization, "could not encode the entry").with_source(e)
-        })
+        write_python_json(&document, JsonStyle::Sorted)
     }
 
     /// Reads a document written by [`Entry::to_document`] or by py-key-value.
@@ -193,7 +201,7 @@ struct DocumentRef<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<String>,
     key: &'a str,
-    value: &'a JsonObject,
+    value: SortedObject<'a>,
     version: u64,
 }
 
@@ -366,6 +374,28 @@ mod tests {
             })
         );
         assert_eq!(Entry::from_document(doc.as_bytes()).unwrap(), entry);
+    }
+
+    #[test]
+    fn documents_are_python_bytes() {
+        // What py-key-value 0.5's `BasicSerializationAdapter().dump_json(entry, key=,
+        // collection=)` printed for the same entry.
+        let entry = Entry {
+            value: object(json!({"b": [1, 2.5, null, true], "a": {"z": "é🦀", "y": -0.0}})),
+            created_at: Some(at(1_795_836_798, 840_782)),
+            expires_at: Some(at(1_795_836_858, 0)),
+        };
+        assert_eq!(
+            entry.to_document("c\u{e9}", "k::1").unwrap(),
+            r#"{"collection": "c\u00e9", "created_at": "2026-11-28T03:33:18.840782+00:00", "expires_at": "2026-11-28T03:34:18+00:00", "key": "k::1", "value": {"a": {"y": -0.0, "z": "\u00e9\ud83e\udd80"}, "b": [1, 2.5, null, true]}, "version": 1}"#
+        );
+    }
+
+    #[test]
+    fn values_keep_insertion_order() {
+        let value = object(json!({"z": 1, "a": 2, "m": 3}));
+        let keys: Vec<&str> = value.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["z", "a", "m"]);
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod backend;
 mod entry;
 mod error;
 mod names;
+mod pyjson;
 mod store;
 mod ttl;
 mod typed;
@@ -51,6 +52,7 @@ pub use names::{
     DEFAULT_COLLECTION, MAX_NAME_BYTES, validate_collection, validate_default_collection,
     validate_key,
 };
+pub use pyjson::{JsonStyle, python_json};
 pub use store::{AsyncKeyValue, Capabilities, Durability, WithTtl};
 pub use ttl::{MAX_EXPIRY_UNIX_SECONDS, expiry_for, remaining, ttl_from_secs_f64};
 pub use typed::{AsyncKeyValueExt, from_object, to_object};
