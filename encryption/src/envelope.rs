@@ -4,7 +4,9 @@
 //! {"__encrypted_data__": "<standard base64 of the Fernet token text>", "__encryption_version__": 1}
 //! ```
 //!
-//! The plaintext is the value as compact JSON in UTF-8. The Fernet token is already
+//! The plaintext is the value as py-key-value writes it,
+//! `json.dumps(value, separators=(",", ":"))`: compact, object keys in insertion order,
+//! ASCII `\u` escapes ([`JsonStyle::Compact`](key_value_core::JsonStyle)). The Fernet token is already
 //! URL-safe base64 text; py-key-value base64-encodes it once more, with the standard
 //! alphabet, and so do we.
 
@@ -12,7 +14,7 @@ use std::borrow::Cow;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use key_value_core::{Error, ErrorKind, JsonObject, Result};
+use key_value_core::{Error, ErrorKind, JsonObject, JsonStyle, Result, python_json};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -42,11 +44,14 @@ pub(crate) struct Opened {
 /// what it holds.
 pub(crate) struct Failure(pub(crate) Cow<'static, str>);
 
-/// The plaintext of `value`: compact JSON, UTF-8, in a buffer zeroed on drop.
+/// The plaintext of `value`, byte for byte Python's
+/// `json.dumps(value, separators=(",", ":"))`, in a buffer zeroed on drop.
 pub(crate) fn plaintext(value: &JsonObject) -> Result<Zeroizing<Vec<u8>>> {
-    serde_json::to_vec(value).map(Zeroizing::new).map_err(|e| {
-        Error::new(ErrorKind::Encryption, "could not encode the value as JSON").with_source(e)
-    })
+    python_json(value, JsonStyle::Compact)
+        .map(|text| Zeroizing::new(text.into_bytes()))
+        .map_err(|e| {
+            Error::new(ErrorKind::Encryption, "could not encode the value as JSON").with_source(e)
+        })
 }
 
 /// Seals a plaintext (from [`plaintext`]) into an envelope with the keyring's newest key.
@@ -147,14 +152,16 @@ pub(crate) fn parse_plaintext(plaintext: &[u8]) -> Result<JsonObject, Failure> {
 /// Fernet token bytes: version (1), timestamp (8), IV (16), HMAC (32); the PKCS#7
 /// padded ciphertext comes on top.
 const TOKEN_FIXED_BYTES: usize = 1 + 8 + 16 + 32;
-/// The envelope's JSON around the encoded token.
-const ENVELOPE_JSON_BYTES: usize = r#"{"__encrypted_data__":"","__encryption_version__":1}"#.len();
+/// The envelope's JSON around the encoded token, as it stands in an entry document
+/// (py-key-value's `json.dumps(..., sort_keys=True)` separators).
+const ENVELOPE_JSON_BYTES: usize =
+    r#"{"__encrypted_data__": "", "__encryption_version__": 1}"#.len();
 
 fn base64_len(bytes: usize) -> Option<usize> {
     bytes.div_ceil(3).checked_mul(4)
 }
 
-/// The length of the compact JSON envelope that seals a plaintext of `plaintext_len`
+/// The length of the JSON envelope (as an entry document holds it) that seals a plaintext of `plaintext_len`
 /// bytes (`None` on overflow).
 pub(crate) fn envelope_len(plaintext_len: usize) -> Option<usize> {
     let ciphertext = (plaintext_len / 16).checked_add(1)?.checked_mul(16)?;
@@ -199,7 +206,7 @@ mod tests {
         let keys = ring();
         for n in (0..200).chain([1000, 1023, 1024, 1025, 65_536]) {
             let envelope = seal(&vec![b'x'; n], &keys);
-            let actual = serde_json::to_string(&envelope).unwrap().len();
+            let actual = python_json(&envelope, JsonStyle::Sorted).unwrap().len();
             assert_eq!(envelope_len(n), Some(actual), "plaintext of {n} bytes");
         }
     }
@@ -221,18 +228,19 @@ mod tests {
     #[test]
     fn envelope_is_compact_and_in_python_field_order() {
         let keys = ring();
-        let text = serde_json::to_string(&seal(b"{}", &keys)).unwrap();
+        let text = python_json(&seal(b"{}", &keys), JsonStyle::Compact).unwrap();
         assert!(text.starts_with(r#"{"__encrypted_data__":""#), "{text}");
         assert!(text.ends_with(r#"","__encryption_version__":1}"#), "{text}");
     }
 
     #[test]
-    fn plaintext_is_compact_json() {
-        let value = json!({"b": [1, 2], "a": {"x": "é"}});
+    fn plaintext_is_pythons_compact_json_in_insertion_order() {
+        // What `json.dumps(value, separators=(",", ":"))` printed for the same dict.
+        let value = json!({"b": [1, 2.0, -0.0, 1e16], "a": {"x": "é🦀", "\u{7f}": null}});
         let bytes = plaintext(value.as_object().unwrap()).unwrap();
         assert_eq!(
             std::str::from_utf8(&bytes).unwrap(),
-            r#"{"a":{"x":"é"},"b":[1,2]}"#
+            r#"{"b":[1,2.0,-0.0,1e+16],"a":{"x":"\u00e9\ud83e\udd80","\u007f":null}}"#
         );
     }
 
