@@ -16,6 +16,12 @@
 //! DynamoDB deletes expired items late (and some emulators never do), so every read
 //! checks the document's exact `expires_at` itself.
 //!
+//! `put_if_absent` (the lease primitive) is one conditional `PutItem`:
+//! `attribute_not_exists(key) OR ttl < <current epoch second>`. An item whose `ttl` is
+//! the current second (the attribute is rounded down) is read back and replaced only if
+//! its document says it expired, by a `PutItem` conditioned on that document being
+//! unchanged, so exactly one of any number of racing callers wins.
+//!
 //! Names within DynamoDB's key limits (2048 bytes for the collection, 1024 for the
 //! key) are stored as written. Longer ones, up to the family's 4096 bytes, are stored
 //! as a digest that cannot collide with a real name, with the original kept in

@@ -24,6 +24,9 @@ use crate::item::{self, COLLECTION, Item, KEY, MAX_ENTRY_BYTES, VALUE};
 use crate::names::stored_key;
 use crate::table::{self, TableSetup};
 
+/// Rounds of a `put_if_absent` that meets an entry changing under it before it gives up.
+const LEASE_ATTEMPTS: usize = 4;
+
 /// Single-item requests in flight at once for one `delete_many` or `cull`.
 const CONCURRENT_REQUESTS: usize = 32;
 
@@ -247,6 +250,51 @@ impl DynamoDbStore {
         Ok(())
     }
 
+    /// The stored item of `key`, read consistently.
+    async fn read_item(&self, collection: &str, key: &str) -> Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item::primary_key(collection, key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// Puts `item` under a condition; returns whether the condition held.
+    /// `unchanged`: only if the stored document is still that one; `None`: only if no
+    /// item is there or its whole-second `ttl` lies before the current second (so it
+    /// surely expired: the attribute is the expiry rounded down).
+    async fn put_item_if(&self, item: Item, unchanged: Option<&str>) -> Result<bool> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let request = match unchanged {
+            Some(document) => request
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", VALUE)
+                .expression_attribute_values(":v", AttributeValue::S(document.to_owned())),
+            None => request
+                .condition_expression("attribute_not_exists(#k) OR #t < :now")
+                .expression_attribute_names("#k", KEY)
+                .expression_attribute_names("#t", item::TTL)
+                .expression_attribute_values(
+                    ":now",
+                    AttributeValue::N(item::ttl_seconds(SystemTime::now()).to_string()),
+                ),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(from_sdk("PutItem", e)),
+        }
+    }
+
     /// Walks every item of `scope`, page by page, until `visit` breaks.
     async fn each_item(
         &self,
@@ -406,21 +454,15 @@ impl Backend for DynamoDbStore {
             atomic_put_many: false,
             max_entry_bytes: Some(MAX_ENTRY_BYTES),
             max_entries_per_collection: None,
+            // A conditional PutItem.
+            put_if_absent: true,
             ..Capabilities::default()
         }
     }
 
     async fn read(&self, collection: &str, key: &str) -> Result<Option<Entry>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(item::primary_key(collection, key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| from_sdk("GetItem", e))?;
-        out.item.as_ref().map(item::decode).transpose()
+        let item = self.read_item(collection, key).await?;
+        item.as_ref().map(item::decode).transpose()
     }
 
     async fn read_many(&self, collection: &str, keys: &[&str]) -> Result<Vec<Option<Entry>>> {
@@ -449,6 +491,36 @@ impl Backend for DynamoDbStore {
 
     async fn write(&self, collection: &str, key: &str, entry: Entry) -> Result<()> {
         self.put_item(item::encode(collection, key, &entry)?).await
+    }
+
+    /// One conditional `PutItem`: stored if no item is there or its `ttl` second has
+    /// passed. An item whose `ttl` is the current second (the attribute is rounded down)
+    /// is read, and replaced, if its document says it expired, by a second `PutItem`
+    /// conditioned on that document being unchanged.
+    async fn write_if_absent(&self, collection: &str, key: &str, entry: Entry) -> Result<bool> {
+        let item = item::encode(collection, key, &entry)?;
+        for _ in 0..LEASE_ATTEMPTS {
+            if self.put_item_if(item.clone(), None).await? {
+                return Ok(true);
+            }
+            let Some(current) = self.read_item(collection, key).await? else {
+                // Deleted since: try again.
+                continue;
+            };
+            let expired =
+                item::decode(&current).is_ok_and(|stored| stored.is_expired(SystemTime::now()));
+            if !expired {
+                return Ok(false);
+            }
+            let Some(AttributeValue::S(document)) = current.get(VALUE) else {
+                return Ok(false);
+            };
+            if self.put_item_if(item.clone(), Some(document)).await? {
+                return Ok(true);
+            }
+        }
+        // Changed under us at every attempt: another caller is taking it.
+        Ok(false)
     }
 
     async fn write_many(&self, collection: &str, entries: Vec<(&str, Entry)>) -> Result<()> {
