@@ -29,6 +29,7 @@ pub(crate) enum Setup {
         store: Arc<dyn AsyncKeyValue>,
         raw: Option<Arc<dyn RawAccess>>,
         exclusive: bool,
+        compound_keys: bool,
         guards: Vec<Box<dyn Send>>,
     },
     Skip(String),
@@ -47,6 +48,7 @@ impl Fixture {
                 store,
                 raw: None,
                 exclusive: true,
+                compound_keys: false,
                 guards: Vec::new(),
             },
         }
@@ -74,6 +76,17 @@ impl Fixture {
     pub fn shared(mut self) -> Self {
         if let Setup::Ready { exclusive, .. } = &mut self.setup {
             *exclusive = false;
+        }
+        self
+    }
+
+    /// Marks a store laid out as py-key-value's `collection::key` (its Redis layout):
+    /// names that spell one compound key (collection `a` with key `b::c`, collection
+    /// `a::b` with key `c`) share one stored entry. The separator case then checks that
+    /// the last write wins and the other name reads nothing, never the other's value.
+    pub fn shared_compound_keys(mut self) -> Self {
+        if let Setup::Ready { compound_keys, .. } = &mut self.setup {
+            *compound_keys = true;
         }
         self
     }

@@ -125,6 +125,8 @@ pub struct Ctx {
     raw: Option<Arc<dyn RawAccess>>,
     caps: Capabilities,
     exclusive: bool,
+    /// Names spelling one `collection::key` share an entry (see `Fixture::shared_compound_keys`).
+    compound_keys: bool,
     prefix: String,
     /// Collections only this case uses: removed whole afterwards.
     collections: Mutex<Vec<String>>,
@@ -148,11 +150,23 @@ impl Ctx {
             raw,
             caps,
             exclusive,
+            compound_keys: false,
             prefix: format!("kvc-{case}-{}", random_tag()),
             collections: Mutex::new(Vec::new()),
             borrowed: Mutex::new(Vec::new()),
             keys: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Marks the store as laid out in shared compound keys.
+    pub(crate) fn with_compound_keys(mut self, compound_keys: bool) -> Self {
+        self.compound_keys = compound_keys;
+        self
+    }
+
+    /// Whether names spelling one `collection::key` share an entry.
+    pub(crate) fn compound_keys(&self) -> bool {
+        self.compound_keys
     }
 
     /// The store under test.

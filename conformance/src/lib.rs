@@ -270,16 +270,17 @@ pub const CASE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs one case against `fixture`, then removes what it wrote.
 pub async fn run_case(case: &Case, fixture: impl IntoFixture) -> Report {
-    let (store, raw, exclusive, guards) = match fixture.into_fixture().setup {
+    let (store, raw, exclusive, compound_keys, guards) = match fixture.into_fixture().setup {
         Setup::Skip(reason) => return Report::Skipped(reason),
         Setup::Ready {
             store,
             raw,
             exclusive,
+            compound_keys,
             guards,
-        } => (store, raw, exclusive, guards),
+        } => (store, raw, exclusive, compound_keys, guards),
     };
-    let ctx = Ctx::new(case.name, store, raw, exclusive);
+    let ctx = Ctx::new(case.name, store, raw, exclusive).with_compound_keys(compound_keys);
     let outcome = tokio::time::timeout(CASE_TIMEOUT, (case.run)(&ctx)).await;
     ctx.cleanup().await;
     // The store goes before what it depends on (a directory, a server).

@@ -220,16 +220,31 @@ pub(crate) async fn similar_collections_stay_distinct(cx: &Ctx) -> Outcome {
     Ok(())
 }
 
-/// `collection::key` layouts must not confuse (`a`, `b::c`) with (`a::b`, `c`).
+/// `collection::key` layouts must not confuse (`a`, `b::c`) with (`a::b`, `c`). A store
+/// in py-key-value's shared compound keys (`Fixture::shared_compound_keys`) keeps one
+/// entry for both: the last write wins, and the other name must read nothing, never
+/// the other name's value.
 pub(crate) async fn separator_lookalikes_stay_distinct(cx: &Ctx) -> Outcome {
     let base = cx.collection("sep");
     let nested = cx.collection("sep::x");
     let store = cx.store();
     store.put("x::k", named("outer"), None, Some(&base)).await?;
+    if cx.compound_keys() {
+        ensure_eq!(
+            store.get("k", Some(&nested)).await?,
+            None,
+            "key `k` in the `::x` collection, before it was written"
+        );
+    }
     store.put("k", named("inner"), None, Some(&nested)).await?;
+    let outer_after = if cx.compound_keys() {
+        None
+    } else {
+        Some(named("outer"))
+    };
     ensure_eq!(
         store.get("x::k", Some(&base)).await?,
-        Some(named("outer")),
+        outer_after.clone(),
         "key `x::k` in the base collection"
     );
     ensure_eq!(
@@ -237,13 +252,23 @@ pub(crate) async fn separator_lookalikes_stay_distinct(cx: &Ctx) -> Outcome {
         Some(named("inner")),
         "key `k` in the `::x` collection"
     );
+    if cx.caps().list_keys {
+        let listed = store.keys(Some(&base), None).await?;
+        let expected: Vec<String> = outer_after.iter().map(|_| "x::k".to_owned()).collect();
+        ensure_eq!(listed, expected, "keys of the base collection");
+        ensure_eq!(
+            store.keys(Some(&nested), None).await?,
+            vec!["k".to_owned()],
+            "keys of the `::x` collection"
+        );
+    }
     ensure!(
         store.delete("k", Some(&nested)).await?,
         "delete in the nested collection"
     );
     ensure_eq!(
         store.get("x::k", Some(&base)).await?,
-        Some(named("outer")),
+        outer_after,
         "the base entry after deleting the other"
     );
     Ok(())
