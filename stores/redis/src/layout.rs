@@ -1,114 +1,89 @@
-//! Where an entry lives in Redis: the string key `collection::key`, as py-key-value lays
-//! it out, made unambiguous.
+//! Where an entry lives in Redis: the string key `collection::key`, exactly as
+//! py-key-value lays it out, for every name.
 //!
-//! py-key-value joins collection and key with `::` and splits on the first `::`. That is
-//! ambiguous when the collection itself contains `::` (collection `a`, key `b::c` and
-//! collection `a::b`, key `c` are both `a::b::c`) or ends with `:` (`a:` + `::` + `k`
-//! reads as collection `a`, key `:k`). So a collection is written as is — byte for byte
-//! what py-key-value writes — unless it contains `::` or `%` or ends with `:`; such a
-//! collection is written percent-encoded, `%` as `%25` and every `:` as `%3A`. An encoded
-//! collection always contains `%` and never `:`, a collection written as is never
-//! contains `%` or `::` nor ends with `:`, so the first `::` of a Redis key always ends
-//! the collection and no two (collection, key) pairs share a Redis key. Keys are never
-//! encoded: they follow the first `::`.
+//! The layout is ambiguous: collection `a` with key `b::c` and collection `a::b` with
+//! key `c` are the one Redis key `a::b::c`. The stored document says which name it was
+//! written under (py-key-value 0.5 writes `collection` and `key` fields too), so readers
+//! and enumeration take the names from there ([`owner`]); a document without them (or
+//! one that cannot be read) is attributed as py-key-value attributes every key, by
+//! splitting at the first `::`.
 
-use std::borrow::Cow;
+use key_value_core::Document;
 
 /// The separator between collection and key.
 pub(crate) const SEPARATOR: &str = "::";
 
-/// Whether `collection` is stored as is (what py-key-value writes).
-fn is_plain(collection: &str) -> bool {
-    !collection.contains(SEPARATOR) && !collection.contains('%') && !collection.ends_with(':')
-}
-
-/// The collection as it appears in Redis keys.
-pub(crate) fn encode_collection(collection: &str) -> Cow<'_, str> {
-    if is_plain(collection) {
-        return Cow::Borrowed(collection);
-    }
-    let mut encoded = String::with_capacity(collection.len() + 8);
-    for c in collection.chars() {
-        match c {
-            '%' => encoded.push_str("%25"),
-            ':' => encoded.push_str("%3A"),
-            c => encoded.push(c),
-        }
-    }
-    Cow::Owned(encoded)
-}
-
-/// The collection a Redis key prefix stands for, or `None` when no collection is stored
-/// that way (a key this layout did not write).
-fn decode_collection(stored: &str) -> Option<Cow<'_, str>> {
-    if !stored.contains('%') {
-        return is_plain(stored).then_some(Cow::Borrowed(stored));
-    }
-    if stored.contains(':') {
-        return None;
-    }
-    let mut decoded = String::with_capacity(stored.len());
-    let mut rest = stored;
-    while let Some(at) = rest.find('%') {
-        decoded.push_str(&rest[..at]);
-        let escape = rest.get(at..at + 3)?;
-        match escape {
-            "%25" => decoded.push('%'),
-            "%3A" => decoded.push(':'),
-            _ => return None,
-        }
-        rest = &rest[at + 3..];
-    }
-    decoded.push_str(rest);
-    // Only the canonical form is ours: `a%25b` stands for `a%b`, but a plain-looking
-    // collection would never have been encoded.
-    (!is_plain(&decoded)).then_some(Cow::Owned(decoded))
-}
-
-/// The Redis key of `key` in `collection`.
-///
-/// For a collection without `::` or `%` that does not end with `:` this is exactly
-/// py-key-value's `collection::key`; other collections are percent-encoded first (see
-/// the crate documentation).
+/// The Redis key of `key` in `collection`: `collection::key`, byte for byte what
+/// py-key-value writes, whatever the names hold.
 ///
 /// ```
 /// use key_value_redis::redis_key;
 ///
 /// assert_eq!(redis_key("tokens", "user:1"), "tokens::user:1");
 /// assert_eq!(redis_key("a", "b::c"), "a::b::c");
-/// assert_eq!(redis_key("a::b", "c"), "a%3A%3Ab::c");
+/// assert_eq!(redis_key("a::b", "c"), "a::b::c"); // the same key: see the crate docs
 /// ```
 pub fn redis_key(collection: &str, key: &str) -> String {
-    let collection = encode_collection(collection);
     let mut stored = String::with_capacity(collection.len() + SEPARATOR.len() + key.len());
-    stored.push_str(&collection);
+    stored.push_str(collection);
     stored.push_str(SEPARATOR);
     stored.push_str(key);
     stored
 }
 
-/// The collection and key a Redis key stands for, or `None` for keys this layout never
-/// writes (not UTF-8, no `::`, a collection part that is not canonical).
-pub(crate) fn split_redis_key(stored: &[u8]) -> Option<(String, String)> {
+/// Whether a document read under the Redis key of (`collection`, `key`) was written
+/// for that name: it names exactly that collection and key, or it names none (then the
+/// Redis key alone decides, as in py-key-value).
+pub(crate) fn written_for(document: &Document, collection: &str, key: &str) -> bool {
+    match (&document.collection, &document.key) {
+        (Some(c), Some(k)) => c == collection && k == key,
+        _ => true,
+    }
+}
+
+/// The (collection, key) an entry stored under the Redis key `stored` belongs to: the
+/// names its document carries when they spell `stored`, else py-key-value's reading (the
+/// collection ends at the first `::`). `None` for keys this layout never writes (not
+/// UTF-8, no `::`, an empty part).
+pub(crate) fn owner(stored: &[u8], document: Option<&Document>) -> Option<(String, String)> {
     let stored = std::str::from_utf8(stored).ok()?;
+    if let Some(Document {
+        collection: Some(collection),
+        key: Some(key),
+        ..
+    }) = document
+        && !collection.is_empty()
+        && !key.is_empty()
+        && stored.len() == collection.len() + SEPARATOR.len() + key.len()
+        && stored.starts_with(collection.as_str())
+        && stored[collection.len()..].starts_with(SEPARATOR)
+        && stored.ends_with(key.as_str())
+    {
+        return Some((collection.clone(), key.clone()));
+    }
     let (collection, key) = stored.split_once(SEPARATOR)?;
     if collection.is_empty() || key.is_empty() {
         return None;
     }
-    Some((decode_collection(collection)?.into_owned(), key.to_owned()))
+    Some((collection.to_owned(), key.to_owned()))
 }
 
-/// The `SCAN MATCH` pattern of every key in `collection`: its stored form with glob
-/// characters escaped, then `::*`.
-pub(crate) fn collection_pattern(collection: &str) -> String {
-    let collection = encode_collection(collection);
-    let mut pattern = String::with_capacity(collection.len() + 8);
-    for c in collection.chars() {
+/// `text` with Redis glob characters escaped, for a `SCAN MATCH` pattern.
+fn glob_escape(text: &str, pattern: &mut String) {
+    for c in text.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^' | '-') {
             pattern.push('\\');
         }
         pattern.push(c);
     }
+}
+
+/// The `SCAN MATCH` pattern of every Redis key that may hold an entry of `collection`:
+/// `collection::*`, glob characters escaped. It also matches entries of collections
+/// that start with `collection::`; [`owner`] tells them apart.
+pub(crate) fn collection_pattern(collection: &str) -> String {
+    let mut pattern = String::with_capacity(collection.len() + 8);
+    glob_escape(collection, &mut pattern);
     pattern.push_str(SEPARATOR);
     pattern.push('*');
     pattern
@@ -120,14 +95,30 @@ pub(crate) const ALL_PATTERN: &str = "*::*";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use key_value_core::{Entry, JsonObject};
+
+    fn document(collection: &str, key: &str) -> Document {
+        let entry = Entry {
+            value: JsonObject::new(),
+            created_at: None,
+            expires_at: None,
+        };
+        let text = entry.to_document(collection, key).unwrap();
+        Document::parse(text.as_bytes()).unwrap()
+    }
+
+    fn nameless() -> Document {
+        Document::parse(br#"{"value": {}}"#).unwrap()
+    }
 
     #[test]
-    fn plain_collections_match_py_key_value() {
+    fn keys_are_py_key_values_for_every_name() {
         for (collection, key) in [
             ("default_collection", "k"),
             ("c", "a::b"),
-            (":leading", "k"),
-            ("a:b", ":k"),
+            ("a::b", "c"),
+            ("%2F%00", "k"),
+            ("a:", ":k"),
             ("é🦀", "k"),
         ] {
             assert_eq!(redis_key(collection, key), format!("{collection}::{key}"));
@@ -135,53 +126,65 @@ mod tests {
     }
 
     #[test]
-    fn separator_lookalikes_differ() {
-        assert_ne!(redis_key("a", "b::c"), redis_key("a::b", "c"));
-        assert_ne!(redis_key("a", "::k"), redis_key("a:", ":k"));
-        assert_ne!(redis_key("a%3A%3Ab", "c"), redis_key("a::b", "c"));
-        assert_ne!(redis_key("::", "k"), redis_key(":", ":k"));
-    }
-
-    #[test]
-    fn every_name_splits_back() {
+    fn documents_name_their_owner() {
         let names = [
-            "a", "::", ":", "a::b", "a:", ":a", "%", "%25", "%3A", "a%b", "a%3Ab", "%%", "::::",
-            "*", "[x]", "\\", "a b", "é", ":::",
+            "a", "::", ":", "a::b", "a:", ":a", "%", "%3A", "::::", "*", "\\", "é", ":::",
         ];
         for collection in names {
             for key in names {
                 let stored = redis_key(collection, key);
+                let doc = document(collection, key);
                 assert_eq!(
-                    split_redis_key(stored.as_bytes()),
+                    owner(stored.as_bytes(), Some(&doc)),
                     Some((collection.to_owned(), key.to_owned())),
                     "{stored:?}"
                 );
+                assert!(written_for(&doc, collection, key));
             }
         }
     }
 
     #[test]
+    fn python_written_collections_with_separators_are_not_split() {
+        // Data that py-key-value wrote for collection `a::b`: no phantom collection `a`.
+        let doc = document("a::b", "k");
+        assert_eq!(
+            owner(b"a::b::k", Some(&doc)),
+            Some(("a::b".to_owned(), "k".to_owned()))
+        );
+        assert!(!written_for(&doc, "a", "b::k"));
+    }
+
+    #[test]
+    fn documents_without_names_split_at_the_first_separator() {
+        assert_eq!(
+            owner(b"a::b::k", Some(&nameless())),
+            Some(("a".to_owned(), "b::k".to_owned()))
+        );
+        assert_eq!(
+            owner(b"a::b::k", None),
+            Some(("a".to_owned(), "b::k".to_owned()))
+        );
+        assert!(written_for(&nameless(), "a", "b::k"));
+        // Names that do not spell the Redis key (a copied document) are not believed.
+        let copied = document("x", "y");
+        assert_eq!(
+            owner(b"a::k", Some(&copied)),
+            Some(("a".to_owned(), "k".to_owned()))
+        );
+    }
+
+    #[test]
     fn foreign_keys_are_not_ours() {
-        for stored in [
-            &b"no-separator"[..],
-            b"::k",
-            b"c::",
-            b"a%zz::k",
-            b"a%3::k",
-            b"plain%41::k",
-            b"\xff::k",
-        ] {
-            assert_eq!(split_redis_key(stored), None, "{stored:?}");
+        for stored in [&b"no-separator"[..], b"::k", b"c::", b"\xff::k"] {
+            assert_eq!(owner(stored, None), None, "{stored:?}");
         }
-        // `a%41` is not canonical (`%41` is never written), `a%3Ab` is `a:b`'s encoding
-        // only if `a:b` would be encoded, which it is not.
-        assert_eq!(split_redis_key(b"a%3Ab::k"), None);
     }
 
     #[test]
     fn patterns_escape_glob_characters() {
         assert_eq!(collection_pattern("c"), "c::*");
         assert_eq!(collection_pattern("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\::*");
-        assert_eq!(collection_pattern("a::b"), "a%3A%3Ab::*");
+        assert_eq!(collection_pattern("a::b"), "a::b::*");
     }
 }

@@ -43,27 +43,44 @@
 //! # Layout (shared with py-key-value)
 //!
 //! Each entry is one Redis string: the key is `collection::key` ([`redis_key`]), the
-//! value is the entry document (`{"created_at": …, "expires_at": …, "value": {…},
-//! "version": 1, …}`) that py-key-value writes too. Expiring entries also get a native
+//! value is the entry document (`{"collection": …, "created_at": …, "expires_at": …,
+//! "key": …, "value": {…}, "version": 1}`), byte for byte what py-key-value writes for the
+//! same entry apart from the timestamps. Expiring entries also get a native
 //! Redis expiry, in milliseconds (`SET … PX`; py-key-value uses whole seconds, and both
 //! read the document's `expires_at`, so neither sees an entry past its time).
 //!
-//! py-key-value's `collection::key` is ambiguous when a collection contains `::` or ends
-//! with `:` (collection `a`, key `b::c` and collection `a::b`, key `c` would share
-//! `a::b::c`). This store writes such collections, and those containing `%`,
-//! percent-encoded (`%` → `%25`, `:` → `%3A`): `a::b` is stored as `a%3A%3Ab::c`. Every
-//! other collection is stored byte for byte as py-key-value stores it; collections with
-//! `::`, `%` or a trailing `:` are the only ones a Python program sees under another name.
-//! Enumeration returns the original names.
+//! The Redis key is exactly py-key-value's `collection::key` for every name, with no
+//! escaping, so a Python program finds every entry under the same name. That layout is
+//! ambiguous: collection `a` with key `b::c` and collection `a::b` with key `c` are the
+//! one Redis key `a::b::c`, and share one entry (the last write wins). The document
+//! says which name wrote it (its `collection` and `key` fields, which py-key-value 0.5
+//! writes too), so:
+//!
+//! - `get` under the other name finds nothing rather than the other name's value;
+//! - `keys` and `collections` name every entry as its document does, so data Python
+//!   wrote for collection `a::b` is listed under `a::b` (never as a phantom collection
+//!   `a` holding `b::k`). A document without the fields, or one that cannot be read, is
+//!   named as py-key-value names it: the collection ends at the first `::`;
+//! - `delete` under either name removes the shared entry, as in py-key-value.
+//!
+//! What that costs: enumeration reads the documents it lists. Each `SCAN` page (of up to
+//! [`scan_count`](RedisStoreBuilder::scan_count) keys, default 1000) is followed by one
+//! `MGET` of its keys, so `keys` moves every matched entry's document over the network
+//! once (for a collection: the entries of that collection and of collections whose names
+//! start with `collection::`), and `collections` every document of the database; the
+//! documents are parsed too. The same read lets enumeration leave out entries whose
+//! document says they expired (py-key-value rounds Redis's own expiry up to whole
+//! seconds, so its entries can outlive their time by up to a second).
 //!
 //! | operation | Redis commands |
 //! |---|---|
 //! | `get`, `ttl` | `GET` |
 //! | `get_many`, `ttl_many` | one `MGET` (split by slot on a cluster, in parallel) |
 //! | `put` | `SET key doc [PX ms]` |
+//! | `put_if_absent` | `SET key doc NX [PX ms]`; a key whose document says it expired (but that Redis still holds) is replaced by an `EVAL` script only if unchanged |
 //! | `put_many` | one `MULTI`/`EXEC` pipeline of `SET … PX` (a cluster: one pipeline per slot, in parallel) |
 //! | `delete`, `delete_many` | one `DEL` |
-//! | `keys`, `collections`, `destroy_collection` | `SCAN MATCH` (glob characters escaped), on every primary of a cluster; `DEL` |
+//! | `keys`, `collections`, `destroy_collection` | `SCAN MATCH` (glob characters escaped) and one `MGET` per page, on every primary of a cluster; `DEL` |
 //! | `destroy` | `FLUSHDB` (every primary of a cluster): the whole database, as py-key-value does |
 //!
 //! `cull` is not offered: Redis removes expired entries itself.

@@ -5,8 +5,8 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use key_value_core::{
-    Backend, Capabilities, DEFAULT_COLLECTION, Entry, Error, ErrorKind, Result, async_trait,
-    validate_default_collection,
+    Backend, Capabilities, DEFAULT_COLLECTION, Document, Entry, Error, ErrorKind, Result,
+    async_trait, validate_default_collection,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
@@ -15,7 +15,7 @@ use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo, Slot};
 use redis::{Cmd, FromRedisValue, Pipeline, Value};
 
 use crate::error::{from_redis, unexpected_reply};
-use crate::layout::{ALL_PATTERN, collection_pattern, redis_key, split_redis_key};
+use crate::layout::{ALL_PATTERN, collection_pattern, owner, redis_key, written_for};
 
 /// Default time to set up one TCP (and TLS) connection.
 const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,6 +27,14 @@ const DEFAULT_RECONNECT_RETRIES: usize = 2;
 const DEFAULT_SCAN_COUNT: usize = 1000;
 /// Keys per `DEL` when removing a whole collection.
 const DELETE_CHUNK: usize = 1000;
+/// Rounds of a `put_if_absent` that meets an entry changing under it before it gives up.
+const LEASE_ATTEMPTS: usize = 4;
+/// `KEYS[1]` := `ARGV[2]` (with `PX ARGV[3]` unless empty) if it still holds `ARGV[1]`;
+/// returns 1 if it did. One key, so it runs on a cluster too.
+const SWAP_IF_UNCHANGED: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+    if ARGV[3] == '' then redis.call('SET', KEYS[1], ARGV[2]) \
+    else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end \
+    return 1 end return 0";
 
 /// The two kinds of connection the store runs over.
 #[derive(Clone)]
@@ -46,9 +54,9 @@ enum Connection {
 /// reconnects on its own after the server restarts: operations attempted while the
 /// server cannot be reached fail with a retryable [`ErrorKind::Connection`] error.
 ///
-/// Entries that py-key-value wrote with a sub-second TTL stay in Redis up to 1 s after
-/// they expire (Python rounds `EX` up to 1 s); during that window `keys` (and
-/// `collections`) may list them, while `get` never returns them.
+/// Names that share a Redis key (collection `a`, key `b::c` and collection `a::b`, key
+/// `c`: both `a::b::c`, as in py-key-value) share one entry: the last write wins, and
+/// reads under the other name find nothing (see the [crate documentation](crate)).
 #[derive(Clone)]
 pub struct RedisStore {
     connection: Connection,
@@ -308,8 +316,16 @@ impl RedisStore {
         result.map_err(from_redis)
     }
 
-    /// Every Redis key matching `pattern`, once each, until `enough` says stop.
-    async fn scan(&self, pattern: &str, mut enough: impl FnMut(Vec<u8>) -> bool) -> Result<()> {
+    /// Every Redis key matching `pattern` with what it holds, until `enough` says stop:
+    /// one `SCAN` page at a time (on every primary of a cluster), each page's documents
+    /// fetched with one `MGET`. `enough` gets the Redis key and its document: `None` when
+    /// the key vanished since the scan, `Some(Err)` when the document is unreadable. A
+    /// key may be seen twice (`SCAN` may repeat keys).
+    async fn scan(
+        &self,
+        pattern: &str,
+        mut enough: impl FnMut(Vec<u8>, Option<Result<Document>>) -> bool,
+    ) -> Result<()> {
         let nodes = match &self.connection {
             Connection::Single(_) => vec![None],
             Connection::Cluster(cluster) => primaries(&mut cluster.clone())
@@ -343,9 +359,18 @@ impl RedisStore {
                     }
                     _ => self.query(&cmd).await?,
                 };
-                for stored in page {
-                    if enough(stored) {
-                        return Ok(());
+                if !page.is_empty() {
+                    let mut mget = redis::cmd("MGET");
+                    mget.arg(&page);
+                    let documents: Vec<Option<Vec<u8>>> = self.query(&mget).await?;
+                    if documents.len() != page.len() {
+                        return Err(unexpected_reply("MGET"));
+                    }
+                    for (stored, document) in page.into_iter().zip(documents) {
+                        let document = document.map(|bytes| Document::parse(&bytes));
+                        if enough(stored, document) {
+                            return Ok(());
+                        }
                     }
                 }
                 if next == 0 {
@@ -448,10 +473,30 @@ fn expiry_millis(entry: &Entry, now: SystemTime) -> Option<u64> {
     })
 }
 
-fn decode(document: Option<Vec<u8>>) -> Result<Option<Entry>> {
-    document
-        .map(|bytes| Entry::from_document(&bytes))
-        .transpose()
+/// The entry a Redis key holds for (`collection`, `key`): `None` when the key is
+/// missing or its document was written for another name sharing the Redis key (see
+/// the [crate documentation](crate)).
+fn decode(document: Option<Vec<u8>>, collection: &str, key: &str) -> Result<Option<Entry>> {
+    let Some(bytes) = document else {
+        return Ok(None);
+    };
+    let document = Document::parse(&bytes)?;
+    Ok(written_for(&document, collection, key).then_some(document.entry))
+}
+
+/// A listed Redis key's owner, unless the key vanished or its entry has expired (an
+/// entry whose document cannot be read is listed: enumeration shows it, so that it
+/// can be replaced or deleted).
+fn listed(
+    stored: &[u8],
+    document: Option<Result<Document>>,
+    now: SystemTime,
+) -> Option<(String, String)> {
+    match document? {
+        Ok(document) if document.entry.is_expired(now) => None,
+        Ok(document) => owner(stored, Some(&document)),
+        Err(_) => owner(stored, None),
+    }
 }
 
 #[async_trait]
@@ -475,6 +520,8 @@ impl Backend for RedisStore {
             atomic_put_many: !self.is_cluster(),
             max_entry_bytes: None,
             max_entries_per_collection: None,
+            // SET NX, on one key: a cluster too.
+            put_if_absent: true,
             ..Capabilities::default()
         }
     }
@@ -482,7 +529,7 @@ impl Backend for RedisStore {
     async fn read(&self, collection: &str, key: &str) -> Result<Option<Entry>> {
         let mut cmd = redis::cmd("GET");
         cmd.arg(redis_key(collection, key));
-        decode(self.query(&cmd).await?)
+        decode(self.query(&cmd).await?, collection, key)
     }
 
     async fn read_many(&self, collection: &str, keys: &[&str]) -> Result<Vec<Option<Entry>>> {
@@ -497,7 +544,7 @@ impl Backend for RedisStore {
         documents
             .into_iter()
             .zip(keys)
-            .map(|(document, key)| decode(document).map_err(|e| e.with_key(key)))
+            .map(|(document, key)| decode(document, collection, key).map_err(|e| e.with_key(key)))
             .collect()
     }
 
@@ -509,6 +556,51 @@ impl Backend for RedisStore {
             cmd.arg("PX").arg(px);
         }
         self.query::<()>(&cmd).await
+    }
+
+    /// `SET key doc NX [PX ms]`. When a key is there whose document says it expired
+    /// (py-key-value rounds its native expiry up to whole seconds), it is replaced by a
+    /// script that sets the new document only if the old one is still in place.
+    async fn write_if_absent(&self, collection: &str, key: &str, entry: Entry) -> Result<bool> {
+        let stored = redis_key(collection, key);
+        let document = entry.to_document(collection, key)?;
+        for _ in 0..LEASE_ATTEMPTS {
+            let now = SystemTime::now();
+            let px = expiry_millis(&entry, now);
+            let mut set = redis::cmd("SET");
+            set.arg(&stored).arg(&document).arg("NX");
+            if let Some(px) = px {
+                set.arg("PX").arg(px);
+            }
+            let reply: Option<String> = self.query(&set).await?;
+            if reply.is_some() {
+                return Ok(true);
+            }
+            let mut get = redis::cmd("GET");
+            get.arg(&stored);
+            let Some(current) = self.query::<Option<Vec<u8>>>(&get).await? else {
+                // Removed since: try again.
+                continue;
+            };
+            let expired = Document::parse(&current)
+                .is_ok_and(|current| current.entry.is_expired(SystemTime::now()));
+            if !expired {
+                return Ok(false);
+            }
+            let mut swap = redis::cmd("EVAL");
+            swap.arg(SWAP_IF_UNCHANGED)
+                .arg(1)
+                .arg(&stored)
+                .arg(current)
+                .arg(&document)
+                .arg(px.map(|px| px.to_string()).unwrap_or_default());
+            let swapped: i64 = self.query(&swap).await?;
+            if swapped == 1 {
+                return Ok(true);
+            }
+        }
+        // Changed under us at every attempt: another caller is taking it.
+        Ok(false)
     }
 
     async fn write_many(&self, collection: &str, entries: Vec<(&str, Entry)>) -> Result<()> {
@@ -538,13 +630,12 @@ impl Backend for RedisStore {
         self.delete_keys(&stored).await
     }
 
-    /// May list entries that py-key-value wrote with a sub-second TTL for up to 1 s
-    /// after they expire (see [`RedisStore`]).
     async fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
+        let now = SystemTime::now();
         let mut seen = HashSet::new();
         let mut keys = Vec::new();
-        self.scan(&collection_pattern(collection), |stored| {
-            if let Some((owner, key)) = split_redis_key(&stored)
+        self.scan(&collection_pattern(collection), |stored, document| {
+            if let Some((owner, key)) = listed(&stored, document, now)
                 && owner == collection
                 && seen.insert(key.clone())
             {
@@ -557,10 +648,11 @@ impl Backend for RedisStore {
     }
 
     async fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
+        let now = SystemTime::now();
         let mut seen = HashSet::new();
         let mut collections = Vec::new();
-        self.scan(ALL_PATTERN, |stored| {
-            if let Some((collection, _)) = split_redis_key(&stored)
+        self.scan(ALL_PATTERN, |stored, document| {
+            if let Some((collection, _)) = listed(&stored, document, now)
                 && seen.insert(collection.clone())
             {
                 collections.push(collection);
@@ -572,17 +664,21 @@ impl Backend for RedisStore {
     }
 
     async fn remove_collection(&self, collection: &str) -> Result<bool> {
-        let mut stored = HashSet::new();
-        self.scan(&collection_pattern(collection), |key| {
-            if split_redis_key(&key).is_some_and(|(owner, _)| owner == collection)
-                && let Ok(key) = String::from_utf8(key)
+        let mut stored_keys = HashSet::new();
+        self.scan(&collection_pattern(collection), |stored, document| {
+            let document = match document {
+                None => return false,
+                Some(document) => document.ok(),
+            };
+            if owner(&stored, document.as_ref()).is_some_and(|(owner, _)| owner == collection)
+                && let Ok(stored) = String::from_utf8(stored)
             {
-                stored.insert(key);
+                stored_keys.insert(stored);
             }
             false
         })
         .await?;
-        let stored: Vec<String> = stored.into_iter().collect();
+        let stored: Vec<String> = stored_keys.into_iter().collect();
         let mut removed = 0;
         for chunk in stored.chunks(DELETE_CHUNK) {
             removed += self.delete_keys(chunk).await?;

@@ -130,5 +130,8 @@ pub async fn fixture(is_cluster: bool) -> Fixture {
     };
     let store = connect(target, is_cluster).await;
     let raw = Raw::connect(target, is_cluster).await;
-    Fixture::new(store).with_raw_access(raw).shared()
+    Fixture::new(store)
+        .with_raw_access(raw)
+        .shared()
+        .shared_compound_keys()
 }
