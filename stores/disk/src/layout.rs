@@ -1,85 +1,119 @@
 //! Where things live in the store's directory, and the file operations that keep every
-//! step crash safe. Everything here is blocking; the store runs it on tokio's blocking pool.
+//! step crash safe. Everything here is blocking; the store runs it on tokio's blocking
+//! pool. The layout is py-key-value's `FileTreeStore` with its `FileTreeV1` strategies
+//! (see [`crate::names`]):
 //!
 //! ```text
 //! root/
-//!   .key-value-disk                  layout marker ("key-value-disk layout 1")
-//!   tokens.3f2a…/                   one directory per collection: readable prefix + hash
-//!     .collection                   the collection's name as written
-//!     github.com_x.9b1c….json       one file per entry: the py-key-value entry document
-//!     .tmp-…                        a write in progress (renamed into place when complete)
-//!   .trash-…/                       a collection being destroyed
+//!   .key-value-disk                      marker ("key-value-disk layout 2")
+//!   S_mcp_oauth_token-3a009b34-info.json collection info, as FileTreeStore writes it:
+//!                                        {"collection": …, "created_at": …,
+//!                                         "directory": <absolute path>, "version": 1}
+//!   S_mcp_oauth_token-3a009b34/          the collection's directory
+//!     S_http_127_0_0_1_mcp-4b93b393.json one file per entry: the entry document
+//!     .kv-lock                           lock file of put_if_absent
+//!     .kvtmp-<pid>-<host>-<nonce>        a write in progress (renamed into place)
+//!     .kvdel-<pid>-<host>-<nonce>        an entry being deleted
+//!   .kvtrash-<pid>-<host>-<nonce>/       a collection being destroyed
 //! ```
 //!
-//! Names map to file names as a readable prefix (lower-case ASCII letters, digits, `-`
-//! and `_`) plus 32 hex digits of the name's SHA-256, so any name of the contract (`..`,
-//! `/`, `con`, 4 KiB long, differing only in case) gets a distinct, portable file name.
-//! The original names live inside the files, which is where enumeration reads them.
+//! Every directory is opened with `O_NOFOLLOW` and every file relative to its open
+//! directory, so nothing here follows a link out of the root (see [`crate::sys`]).
 
-use std::collections::HashSet;
 use std::collections::hash_map::RandomState;
-use std::fs::{self, File, OpenOptions};
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Read, Write};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use key_value_core::{Document, Durability, Entry, Error, ErrorKind, Result};
+use key_value_core::{
+    Document, Durability, Entry, Error, ErrorKind, JsonObject, JsonStyle, Result, format_timestamp,
+    python_json,
+};
+use rustix::fs::FileType;
 use sha2::{Digest, Sha256};
+
+use crate::names::{ENTRY_SUFFIX, INFO_SUFFIX, Limits, SHORTEST_LIMIT};
+use crate::sys::{self, Refused};
 
 /// The marker file naming the layout version.
 pub(crate) const MARKER: &str = ".key-value-disk";
-const MARKER_TEXT: &str = "key-value-disk layout 1\n";
-/// The file in each collection directory that holds the collection's name.
-const COLLECTION_NAME_FILE: &str = ".collection";
-const ENTRY_SUFFIX: &str = ".json";
-const TEMP_PREFIX: &str = ".tmp-";
-const TAKEN_PREFIX: &str = ".del-";
-const TRASH_PREFIX: &str = ".trash-";
-/// Leftovers of a crashed writer older than this are removed by `cull`.
+const MARKER_TEXT: &str = "key-value-disk layout 2\n";
+/// The marker of the layout before py-key-value's, which this version does not read.
+const OLD_MARKER_TEXT: &str = "key-value-disk layout 1\n";
+const LOCK_FILE: &str = ".kv-lock";
+const TEMP_PREFIX: &str = ".kvtmp-";
+const TAKEN_PREFIX: &str = ".kvdel-";
+const TRASH_PREFIX: &str = ".kvtrash-";
+/// A leftover whose writer may still be alive (its PID was reused, or it runs on
+/// another machine or in another PID namespace) is removed once this old.
 const STALE_AFTER: Duration = Duration::from_secs(3600);
-const PREFIX_CHARS: usize = 40;
+/// A leftover named for another machine, boot or PID namespace, where this process
+/// cannot ask whether its writer lives, is removed once this old: a write holds its
+/// temporary file for milliseconds, a minute is far past any live writer.
+const FOREIGN_GRACE: Duration = Duration::from_secs(60);
+/// Limit on reading a collection info file.
+const INFO_LIMIT: usize = 64 * 1024;
+
+/// Where a key's entry is (or goes), and what it holds.
+struct Located {
+    /// The file name in the collection's directory.
+    file: String,
+    /// The key's entry found there, if any.
+    document: Option<Document>,
+    /// Why the file could not be read, if it could not.
+    error: Option<Error>,
+}
 
 /// The store's directory and how it writes.
 #[derive(Debug)]
 pub(crate) struct Layout {
+    /// The root, as opened (canonical: links resolved once, at open).
     pub(crate) root: PathBuf,
+    root_fd: Arc<OwnedFd>,
     pub(crate) durability: Durability,
-    /// Collection directories this process has seen set up, so writes skip the checks.
-    ready: Mutex<HashSet<PathBuf>>,
+    pub(crate) max_entry_bytes: usize,
+    limits: Limits,
+    /// The directory of each collection this process has found (py-key-value's or the
+    /// overflow one).
+    dirs: Mutex<HashMap<String, String>>,
 }
 
 /// What a replaced entry leaves behind: its old file, removed when this is dropped.
 /// Writers drop it after answering, so the unlink is off the caller's path.
 #[must_use]
-pub(crate) struct Leftover(Option<PathBuf>);
+pub(crate) struct Leftover(Option<(Arc<OwnedFd>, String)>);
 
 impl Drop for Leftover {
     fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            let _ = fs::remove_file(path);
+        if let Some((dir, name)) = self.0.take() {
+            let _ = sys::remove(&*dir, &name);
         }
     }
 }
 
-/// A portable file-name component for any name: readable prefix + hash.
-pub(crate) fn component(name: &str) -> String {
-    let mut prefix = String::with_capacity(PREFIX_CHARS);
-    for c in name.chars().take(PREFIX_CHARS) {
-        prefix.push(match c {
-            'a'..='z' | '0'..='9' | '-' | '_' => c,
-            'A'..='Z' => c.to_ascii_lowercase(),
-            _ => '_',
-        });
-    }
-    let digest = Sha256::digest(name.as_bytes());
-    let mut hex = String::with_capacity(32);
-    for byte in &digest[..16] {
-        hex.push_str(&format!("{byte:02x}"));
-    }
-    format!("{prefix}.{hex}")
+/// This process's mark in the names of its temporary files: its PID and a tag for the
+/// machine, boot and PID namespace it runs in, so another process can tell whether the
+/// writer of a leftover is certainly gone.
+fn owner() -> &'static (u32, String) {
+    static OWNER: OnceLock<(u32, String)> = OnceLock::new();
+    OWNER.get_or_init(|| {
+        let mut hasher = Sha256::new();
+        hasher.update(std::fs::read("/proc/sys/kernel/random/boot_id").unwrap_or_default());
+        hasher.update(
+            std::fs::read_link("/proc/self/ns/pid")
+                .map(|p| p.into_os_string().into_encoded_bytes())
+                .unwrap_or_default(),
+        );
+        hasher.update(std::fs::read("/etc/hostname").unwrap_or_default());
+        let digest = hasher.finalize();
+        let tag = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        (std::process::id(), tag)
+    })
 }
 
 static NONCE: AtomicU64 = AtomicU64::new(0);
@@ -88,7 +122,37 @@ static NONCE: AtomicU64 = AtomicU64::new(0);
 fn unique(prefix: &str) -> String {
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u64(NONCE.fetch_add(1, Ordering::Relaxed));
-    format!("{prefix}{}-{:016x}", std::process::id(), hasher.finish())
+    let (pid, tag) = owner();
+    format!("{prefix}{pid}-{tag}-{:016x}", hasher.finish())
+}
+
+/// Whether a leftover named `name`, last modified `age` ago, can have no live writer.
+///
+/// Ours carry `<pid>-<tag>-<nonce>`: with our tag (same machine, boot and PID
+/// namespace) a PID that no longer runs means its writer is gone, at once; a running PID
+/// (ours, or a reused one) keeps it until [`STALE_AFTER`]. With another tag we cannot ask,
+/// and wait [`FOREIGN_GRACE`]. Python's own temporary files (`tmp….tmp`, from `mkstemp`)
+/// carry no PID and wait [`STALE_AFTER`].
+fn abandoned(name: &str, age: Duration) -> bool {
+    let rest = [TEMP_PREFIX, TAKEN_PREFIX, TRASH_PREFIX]
+        .iter()
+        .find_map(|prefix| name.strip_prefix(prefix));
+    let Some(rest) = rest else {
+        let python_temp = name.starts_with("tmp") && name.ends_with(".tmp");
+        return python_temp && age > STALE_AFTER;
+    };
+    let mut parts = rest.split('-');
+    let (Some(pid), Some(tag)) = (parts.next(), parts.next()) else {
+        return age > STALE_AFTER;
+    };
+    let (own_pid, own_tag) = owner();
+    match pid.parse::<i32>() {
+        Ok(pid) if tag == own_tag => {
+            let gone = i64::from(pid) != i64::from(*own_pid) && !sys::process_alive(pid);
+            gone || age > STALE_AFTER
+        }
+        _ => age > FOREIGN_GRACE,
+    }
 }
 
 fn io_error(what: &str, path: &Path, e: io::Error) -> Error {
@@ -99,171 +163,635 @@ fn io_error(what: &str, path: &Path, e: io::Error) -> Error {
     .with_source(e)
 }
 
+fn refused_error(path: &Path, refused: Refused) -> Error {
+    match refused {
+        Refused::Io(e) => io_error("read", path, e),
+        other => Error::new(
+            ErrorKind::Deserialization,
+            format!("{} is not an entry: {other}", path.display()),
+        ),
+    }
+}
+
 impl Layout {
-    /// Opens (creating if needed, owner-only) the store's directory and checks it is ours
-    /// and writable.
-    pub(crate) fn open(root: PathBuf, durability: Durability) -> Result<Self> {
-        let setup = |what: String, e: io::Error| {
-            Error::new(ErrorKind::Setup, what)
-                .with_source(e)
-                .with_store("disk")
-        };
-        match fs::metadata(&root) {
+    /// Opens (creating if needed, owner-only) the store's directory, checks it is ours
+    /// and writable, and removes what killed writers left behind.
+    pub(crate) fn open(
+        root: PathBuf,
+        durability: Durability,
+        max_entry_bytes: usize,
+    ) -> Result<Self> {
+        let setup = |what: String| Error::new(ErrorKind::Setup, what).with_store("disk");
+        match std::fs::metadata(&root) {
             Ok(meta) if !meta.is_dir() => {
-                return Err(Error::new(
-                    ErrorKind::Setup,
-                    format!("{} exists and is not a directory", root.display()),
-                )
-                .with_store("disk"));
+                return Err(setup(format!(
+                    "{} exists and is not a directory",
+                    root.display()
+                )));
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                create_private_dir_all(&root)
-                    .map_err(|e| setup(format!("could not create {}", root.display()), e))?;
+                create_private_dir_all(&root).map_err(|e| {
+                    setup(format!("could not create {}", root.display())).with_source(e)
+                })?;
             }
-            Err(e) => return Err(setup(format!("could not open {}", root.display()), e)),
+            Err(e) => {
+                return Err(setup(format!("could not open {}", root.display())).with_source(e));
+            }
+        }
+        // py-key-value resolves its directory (`Path.resolve()`) and writes that path
+        // into the info files: so do we.
+        let root = std::fs::canonicalize(&root)
+            .map_err(|e| setup(format!("could not open {}", root.display())).with_source(e))?;
+        let root_fd = sys::open_root(&root)
+            .map_err(|e| setup(format!("could not open {}", root.display())).with_source(e))?;
+        let name_max = sys::name_max(&root_fd).unwrap_or(255);
+        let limits = Limits::new(name_max, root.to_string_lossy().chars().count());
+        if limits.key.min(limits.collection) < SHORTEST_LIMIT {
+            return Err(setup(format!(
+                "{} allows file names of {name_max} bytes and paths of {} more: too short \
+                 for py-key-value's FileTree layout",
+                root.display(),
+                limits.key
+            )));
         }
         let layout = Layout {
             root,
+            root_fd: Arc::new(root_fd),
             durability,
-            ready: Mutex::new(HashSet::new()),
+            max_entry_bytes,
+            limits,
+            dirs: Mutex::new(HashMap::new()),
         };
-        let marker = layout.root.join(MARKER);
-        match fs::read_to_string(&marker) {
-            Ok(text) if text == MARKER_TEXT => {}
-            Ok(text) => {
-                return Err(Error::new(
-                    ErrorKind::Setup,
-                    format!(
-                        "{} holds a store of another layout ({:?}); this version reads {:?}",
-                        layout.root.display(),
-                        text.trim(),
-                        MARKER_TEXT.trim()
-                    ),
-                )
-                .with_store("disk"));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                // Writing the marker also proves the directory is writable.
-                let _leftover = layout
-                    .write_atomic(&layout.root, MARKER, MARKER_TEXT.as_bytes())
-                    .map_err(|e| {
-                        Error::new(
-                            ErrorKind::Setup,
-                            format!("{} is not writable: {}", layout.root.display(), e.message()),
-                        )
-                        .with_store("disk")
-                    })?;
-            }
-            Err(e) => return Err(setup(format!("could not read {}", marker.display()), e)),
-        }
+        layout.check_marker()?;
+        layout.remove_abandoned();
         Ok(layout)
     }
 
-    pub(crate) fn collection_dir(&self, collection: &str) -> PathBuf {
-        self.root.join(component(collection))
+    fn check_marker(&self) -> Result<()> {
+        let setup = |what: String| Error::new(ErrorKind::Setup, what).with_store("disk");
+        match sys::read_regular(&*self.root_fd, MARKER, 1024) {
+            Ok(Some(text)) if text == MARKER_TEXT.as_bytes() => Ok(()),
+            Ok(Some(text)) if text == OLD_MARKER_TEXT.as_bytes() => Err(setup(format!(
+                "{} holds a store of the earlier key-value-disk layout (1); this version \
+                 reads py-key-value's FileTree layout (2): move the directory away",
+                self.root.display()
+            ))),
+            Ok(Some(text)) => Err(setup(format!(
+                "{} holds a store of another layout ({:?}); this version reads {:?}",
+                self.root.display(),
+                String::from_utf8_lossy(&text).trim(),
+                MARKER_TEXT.trim()
+            ))),
+            // Writing the marker also proves the directory is writable.
+            Ok(None) => self
+                .write_atomic(&self.root_fd, &self.root, MARKER, MARKER_TEXT.as_bytes())
+                .map(drop)
+                .map_err(|e| {
+                    setup(format!(
+                        "{} is not writable: {}",
+                        self.root.display(),
+                        e.message()
+                    ))
+                }),
+            Err(refused) => Err(setup(format!(
+                "{}: {refused}",
+                self.root.join(MARKER).display()
+            ))),
+        }
     }
 
+    fn collection_name(&self, collection: &str) -> String {
+        self.limits.collection(collection)
+    }
+
+    /// The file that holds (or would hold, were it the first of its names) an entry.
     pub(crate) fn entry_file(&self, collection: &str, key: &str) -> PathBuf {
-        let mut name = component(key);
-        name.push_str(ENTRY_SUFFIX);
-        self.collection_dir(collection).join(name)
+        let dir_name = self
+            .cached_dir(collection)
+            .unwrap_or_else(|| self.collection_name(collection));
+        let file = self
+            .open_dir(&dir_name)
+            .ok()
+            .flatten()
+            .and_then(|dir| self.locate(&dir, &dir_name, collection, key).ok())
+            .map_or_else(|| self.limits.key_file(key), |located| located.file);
+        self.root.join(dir_name).join(file)
     }
 
-    /// Reads the entry of `key`; a file that is not this key's entry is an error for it alone.
-    pub(crate) fn read(&self, collection: &str, key: &str) -> Result<Option<Entry>> {
-        let path = self.entry_file(collection, key);
-        let Some(bytes) = read_if_present(&path)? else {
-            return Ok(None);
+    /// Opens a directory in the root: `None` when it does not exist; a link or a file in
+    /// its place is refused.
+    fn open_dir(&self, dir_name: &str) -> Result<Option<Arc<OwnedFd>>> {
+        sys::open_dir(&*self.root_fd, dir_name)
+            .map(|fd| fd.map(Arc::new))
+            .map_err(|refused| {
+                let path = self.root.join(dir_name);
+                match refused {
+                    Refused::Io(e) => io_error("open", &path, e),
+                    other => Error::new(
+                        ErrorKind::Backend,
+                        format!("{} is not a collection directory: {other}", path.display()),
+                    ),
+                }
+            })
+    }
+
+    fn cached_dir(&self, collection: &str) -> Option<String> {
+        self.dirs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(collection)
+            .cloned()
+    }
+
+    fn remember_dir(&self, collection: &str, dir_name: &str) {
+        self.dirs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(collection.to_owned(), dir_name.to_owned());
+    }
+
+    fn forget_dir(&self, collection: &str) {
+        self.dirs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(collection);
+    }
+
+    /// The collection an info file names, if it is there and readable.
+    fn info_owner(&self, dir_name: &str) -> Option<String> {
+        let info = format!("{dir_name}{INFO_SUFFIX}");
+        let bytes = sys::read_regular(&*self.root_fd, &info, INFO_LIMIT).ok()??;
+        match serde_json::from_slice(&bytes) {
+            Ok(serde_json::Value::Object(info)) => match info.get("collection") {
+                Some(serde_json::Value::String(name)) => Some(name.clone()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The directory a collection uses: py-key-value's, unless its info file names
+    /// another collection (two names sharing it), then the overflow directory.
+    fn choose_dir(&self, collection: &str) -> Result<String> {
+        let primary = self.collection_name(collection);
+        match self.info_owner(&primary) {
+            Some(owner) if owner != collection => {}
+            _ => return Ok(primary),
+        }
+        let overflow = self.limits.collection_overflow(collection);
+        match self.info_owner(&overflow) {
+            Some(owner) if owner != collection => Err(Error::new(
+                ErrorKind::InvalidKey,
+                format!(
+                    "the directories {primary} and {overflow} of this collection both hold                      other collections; the store does not let one replace the other"
+                ),
+            )),
+            _ => Ok(overflow),
+        }
+    }
+
+    /// Opens the collection's directory, `None` when it does not exist.
+    fn find_dir(&self, collection: &str) -> Result<Option<(String, Arc<OwnedFd>)>> {
+        let dir_name = match self.cached_dir(collection) {
+            Some(dir_name) => dir_name,
+            None => self.choose_dir(collection)?,
         };
-        let document = Document::parse(&bytes)?;
-        // A hash collision or a foreign file must not pass for this key's entry.
-        if document.key.as_deref().is_some_and(|k| k != key)
+        match self.open_dir(&dir_name)? {
+            Some(dir) => {
+                self.remember_dir(collection, &dir_name);
+                Ok(Some((dir_name, dir)))
+            }
+            None => {
+                self.forget_dir(collection);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Opens the collection's directory, creating it and its info file if needed.
+    fn make_dir(&self, collection: &str) -> Result<(String, Arc<OwnedFd>)> {
+        for _ in 0..3 {
+            if let Some(found) = self.find_dir(collection)? {
+                return Ok(found);
+            }
+            let dir_name = self.choose_dir(collection)?;
+            if sys::make_dir(&*self.root_fd, &dir_name)
+                .map_err(|e| io_error("create", &self.root.join(&dir_name), e))?
+            {
+                self.sync(&*self.root_fd, &self.root)?;
+            }
+            if self.info_owner(&dir_name).is_none() {
+                self.write_info(collection, &dir_name)?;
+            }
+            // Opened on the next turn (another process may destroy it meanwhile).
+        }
+        Err(Error::new(
+            ErrorKind::Backend,
+            format!(
+                "the directory of collection {collection:?} in {} keeps vanishing",
+                self.root.display()
+            ),
+        ))
+    }
+
+    /// Writes the collection's info file, as py-key-value does:
+    /// `{"collection": …, "created_at": …, "directory": <absolute path>, "version": 1}`.
+    fn write_info(&self, collection: &str, dir_name: &str) -> Result<()> {
+        let mut document = JsonObject::new();
+        document.insert("collection".into(), collection.into());
+        document.insert(
+            "created_at".into(),
+            format_timestamp(SystemTime::now())?.into(),
+        );
+        document.insert(
+            "directory".into(),
+            self.root
+                .join(dir_name)
+                .to_string_lossy()
+                .into_owned()
+                .into(),
+        );
+        document.insert("version".into(), 1.into());
+        let text = python_json(&document, JsonStyle::Sorted)?;
+        let info = format!("{dir_name}{INFO_SUFFIX}");
+        drop(self.write_atomic(&self.root_fd, &self.root, &info, text.as_bytes())?);
+        Ok(())
+    }
+
+    /// Reads and parses `file` in `dir`; `None` when missing.
+    fn read_document(
+        &self,
+        dir: &OwnedFd,
+        file: &str,
+        path: impl Fn() -> PathBuf,
+    ) -> Result<Option<Document>> {
+        match sys::read_regular(dir, file, self.max_entry_bytes) {
+            Ok(None) => Ok(None),
+            Ok(Some(bytes)) => Document::parse(&bytes).map(Some).map_err(|e| {
+                Error::new(
+                    ErrorKind::Deserialization,
+                    format!("{}: {}", path().display(), e.message()),
+                )
+            }),
+            Err(refused) => Err(refused_error(&path(), refused)),
+        }
+    }
+
+    /// The error for a key whose file and overflow file both hold other names' entries.
+    fn clash(&self, path: &Path, document: &Document) -> Error {
+        Error::new(
+            ErrorKind::InvalidKey,
+            format!(
+                "{} holds the entry of another name{}, and so does this key's other file: \
+                 the store does not let one name's entry replace another's",
+                path.display(),
+                document
+                    .key
+                    .as_deref()
+                    .map(|k| format!(" (key {:?})", truncate(k)))
+                    .unwrap_or_default()
+            ),
+        )
+    }
+
+    /// Whether `document` names another (collection, key) than the one asked for.
+    /// Documents without names (py-key-value's) are taken as this key's.
+    fn names_other(document: &Document, collection: &str, key: &str) -> bool {
+        document.key.as_deref().is_some_and(|k| k != key)
             || document
                 .collection
                 .as_deref()
                 .is_some_and(|c| c != collection)
+    }
+
+    /// Finds the file of `key` in the collection's directory: py-key-value's file name,
+    /// unless it holds another name's entry (or is free while the overflow file holds
+    /// this key's), then the overflow file. Both holding other names is a clash error.
+    fn locate(
+        &self,
+        dir: &OwnedFd,
+        dir_name: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<Located> {
+        let primary = self.limits.key_file(key);
+        let path = |file: &str| self.root.join(dir_name).join(file);
+        let first = self.read_document(dir, &primary, || path(&primary));
+        if let Ok(Some(document)) = &first
+            && !Self::names_other(document, collection, key)
         {
-            return Err(Error::new(
-                ErrorKind::Deserialization,
-                format!("{} holds the entry of another key", path.display()),
-            ));
+            return Ok(Located {
+                document: first.ok().flatten(),
+                file: primary,
+                error: None,
+            });
         }
-        Ok(Some(document.entry))
-    }
-
-    /// Writes `key`'s entry: a temporary file, flushed, put in place of the old entry.
-    pub(crate) fn write(&self, collection: &str, key: &str, entry: &Entry) -> Result<Leftover> {
-        let document = entry.to_document(collection, key)?;
-        let dir = self.collection_dir(collection);
-        let mut name = component(key);
-        name.push_str(ENTRY_SUFFIX);
-        if !self.is_ready(&dir) {
-            self.ensure_collection(&dir, collection)?;
-        }
-        match self.write_atomic(&dir, &name, document.as_bytes()) {
-            // Another process destroyed the collection meanwhile: set it up again, once.
-            Err(e) if !dir.exists() => {
-                tracing::debug!("collection directory vanished during a write ({e}); retrying");
-                self.forget_ready(&dir);
-                self.ensure_collection(&dir, collection)?;
-                self.write_atomic(&dir, &name, document.as_bytes())
+        let overflow = self.limits.key_overflow(key);
+        let second = self.read_document(dir, &overflow, || path(&overflow));
+        match (first, second) {
+            (Ok(Some(taken)), Ok(Some(document)))
+                if Self::names_other(&document, collection, key) =>
+            {
+                let _ = taken;
+                Err(self.clash(&path(&overflow), &document))
             }
-            result => result,
+            // The overflow file is this key's (it has its name: never a Python file).
+            (_, Ok(Some(document)))
+                if document.key.is_some() && !Self::names_other(&document, collection, key) =>
+            {
+                Ok(Located {
+                    file: overflow,
+                    document: Some(document),
+                    error: None,
+                })
+            }
+            // py-key-value's file holds another name: this key uses the overflow file.
+            (Ok(Some(_)), second) => Ok(Located {
+                file: overflow,
+                document: None,
+                error: second.err(),
+            }),
+            (first, _) => Ok(Located {
+                file: primary,
+                document: None,
+                error: first.err(),
+            }),
         }
     }
 
-    fn is_ready(&self, dir: &Path) -> bool {
-        self.ready
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(dir)
-    }
-
-    fn forget_ready(&self, dir: &Path) {
-        self.ready
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(dir);
-    }
-
-    /// Removes `key`'s entry; returns whether a live one was there.
-    pub(crate) fn remove(&self, collection: &str, key: &str) -> Result<bool> {
-        let path = self.entry_file(collection, key);
-        let Some(taken) = self.take(&path)? else {
-            return Ok(false);
+    /// Reads the entry of `key`; a file that is not this key's entry is an error for it alone.
+    pub(crate) fn read(&self, collection: &str, key: &str) -> Result<Option<Entry>> {
+        let Some((dir_name, dir)) = self.find_dir(collection)? else {
+            return Ok(None);
         };
-        let live = holds_live_entry(&taken);
-        remove_file_if_present(&taken)?;
-        self.sync_dir(&self.collection_dir(collection))?;
+        let located = self.locate(&dir, &dir_name, collection, key)?;
+        match located.error {
+            Some(e) => Err(e),
+            None => Ok(located.document.map(|document| document.entry)),
+        }
+    }
+
+    fn document(&self, collection: &str, key: &str, entry: &Entry) -> Result<String> {
+        let document = entry.to_document(collection, key)?;
+        if document.len() > self.max_entry_bytes {
+            return Err(Error::value_too_large(document.len(), self.max_entry_bytes));
+        }
+        Ok(document)
+    }
+
+    /// Takes the collection's lock file, for as long as the returned file is open.
+    fn lock(&self, dir: &OwnedFd, dir_name: &str) -> Result<std::fs::File> {
+        let path = || self.root.join(dir_name).join(LOCK_FILE);
+        let lock = sys::open_lock(dir, LOCK_FILE).map_err(|e| io_error("open", &path(), e))?;
+        sys::lock_exclusive(&lock).map_err(|e| io_error("lock", &path(), e))?;
+        Ok(lock)
+    }
+
+    /// Writes `key`'s entry: a temporary file (flushed at `PowerLoss`), put in place of the
+    /// old entry. The directory is flushed (at `PowerLoss`) when `sync_dir`; a batch
+    /// passes `false` and calls [`Layout::sync_collection`] once at its end.
+    ///
+    /// A key whose py-key-value file name is shared by construction (see
+    /// [`crate::names`]) is written under the collection's lock, so that two such names
+    /// written at once by two processes cannot both take the same file.
+    pub(crate) fn write(
+        &self,
+        collection: &str,
+        key: &str,
+        entry: &Entry,
+        sync_dir: bool,
+    ) -> Result<Leftover> {
+        let document = self.document(collection, key, entry)?;
+        for _ in 0..3 {
+            let (dir_name, dir) = self.make_dir(collection)?;
+            let _lock = if self.limits.key_shared_by_construction(key) {
+                Some(self.lock(&dir, &dir_name)?)
+            } else {
+                None
+            };
+            let file = self.locate(&dir, &dir_name, collection, key)?.file;
+            let dir_path = self.root.join(&dir_name);
+            let leftover = self.write_atomic(&dir, &dir_path, &file, document.as_bytes())?;
+            if sync_dir {
+                self.sync(&*dir, &dir_path)?;
+            }
+            if self.attached(&dir, &dir_name)? {
+                return Ok(leftover);
+            }
+            // Another process destroyed the collection during the write: again.
+            tracing::debug!("collection directory vanished during a write; retrying");
+            self.forget_dir(collection);
+        }
+        Err(Error::new(
+            ErrorKind::Backend,
+            format!("the directory of collection {collection:?} keeps vanishing"),
+        ))
+    }
+
+    /// Stores `key`'s entry if no live entry is there, atomically against every other
+    /// caller of this method in any process on this machine: under an exclusive lock
+    /// (`flock`) on the collection's lock file it reads the entry, and writes (temporary
+    /// file and rename, file and directory flushed at `PowerLoss`) only when it is absent
+    /// or expired. A plain put does not take the lock and is not part of the race.
+    pub(crate) fn write_if_absent(
+        &self,
+        collection: &str,
+        key: &str,
+        entry: &Entry,
+    ) -> Result<bool> {
+        let document = self.document(collection, key, entry)?;
+        for _ in 0..3 {
+            let (dir_name, dir) = self.make_dir(collection)?;
+            let lock = self.lock(&dir, &dir_name)?;
+            let located = self.locate(&dir, &dir_name, collection, key)?;
+            if located
+                .document
+                .as_ref()
+                .is_some_and(|found| !found.entry.is_expired(SystemTime::now()))
+            {
+                return Ok(false);
+            }
+            let dir_path = self.root.join(&dir_name);
+            let leftover =
+                self.write_atomic(&dir, &dir_path, &located.file, document.as_bytes())?;
+            self.sync(&*dir, &dir_path)?;
+            if self.attached(&dir, &dir_name)? {
+                drop(lock);
+                drop(leftover);
+                return Ok(true);
+            }
+            self.forget_dir(collection);
+        }
+        Err(Error::new(
+            ErrorKind::Backend,
+            format!("the directory of collection {collection:?} keeps vanishing"),
+        ))
+    }
+
+    /// Whether `dir` is still the collection's directory (not destroyed meanwhile).
+    fn attached(&self, dir: &OwnedFd, dir_name: &str) -> Result<bool> {
+        sys::still_at(&*self.root_fd, dir_name, dir)
+            .map_err(|e| io_error("check", &self.root.join(dir_name), e))
+    }
+
+    /// Flushes the collection's directory at `PowerLoss` (once per batch of writes).
+    pub(crate) fn sync_collection(&self, collection: &str) -> Result<()> {
+        if self.durability != Durability::PowerLoss {
+            return Ok(());
+        }
+        match self.find_dir(collection)? {
+            Some((dir_name, dir)) => self.sync(&*dir, &self.root.join(dir_name)),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes `keys`' entries; returns how many live ones were there. The directory is
+    /// flushed once at the end.
+    pub(crate) fn remove(&self, collection: &str, keys: &[String]) -> Result<usize> {
+        let Some((dir_name, dir)) = self.find_dir(collection)? else {
+            return Ok(0);
+        };
+        let mut removed = 0;
+        let mut result = Ok(());
+        for key in keys {
+            match self.remove_one(&dir, &dir_name, collection, key) {
+                Ok(live) => removed += usize::from(live),
+                Err(e) => {
+                    result = Err(e.with_key(key));
+                    break;
+                }
+            }
+        }
+        self.sync(&*dir, &self.root.join(&dir_name))?;
+        result.map(|()| removed)
+    }
+
+    fn remove_one(
+        &self,
+        dir: &OwnedFd,
+        dir_name: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<bool> {
+        let _lock = if self.limits.key_shared_by_construction(key) {
+            Some(self.lock(dir, dir_name)?)
+        } else {
+            None
+        };
+        let located = match self.locate(dir, dir_name, collection, key) {
+            Ok(located) => located,
+            // Both files hold other names: this key has no entry.
+            Err(e) if e.kind() == ErrorKind::InvalidKey => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let file = located.file;
+        let path = || self.root.join(dir_name).join(&file);
+        // Moved aside under a unique name, so that exactly one remover gets it.
+        let taken = unique(TAKEN_PREFIX);
+        if !sys::rename(dir, &file, &taken).map_err(|e| io_error("remove", &path(), e))? {
+            return Ok(false);
+        }
+        let live = match self.read_document(dir, &taken, path) {
+            Ok(Some(document)) if Self::names_other(&document, collection, key) => {
+                // Another name's entry arrived meanwhile: put it back (unless a newer
+                // write came).
+                let _ = sys::link_back(dir, &taken, &file);
+                let _ = sys::remove(dir, &taken);
+                return Ok(false);
+            }
+            Ok(Some(document)) => !document.entry.is_expired(SystemTime::now()),
+            _ => false,
+        };
+        sys::remove(dir, &taken).map_err(|e| io_error("remove", &path(), e))?;
         Ok(live)
     }
 
-    /// Moves `path` aside under a unique name, so that exactly one remover gets it.
-    fn take(&self, path: &Path) -> Result<Option<PathBuf>> {
-        let Some(dir) = path.parent() else {
-            return Ok(None);
-        };
-        let taken = dir.join(unique(TAKEN_PREFIX));
-        match fs::rename(path, &taken) {
-            Ok(()) => Ok(Some(taken)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error("remove", path, e)),
+    /// The collections' directories: real directories only (links are skipped and
+    /// reported), hidden ones (ours in progress) left out.
+    fn collection_dirs(&self) -> Result<Vec<String>> {
+        let items = sys::list(&*self.root_fd).map_err(|e| io_error("list", &self.root, e))?;
+        let mut dirs = Vec::new();
+        for item in items {
+            if item.name.starts_with('.') {
+                continue;
+            }
+            match item.kind {
+                Some(FileType::Directory) => dirs.push(item.name),
+                Some(FileType::Symlink) => tracing::warn!(
+                    path = %self.root.join(&item.name).display(),
+                    "skipping a link in place of a collection directory"
+                ),
+                _ => {}
+            }
         }
+        Ok(dirs)
     }
 
-    /// The keys of live entries, skipping files that cannot be read (logged).
+    /// The entries of a collection directory: `(file name, document)` of every file that
+    /// reads as an entry; the rest is skipped and reported.
+    fn documents(&self, dir: &OwnedFd, dir_name: &str) -> Vec<(String, Document)> {
+        let path = |name: &str| self.root.join(dir_name).join(name);
+        let items = match sys::list(dir) {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::warn!(path = %self.root.join(dir_name).display(), "skipping an unreadable collection directory: {e}");
+                return Vec::new();
+            }
+        };
+        let mut found = Vec::new();
+        for item in items {
+            if item.name.starts_with('.') || !item.name.ends_with(ENTRY_SUFFIX) {
+                continue;
+            }
+            match self.read_document(dir, &item.name, || path(&item.name)) {
+                Ok(Some(document)) => found.push((item.name, document)),
+                Ok(None) => {}
+                Err(e) => tracing::warn!("skipping an unreadable entry file: {e}"),
+            }
+        }
+        found
+    }
+
+    /// Whether `document`, found in `file`, is the entry of a key of `collection` that a
+    /// `get` would find there; reports what it skips.
+    fn vouch(
+        &self,
+        dir_name: &str,
+        file: &str,
+        collection: &str,
+        document: &Document,
+    ) -> Option<String> {
+        let path = || self.root.join(dir_name).join(file);
+        let Some(key) = document.key.as_deref() else {
+            tracing::debug!(path = %path().display(), "skipping an entry without its key (written by py-key-value, whose file names cannot be turned back into names)");
+            return None;
+        };
+        let filed = self.limits.key_file(key) == file || self.limits.key_overflow(key) == file;
+        if document.collection.as_deref() != Some(collection) || !filed {
+            tracing::warn!(path = %path().display(), "skipping a file that holds an entry not filed under its name");
+            return None;
+        }
+        Some(key.to_owned())
+    }
+
+    /// The keys of live entries, skipping files that cannot be vouched for (logged).
     pub(crate) fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
-        let dir = self.collection_dir(collection);
+        let Some((dir_name, dir)) = self.find_dir(collection)? else {
+            return Ok(Vec::new());
+        };
         let now = SystemTime::now();
         let mut keys = Vec::new();
-        for path in entry_files(&dir)? {
+        let mut seen = HashSet::new();
+        for (file, document) in self.documents(&dir, &dir_name) {
             if keys.len() >= limit.unwrap_or(usize::MAX) {
                 break;
             }
-            if let Some(document) = read_listed(&path)
-                && !document.entry.is_expired(now)
-                && let Some(key) = document.key
+            if document.entry.is_expired(now) {
+                continue;
+            }
+            if let Some(key) = self.vouch(&dir_name, &file, collection, &document)
+                && seen.insert(key.clone())
             {
                 keys.push(key);
             }
@@ -271,22 +799,52 @@ impl Layout {
         Ok(keys)
     }
 
-    /// Names of collections holding at least one live entry.
+    /// The collection a directory belongs to: its info file's `collection` (when it maps
+    /// back to the directory), else the `collection` of an entry filed there.
+    fn dir_collection(&self, dir_name: &str, documents: &[(String, Document)]) -> Option<String> {
+        let maps_here = |name: &str| {
+            self.collection_name(name) == dir_name
+                || self.limits.collection_overflow(name) == dir_name
+        };
+        if let Some(name) = self.info_owner(dir_name)
+            && maps_here(&name)
+        {
+            return Some(name);
+        }
+        documents
+            .iter()
+            .filter_map(|(_, document)| document.collection.as_deref())
+            .find(|name| maps_here(name))
+            .map(str::to_owned)
+    }
+
+    /// Names of collections holding at least one live entry that enumeration would list;
+    /// a directory that cannot be read is skipped and reported.
     pub(crate) fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
+        let now = SystemTime::now();
         let mut names = Vec::new();
-        for dir in self.collection_dirs()? {
+        for dir_name in self.collection_dirs()? {
             if names.len() >= limit.unwrap_or(usize::MAX) {
                 break;
             }
-            let Some(name) = read_if_present(&dir.join(COLLECTION_NAME_FILE))
-                .ok()
-                .flatten()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-            else {
+            let dir = match self.open_dir(&dir_name) {
+                Ok(Some(dir)) => dir,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!("skipping a collection: {e}");
+                    continue;
+                }
+            };
+            let documents = self.documents(&dir, &dir_name);
+            let Some(collection) = self.dir_collection(&dir_name, &documents) else {
                 continue;
             };
-            if has_live_entry(&dir)? {
-                names.push(name);
+            let live = documents.iter().any(|(file, document)| {
+                !document.entry.is_expired(now)
+                    && self.vouch(&dir_name, file, &collection, document).is_some()
+            });
+            if live {
+                names.push(collection);
             }
         }
         Ok(names)
@@ -294,290 +852,231 @@ impl Layout {
 
     /// Destroys a collection; returns whether it held live entries.
     pub(crate) fn remove_collection(&self, collection: &str) -> Result<bool> {
-        let dir = self.collection_dir(collection);
-        self.forget_ready(&dir);
-        let trash = self.root.join(unique(TRASH_PREFIX));
-        match fs::rename(&dir, &trash) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(io_error("remove", &dir, e)),
+        let found = self.find_dir(collection);
+        self.forget_dir(collection);
+        match found? {
+            Some((dir_name, _)) => self.destroy_dir(&dir_name, collection),
+            None => Ok(false),
         }
-        self.sync_dir(&self.root)?;
-        let had_live = has_live_entry(&trash).unwrap_or(false);
-        fs::remove_dir_all(&trash).map_err(|e| io_error("remove", &trash, e))?;
+    }
+
+    /// Renames the directory away, removes its info file, then the directory's content.
+    fn destroy_dir(&self, dir_name: &str, collection: &str) -> Result<bool> {
+        // A link in the collection's place is refused, like every other operation.
+        if self.open_dir(dir_name)?.is_none() {
+            let _ = sys::remove(&*self.root_fd, &format!("{dir_name}{INFO_SUFFIX}"));
+            return Ok(false);
+        }
+        let trash = unique(TRASH_PREFIX);
+        if !sys::rename(&*self.root_fd, dir_name, &trash)
+            .map_err(|e| io_error("remove", &self.root.join(dir_name), e))?
+        {
+            return Ok(false);
+        }
+        let _ = sys::remove(&*self.root_fd, &format!("{dir_name}{INFO_SUFFIX}"));
+        self.sync(&*self.root_fd, &self.root)?;
+        let had_live = match self.open_dir(&trash) {
+            Ok(Some(dir)) => {
+                let now = SystemTime::now();
+                self.documents(&dir, &trash).iter().any(|(_, document)| {
+                    !document.entry.is_expired(now)
+                        && !Self::names_other(
+                            document,
+                            collection,
+                            document.key.as_deref().unwrap_or_default(),
+                        )
+                })
+            }
+            _ => false,
+        };
+        let trash_path = self.root.join(&trash);
+        std::fs::remove_dir_all(&trash_path).map_err(|e| io_error("remove", &trash_path, e))?;
         Ok(had_live)
     }
 
     /// Destroys every collection; returns whether any held live entries.
     pub(crate) fn remove_all(&self) -> Result<bool> {
-        self.ready
+        self.dirs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
         let mut had_live = false;
-        for dir in self.collection_dirs()? {
-            let trash = self.root.join(unique(TRASH_PREFIX));
-            match fs::rename(&dir, &trash) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_error("remove", &dir, e)),
+        for dir_name in self.collection_dirs()? {
+            let collection = self.dir_collection(&dir_name, &[]).unwrap_or_default();
+            match self.destroy_dir(&dir_name, &collection) {
+                Ok(live) => had_live |= live,
+                Err(e) => tracing::warn!("could not destroy a collection: {e}"),
             }
-            had_live |= has_live_entry(&trash).unwrap_or(false);
-            fs::remove_dir_all(&trash).map_err(|e| io_error("remove", &trash, e))?;
         }
-        self.sync_dir(&self.root)?;
+        // Info files whose directory is gone.
+        if let Ok(items) = sys::list(&*self.root_fd) {
+            for item in items {
+                if item.name.ends_with(INFO_SUFFIX) && item.kind == Some(FileType::RegularFile) {
+                    let _ = sys::remove(&*self.root_fd, &item.name);
+                }
+            }
+        }
+        self.sync(&*self.root_fd, &self.root)?;
         Ok(had_live)
     }
 
-    /// Removes expired entries, and what crashed writers left behind.
+    /// Removes expired entries, and what killed writers left behind. A collection that
+    /// cannot be read is skipped and reported; the others are culled.
     pub(crate) fn remove_expired(&self) -> Result<()> {
         let now = SystemTime::now();
-        for dir in self.collection_dirs()? {
-            for path in entry_files(&dir)? {
-                if read_listed(&path).is_some_and(|document| document.entry.is_expired(now)) {
-                    self.remove_if_still_expired(&path)?;
+        for dir_name in self.collection_dirs()? {
+            let dir = match self.open_dir(&dir_name) {
+                Ok(Some(dir)) => dir,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!("cull skips a collection: {e}");
+                    continue;
+                }
+            };
+            for (file, document) in self.documents(&dir, &dir_name) {
+                if document.entry.is_expired(now)
+                    && let Err(e) = self.remove_if_still_expired(&dir, &dir_name, &file)
+                {
+                    tracing::warn!("cull could not remove an expired entry: {e}");
                 }
             }
-            remove_stale(&dir, &[TEMP_PREFIX, TAKEN_PREFIX], now);
+            self.remove_abandoned_in(&dir);
         }
-        remove_stale(&self.root, &[TEMP_PREFIX, TRASH_PREFIX], now);
+        self.remove_abandoned_in(&self.root_fd);
         Ok(())
     }
 
     /// Takes an expired entry out; if another process rewrote it meanwhile, puts the new
     /// entry back unless an even newer one has arrived.
-    fn remove_if_still_expired(&self, path: &Path) -> Result<()> {
-        let Some(taken) = self.take(path)? else {
+    fn remove_if_still_expired(&self, dir: &OwnedFd, dir_name: &str, file: &str) -> Result<()> {
+        let path = || self.root.join(dir_name).join(file);
+        let taken = unique(TAKEN_PREFIX);
+        if !sys::rename(dir, file, &taken).map_err(|e| io_error("remove", &path(), e))? {
             return Ok(());
-        };
-        if holds_live_entry(&taken) {
-            // hard_link refuses to replace an existing file: a newer write wins.
-            let _ = fs::hard_link(&taken, path);
         }
-        remove_file_if_present(&taken)
-    }
-
-    fn collection_dirs(&self) -> Result<Vec<PathBuf>> {
-        let mut dirs = Vec::new();
-        for item in fs::read_dir(&self.root).map_err(|e| io_error("list", &self.root, e))? {
-            let item = item.map_err(|e| io_error("list", &self.root, e))?;
-            let name = item.file_name();
-            if name.to_string_lossy().starts_with('.') {
-                continue;
-            }
-            if item.file_type().is_ok_and(|t| t.is_dir()) {
-                dirs.push(item.path());
-            }
+        let live = matches!(
+            self.read_document(dir, &taken, path),
+            Ok(Some(document)) if !document.entry.is_expired(SystemTime::now())
+        );
+        if live {
+            // link refuses to replace an existing file: a newer write wins.
+            let _ = sys::link_back(dir, &taken, file);
         }
-        Ok(dirs)
-    }
-
-    /// Makes the collection's directory and name file exist.
-    fn ensure_collection(&self, dir: &Path, collection: &str) -> Result<()> {
-        let created = match create_private_dir(dir) {
-            Ok(()) => true,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
-            Err(e) => return Err(io_error("create", dir, e)),
-        };
-        if created {
-            self.sync_dir(&self.root)?;
-        }
-        if created || !dir.join(COLLECTION_NAME_FILE).exists() {
-            drop(self.write_atomic(dir, COLLECTION_NAME_FILE, collection.as_bytes())?);
-        }
-        self.ready
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(dir.to_path_buf());
+        sys::remove(dir, &taken).map_err(|e| io_error("remove", &path(), e))?;
         Ok(())
     }
 
-    /// Writes `name` in `dir` as a whole: temporary file, flush, atomic replace.
-    fn write_atomic(&self, dir: &Path, name: &str, bytes: &[u8]) -> Result<Leftover> {
-        let temp = dir.join(unique(TEMP_PREFIX));
-        let result = (|| {
-            let mut file = create_private_file(&temp).map_err(|e| io_error("create", &temp, e))?;
-            file.write_all(bytes)
-                .map_err(|e| io_error("write", &temp, e))?;
-            if self.durability == Durability::PowerLoss {
-                file.sync_all().map_err(|e| io_error("flush", &temp, e))?;
+    /// Removes what killed writers left in the root and every collection directory.
+    fn remove_abandoned(&self) {
+        if let Ok(dirs) = self.collection_dirs() {
+            for dir_name in dirs {
+                if let Ok(Some(dir)) = self.open_dir(&dir_name) {
+                    self.remove_abandoned_in(&dir);
+                }
             }
-            drop(file);
-            let target = dir.join(name);
-            replace(&temp, &target).map_err(|e| io_error("replace", &target, e))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
         }
-        let leftover = result?;
-        self.sync_dir(dir)?;
-        Ok(leftover)
+        self.remove_abandoned_in(&self.root_fd);
+    }
+
+    /// Removes the leftovers in `dir` that no live writer can own (see [`abandoned`]).
+    fn remove_abandoned_in(&self, dir: &OwnedFd) {
+        let Ok(items) = sys::list(dir) else { return };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        for item in items {
+            let candidate = item.name.starts_with(".kv") || item.name.starts_with("tmp");
+            if !candidate || item.name == LOCK_FILE {
+                continue;
+            }
+            let Some(modified) = sys::modified_secs(dir, &item.name) else {
+                continue;
+            };
+            let age = Duration::from_secs(now.saturating_sub(u64::try_from(modified).unwrap_or(0)));
+            if !abandoned(&item.name, age) {
+                continue;
+            }
+            match item.kind {
+                Some(FileType::Directory) => {
+                    if let Ok(Some(trash)) = sys::open_dir(dir, &item.name) {
+                        self.empty_dir(&trash);
+                        let _ = rustix::fs::unlinkat(
+                            dir,
+                            item.name.as_str(),
+                            rustix::fs::AtFlags::REMOVEDIR,
+                        );
+                    }
+                }
+                Some(FileType::RegularFile) => {
+                    let _ = sys::remove(dir, &item.name);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Removes the files of a trash directory (collection directories hold no
+    /// subdirectories of ours).
+    fn empty_dir(&self, dir: &OwnedFd) {
+        if let Ok(items) = sys::list(dir) {
+            for item in items {
+                if item.kind != Some(FileType::Directory) {
+                    let _ = sys::remove(dir, &item.name);
+                }
+            }
+        }
+    }
+
+    /// Writes `name` in `dir` (at `dir_path`) as a whole: temporary file, flush at
+    /// `PowerLoss`, atomic replace.
+    fn write_atomic(
+        &self,
+        dir: &Arc<OwnedFd>,
+        dir_path: &Path,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<Leftover> {
+        let temp = unique(TEMP_PREFIX);
+        let path = || dir_path.join(name);
+        sys::create_file(
+            &**dir,
+            &temp,
+            bytes,
+            self.durability == Durability::PowerLoss,
+        )
+        .map_err(|e| io_error("write", &path(), e))?;
+        match sys::replace(&**dir, &temp, name) {
+            Ok(true) => Ok(Leftover(Some((Arc::clone(dir), temp)))),
+            Ok(false) => Ok(Leftover(None)),
+            Err(e) => {
+                let _ = sys::remove(&**dir, &temp);
+                Err(io_error("replace", &path(), e))
+            }
+        }
     }
 
     /// Makes renames in `dir` durable, when the store promises durability past power loss.
-    fn sync_dir(&self, dir: &Path) -> Result<()> {
+    fn sync(&self, dir: &impl AsFd, path: &Path) -> Result<()> {
         if self.durability == Durability::PowerLoss {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| io_error("flush", dir, e))?;
+            sys::sync(dir).map_err(|e| io_error("flush", path, e))?;
         }
         Ok(())
     }
 }
 
-/// Whether the file at `path` is a readable entry that has not expired.
-fn holds_live_entry(path: &Path) -> bool {
-    fs::read(path)
-        .ok()
-        .and_then(|bytes| Document::parse(&bytes).ok())
-        .is_some_and(|document| !document.entry.is_expired(SystemTime::now()))
-}
-
-/// Puts the complete file `temp` in place of `target` in one atomic step.
-///
-/// On Linux the two are exchanged (`renameat2(RENAME_EXCHANGE)`) and the old entry,
-/// now at `temp`, is unlinked (when the returned [`Leftover`] is dropped): readers see the old file or the new one, as with a
-/// rename, but ext4 does not force the new file's data out first as it does when a
-/// rename replaces a file (measured: about 1.5 ms against 0.1 ms per replace). Where
-/// exchange is unavailable, or `target` does not exist yet, a rename does the same job.
-fn replace(temp: &Path, target: &Path) -> io::Result<Leftover> {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::fs::{CWD, RenameFlags, renameat_with};
-        match renameat_with(CWD, temp, CWD, target, RenameFlags::EXCHANGE) {
-            Ok(()) => return Ok(Leftover(Some(temp.to_path_buf()))),
-            // No entry yet, or a file system without exchange: a rename it is.
-            Err(e)
-                if e == rustix::io::Errno::NOENT
-                    || e == rustix::io::Errno::INVAL
-                    || e == rustix::io::Errno::NOSYS
-                    || e == rustix::io::Errno::OPNOTSUPP => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    fs::rename(temp, target)?;
-    Ok(Leftover(None))
-}
-
-fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>> {
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error("read", path, e)),
-    };
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| io_error("read", path, e))?;
-    Ok(Some(bytes))
-}
-
-/// Reads an entry for enumeration; unreadable files are logged and passed over.
-fn read_listed(path: &Path) -> Option<Document> {
-    let bytes = read_if_present(path).ok()??;
-    match Document::parse(&bytes) {
-        Ok(found) => Some(found),
-        Err(e) => {
-            tracing::warn!(path = %path.display(), "skipping an unreadable entry file: {e}");
-            None
-        }
+/// A name shortened for an error message.
+fn truncate(name: &str) -> String {
+    match name.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &name[..at]),
+        None => name.to_owned(),
     }
 }
 
-fn entry_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let items = match fs::read_dir(dir) {
-        Ok(items) => items,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_error("list", dir, e)),
-    };
-    let mut files = Vec::new();
-    for item in items {
-        let item = item.map_err(|e| io_error("list", dir, e))?;
-        let name = item.file_name();
-        let name = name.to_string_lossy();
-        if !name.starts_with('.') && name.ends_with(ENTRY_SUFFIX) {
-            files.push(item.path());
-        }
-    }
-    Ok(files)
-}
-
-fn has_live_entry(dir: &Path) -> Result<bool> {
-    let now = SystemTime::now();
-    Ok(entry_files(dir)?
-        .iter()
-        .any(|path| read_listed(path).is_some_and(|document| !document.entry.is_expired(now))))
-}
-
-fn remove_file_if_present(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_error("remove", path, e)),
-    }
-}
-
-/// Removes leftovers (temporary files, taken files, trash) older than [`STALE_AFTER`].
-fn remove_stale(dir: &Path, prefixes: &[&str], now: SystemTime) {
-    let Ok(items) = fs::read_dir(dir) else { return };
-    for item in items.flatten() {
-        let name = item.file_name();
-        let name = name.to_string_lossy();
-        if !prefixes.iter().any(|p| name.starts_with(p)) {
-            continue;
-        }
-        let old = item
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|modified| now.duration_since(modified).ok())
-            .is_some_and(|age| age > STALE_AFTER);
-        if old {
-            let path = item.path();
-            let _ = if path.is_dir() {
-                fs::remove_dir_all(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-        }
-    }
-}
-
-#[cfg(unix)]
-fn create_private_dir(path: &Path) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new().mode(0o700).create(path)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(path: &Path) -> io::Result<()> {
-    fs::create_dir(path)
-}
-
-#[cfg(unix)]
 fn create_private_dir_all(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
+    std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(path)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir_all(path: &Path) -> io::Result<()> {
-    fs::create_dir_all(path)
-}
-
-#[cfg(unix)]
-fn create_private_file(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn create_private_file(path: &Path) -> io::Result<File> {
-    OpenOptions::new().write(true).create_new(true).open(path)
 }

@@ -1,17 +1,52 @@
-//! A directory store of the key-value family: one file per entry, safe for several
-//! processes at once and for a crash at any instant.
+//! A directory store of the key-value family in py-key-value's `FileTreeStore` layout:
+//! one file per entry, safe for several processes at once and for a crash at any
+//! instant, and shared with Python: py-key-value-aio 0.5's `FileTreeStore` (with its
+//! `FileTreeV1` key and collection sanitization strategies, the store FastMCP keeps its
+//! OAuth tokens in) and this store read and write the same directory.
 //!
-//! Every write goes to a temporary file that is renamed over the entry only when
-//! complete, so a reader (in this process or another) sees the old entry or the new one,
-//! never a torn one, and a crash leaves no half-written entry visible. With
-//! [`Durability::PowerLoss`] (the default) the file and its directory are flushed to
-//! stable storage before a write is acknowledged; [`Durability::ProcessCrash`] skips the
-//! flushes and is much faster, at the price of the latest writes on a power cut.
+//! **Layout.** A collection is a directory, its name sanitized as py-key-value does
+//! (`mcp-oauth-token` → `S_mcp_oauth_token-3a009b34`; the rules are in the `names`
+//! module's docs), next to an info file `<directory>-info.json` holding
+//! `{"collection", "created_at", "directory", "version": 1}`; an entry is a file
+//! `<sanitized key>.json` holding the entry document, byte for byte py-key-value's
+//! (`json.dumps(..., sort_keys=True)`) plus the `key` and `collection` fields, which
+//! py-key-value does not write there and reads without complaint. Enumeration returns
+//! the names from those fields: an entry py-key-value wrote (without them) is read by
+//! `get` but left out of `keys` and `collections` (with a `tracing` event), since its
+//! file name cannot be turned back into a name.
 //!
-//! The directory is created readable by its owner only. Any key or collection name of the
-//! contract works: names map to portable file names (a readable prefix and a hash), and
-//! the original names are kept inside the files, where enumeration reads them. A file that
-//! is not a valid entry (truncated, garbage, foreign) is an error for its key alone.
+//! **Names py-key-value would mix up.** py-key-value cuts a long name made only of
+//! `[A-Za-z0-9_]` to its length limit without a hash, so such names can share a file.
+//! This store never lets one name's entry replace another's: it compares the stored
+//! `key` and `collection`, keeps py-key-value's file for the first name written there,
+//! and files the other under an overflow name (`S_…-<16 hex digits>`) that py-key-value
+//! does not read. Should the overflow file also hold another name (only a planted or
+//! copied file can do that), the operation is an [`ErrorKind::InvalidKey`] error.
+//!
+//! **Crash safety.** Every write goes to a hidden temporary file that is renamed over
+//! the entry only when complete, so a reader (in this process or another) sees the old
+//! entry or the new one, never a torn one. With [`Durability::PowerLoss`] (the default)
+//! the file and its directory are flushed to stable storage before a write is
+//! acknowledged (a batch flushes the directory once); [`Durability::ProcessCrash`]
+//! skips the flushes, at the price of the latest writes on a power cut. py-key-value
+//! flushes the file but not the directory.
+//!
+//! **Hostile files.** Directories are opened with `O_NOFOLLOW` and files relative to
+//! them, with `O_NOFOLLOW | O_NONBLOCK` and their type checked on the open handle: a
+//! link (to a file or a directory), named pipe, socket or device where an entry or a
+//! collection belongs is an error for that key, never followed or waited on, and is
+//! skipped (with a `tracing` warning) by `keys`, `collections` and `cull`. Reads stop at
+//! [`DiskStoreBuilder::max_entry_bytes`]. A file that is not a valid entry, or holds
+//! another name's entry, is an error for its key alone or is left out of enumeration.
+//! Temporary files of killed writers (named with their writer's PID) are removed on open
+//! and by `cull` as soon as their writer is gone.
+//!
+//! **Lease.** [`put_if_absent`](key_value_core::AsyncKeyValue::put_if_absent) is atomic
+//! across processes on one machine: it takes an exclusive lock on the collection's
+//! `.kv-lock` file, reads the entry, and writes only when it is absent or expired. A
+//! plain `put` does not take the lock and is not part of the race.
+//!
+//! The directory is created readable by its owner only, files `0600`. Unix only.
 //!
 //! ```
 //! use key_value_disk::DiskStore;
@@ -29,7 +64,14 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(not(unix))]
+compile_error!(
+    "key-value-disk needs a Unix system: it opens files relative to directory handles (openat, O_NOFOLLOW)"
+);
+
 mod layout;
+mod names;
+mod sys;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -42,6 +84,9 @@ use key_value_core::{
 };
 
 use layout::{Layout, Leftover};
+
+/// The default bound on an entry file, in bytes ([`DiskStoreBuilder::max_entry_bytes`]).
+pub const DEFAULT_MAX_ENTRY_BYTES: usize = 16 * 1024 * 1024;
 
 /// At most this many threads write one batch.
 const PARALLEL_WRITES: usize = 4;
@@ -71,9 +116,20 @@ pub struct DiskStoreBuilder {
     root: PathBuf,
     durability: Durability,
     default_collection: String,
+    max_entry_bytes: usize,
 }
 
 impl DiskStoreBuilder {
+    /// The largest entry file the store writes or reads, in bytes (default
+    /// [`DEFAULT_MAX_ENTRY_BYTES`], 16 MiB). A larger value is a
+    /// [`ErrorKind::ValueTooLarge`] error and nothing is written; a larger file found on
+    /// disk is a [`ErrorKind::Deserialization`] error for its key, read no further than
+    /// the limit.
+    pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
+        self.max_entry_bytes = bytes;
+        self
+    }
+
     /// What acknowledged writes survive (default [`Durability::PowerLoss`]).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
@@ -93,8 +149,8 @@ impl DiskStoreBuilder {
     /// a store of another layout version is an [`ErrorKind::Setup`] error.
     pub async fn open(self) -> Result<DiskStore> {
         validate_default_collection("disk", &self.default_collection)?;
-        let (root, durability) = (self.root, self.durability);
-        let layout = blocking(move || Layout::open(root, durability)).await?;
+        let (root, durability, max) = (self.root, self.durability, self.max_entry_bytes);
+        let layout = blocking(move || Layout::open(root, durability, max)).await?;
         Ok(DiskStore {
             layout: Arc::new(layout),
             default_collection: self.default_collection,
@@ -114,15 +170,18 @@ impl DiskStore {
             root: root.as_ref().to_path_buf(),
             durability: Durability::default(),
             default_collection: DEFAULT_COLLECTION.to_owned(),
+            max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
         }
     }
 
-    /// The store's directory.
+    /// The store's directory, with links resolved (as py-key-value writes it in the
+    /// collection info files).
     pub fn root(&self) -> &Path {
         &self.layout.root
     }
 
-    /// The file that holds (or would hold) an entry; for tests and tooling.
+    /// The file that holds (or would hold) an entry, as py-key-value's `FileTreeStore`
+    /// names it; for tests and tooling.
     pub fn entry_path(&self, collection: &str, key: &str) -> PathBuf {
         self.layout.entry_file(collection, key)
     }
@@ -190,17 +249,15 @@ impl Backend for DiskStore {
             cull: true,
             // Each entry is its own file: a batch is written entry by entry.
             atomic_put_many: false,
-            max_entry_bytes: None,
+            max_entry_bytes: Some(self.layout.max_entry_bytes),
             max_entries_per_collection: None,
-            ..Capabilities::default()
+            put_if_absent: true,
         }
     }
 
     async fn read(&self, collection: &str, key: &str) -> Result<Option<Entry>> {
-        // One small file, read on the calling thread: handing a 5 µs read to the
-        // blocking pool costs about 15 µs. Batches and writes (which may flush to
-        // stable storage) go to the blocking pool.
-        self.layout.read(collection, key)
+        let (collection, key) = (collection.to_owned(), key.to_owned());
+        self.run(move |layout| layout.read(&collection, &key)).await
     }
 
     async fn read_many(&self, collection: &str, keys: &[&str]) -> Result<Vec<Option<Entry>>> {
@@ -217,10 +274,12 @@ impl Backend for DiskStore {
     async fn write(&self, collection: &str, key: &str, entry: Entry) -> Result<()> {
         let (collection, key) = (collection.to_owned(), key.to_owned());
         let layout = Arc::clone(&self.layout);
-        answer_first(move || match layout.write(&collection, &key, &entry) {
-            Ok(leftover) => (Ok(()), vec![leftover]),
-            Err(e) => (Err(e), Vec::new()),
-        })
+        answer_first(
+            move || match layout.write(&collection, &key, &entry, true) {
+                Ok(leftover) => (Ok(()), vec![leftover]),
+                Err(e) => (Err(e), Vec::new()),
+            },
+        )
         .await
     }
 
@@ -243,7 +302,7 @@ impl Backend for DiskStore {
             writers.spawn(answer_first(move || {
                 let mut leftovers = Vec::with_capacity(part.len());
                 for (key, entry) in &part {
-                    match layout.write(&collection, key, entry) {
+                    match layout.write(&collection, key, entry, false) {
                         Ok(leftover) => leftovers.push(leftover),
                         Err(e) => return (Err(e.with_key(key)), leftovers),
                     }
@@ -258,31 +317,35 @@ impl Backend for DiskStore {
                 first_error.get_or_insert(e);
             }
         }
-        first_error.map_or(Ok(()), Err)
+        // One flush of the directory for the whole batch (at `PowerLoss`).
+        let collection = collection.to_owned();
+        let synced = self
+            .run(move |layout| layout.sync_collection(&collection))
+            .await;
+        match first_error {
+            Some(e) => Err(e),
+            None => synced,
+        }
+    }
+
+    async fn write_if_absent(&self, collection: &str, key: &str, entry: Entry) -> Result<bool> {
+        let (collection, key) = (collection.to_owned(), key.to_owned());
+        self.run(move |layout| layout.write_if_absent(&collection, &key, &entry))
+            .await
     }
 
     async fn remove(&self, collection: &str, key: &str) -> Result<bool> {
-        let (collection, key) = (collection.to_owned(), key.to_owned());
+        let (collection, key) = (collection.to_owned(), vec![key.to_owned()]);
         self.run(move |layout| layout.remove(&collection, &key))
             .await
+            .map(|removed| removed > 0)
     }
 
     async fn remove_many(&self, collection: &str, keys: &[&str]) -> Result<usize> {
         let collection = collection.to_owned();
         let keys: Vec<String> = keys.iter().map(|key| (*key).to_owned()).collect();
-        self.run(move |layout| {
-            let mut removed = 0;
-            for key in &keys {
-                if layout
-                    .remove(&collection, key)
-                    .map_err(|e| e.with_key(key))?
-                {
-                    removed += 1;
-                }
-            }
-            Ok(removed)
-        })
-        .await
+        self.run(move |layout| layout.remove(&collection, &keys))
+            .await
     }
 
     async fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
@@ -315,33 +378,3 @@ impl Backend for DiskStore {
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn components_are_portable_and_distinct() {
-        let names = [
-            "key", "Key", "..", ".", "a/b", "a\\b", "con", "", "é", "e\u{301}",
-        ];
-        let mut seen = std::collections::HashSet::new();
-        for name in names {
-            let component = layout::component(name);
-            assert!(
-                component
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c)),
-                "{component}"
-            );
-            assert!(component.len() <= 40 + 33, "{component}");
-            assert!(seen.insert(component.to_lowercase()), "{name:?} collides");
-        }
-    }
-
-    #[test]
-    fn long_names_make_short_file_names() {
-        let component = layout::component(&"x".repeat(4096));
-        assert!(component.len() < 100, "{}", component.len());
-    }
-}

@@ -17,3 +17,21 @@ fn several_processes_share_one_directory() {
         DiskStore::open(path).await
     });
 }
+
+/// Eight processes race `put_if_absent` on one key, twice (the second round after the
+/// first lease expired): exactly one wins each round, and the stored value is its.
+#[test]
+fn lease_is_exclusive_across_processes() {
+    // The children open the parent's directory (passed to them in the environment).
+    let dir =
+        std::env::temp_dir().join(format!("key-value-disk-lease-race-{}", std::process::id()));
+    key_value_conformance::lease_race_across_processes(
+        "lease_is_exclusive_across_processes",
+        dir.to_string_lossy().as_ref(),
+        8,
+        |location| async move { DiskStore::open(location).await },
+    );
+    if std::env::var_os("KEYVALUE_LEASE_RACE_ROLE").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -57,10 +57,21 @@ async fn another_keys_file_is_not_taken_for_this_key() {
     let store = DiskStore::open(dir.path()).await.unwrap();
     store.put("a", value(1), None, Some("c")).await.unwrap();
     store.put("b", value(2), None, Some("c")).await.unwrap();
-    // A file copied over another key's entry (or a hash collision) must not pass for it.
+    // A file copied over another key's entry must not pass for it, nor be listed twice,
+    // nor be overwritten by that key's next put.
     std::fs::copy(store.entry_path("c", "a"), store.entry_path("c", "b")).unwrap();
-    let err = store.get("b", Some("c")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Deserialization, "{err}");
+    assert_eq!(store.get("b", Some("c")).await.unwrap(), None);
+    assert_eq!(
+        store.keys(Some("c"), None).await.unwrap(),
+        vec!["a".to_owned()]
+    );
+    store.put("b", value(3), None, Some("c")).await.unwrap();
+    assert_eq!(store.get("b", Some("c")).await.unwrap(), Some(value(3)));
+    assert_eq!(store.get("a", Some("c")).await.unwrap(), Some(value(1)));
+    let mut keys = store.keys(Some("c"), None).await.unwrap();
+    keys.sort();
+    assert_eq!(keys, vec!["a".to_owned(), "b".to_owned()]);
+    assert!(store.delete("b", Some("c")).await.unwrap());
     assert_eq!(store.get("a", Some("c")).await.unwrap(), Some(value(1)));
 }
 
