@@ -1,4 +1,70 @@
-//! Names and values that break naive stores.
+//! Names and values that break naive stores, for the suite's cases and for tests that
+//! check one store against another (such as the interoperability tests with
+//! py-key-value).
+//!
+//! Two public functions, stable in what they cover rather than in their exact lists:
+//!
+//! - [`hostile_names`]: names every store must accept as keys and collections;
+//! - [`edge_values`]: values at the edges of what a store must round-trip exactly.
+//!
+//! ```
+//! use key_value_conformance::corpus::{edge_values, hostile_names};
+//!
+//! let names = hostile_names();
+//! assert!(names.iter().any(|name| name == "a::b"));
+//! assert!(names.iter().any(|name| name.chars().count() == 300));
+//! assert!(edge_values().iter().all(|value| !value.is_empty()));
+//! ```
+
+use key_value_core::JsonObject;
+use serde_json::{Value, json};
+
+/// Every name the store contract requires a store to accept, as a key and as a
+/// collection, and to return from enumeration as written: separators of other layouts
+/// (`::`, `/`, `\`), relative paths (`.`, `..`), escaping schemes (`%`, `%2F`), control
+/// characters (NUL excepted), unicode in both normal forms (`é` and `e` + U+0301),
+/// emoji and joiners, names Windows reserves, and long names (64 to 1025 bytes, and
+/// 300 characters of ASCII and of two-byte characters). Non-empty, at most 1025 bytes
+/// each (under the contract's 4096), all distinct.
+pub fn hostile_names() -> Vec<String> {
+    let mut names = special_names();
+    names.push("n".repeat(300));
+    names.push("é".repeat(300));
+    names
+}
+
+/// Values at the edges of the contract's round-trip rule, each a JSON object: integers
+/// at the `i64` and `u64` limits, `-0.0`, subnormal and extreme floats, floats whose
+/// text form changes notation (`1e16`, `1e-7`), unicode with escapes and characters
+/// above U+FFFF, control characters, objects whose keys are not in sorted order (to
+/// show whether insertion order survives), 32 levels of nesting, and a 64 KiB string.
+pub fn edge_values() -> Vec<JsonObject> {
+    let mut nested = json!({"leaf": [true, null]});
+    for depth in (0..31).rev() {
+        nested = json!({ format!("d{depth}"): nested });
+    }
+    [
+        json!({"i64_min": i64::MIN, "i64_max": i64::MAX, "u64_max": u64::MAX, "zero": 0, "minus_one": -1}),
+        json!({"negative_zero": -0.0, "subnormal": 5e-324, "subnormal_2": 2.5e-310,
+               "min_normal": 2.2250738585072014e-308, "max": 1.7976931348623157e308,
+               "tenth": 0.1, "third": 0.3333333333333333, "e16": 1e16, "e15": 1e15,
+               "e_minus_7": 1e-7, "e_minus_4": 1e-4, "whole": 100.0, "negative": -2.5e-300}),
+        json!({"text": "héllo wörld ✓ 🌍 🦀", "nfd": "e\u{301}", "controls": "a\u{1}b\n\t\r\u{8}\u{c}\"\\/\u{7f}",
+               "bidi": "\u{202e}x", "bom": "\u{feff}", "line_separator": "\u{2028}", "empty": ""}),
+        json!({"zebra": 1, "apple": {"z": 1, "a": 2, "m": [3, {"y": 1, "b": 2}]}, "mango": [], "Banana": {}, "ä": 0, "a": 0}),
+        json!({"access_token": "at-🦀", "token_type": "Bearer", "expires_in": 3600, "scope": "read write",
+               "refresh_token": null, "id_token": "x.y.z"}),
+        json!({ "nested": nested }),
+        json!({"big": "x".repeat(64 * 1024)}),
+        json!({"list": [1, -1, 1.5, "s", null, true, false, [], {}, [[[]]]], "empty_object": {}}),
+    ]
+    .into_iter()
+    .filter_map(|value| match value {
+        Value::Object(object) => Some(object),
+        _ => None,
+    })
+    .collect()
+}
 
 /// Names every store must accept as keys and collections, each returned as written.
 pub(crate) fn special_names() -> Vec<String> {

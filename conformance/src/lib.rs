@@ -35,7 +35,7 @@
 //! [`run_all`] runs them all.
 
 mod cases;
-mod corpus;
+pub mod corpus;
 mod fixture;
 mod harness;
 mod processes;
