@@ -13,7 +13,7 @@ use url::Url;
 use crate::callback::{CallbackParams, CallbackServer};
 use crate::config::BrowserMode;
 use crate::discovery::AsMetadata;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::http::{display_url, parse_object, read_limited, str_field};
 
 /// A prepared authorization request.
@@ -23,7 +23,10 @@ pub(crate) struct Prepared {
     pub(crate) verifier: PkceCodeVerifier,
 }
 
-/// Builds the authorization URL; refuses servers without PKCE S256.
+/// Builds the authorization URL (RFC 6749 §4.1.1 with PKCE S256, RFC 7636; `resource`,
+/// RFC 8707; `scope` when given; `prompt=consent` when it asks an OpenID Provider for
+/// `offline_access`, see [`crate::scope::needs_consent`]); refuses servers without PKCE
+/// S256.
 pub(crate) fn prepare(
     server: &AsMetadata,
     client_id: &str,
@@ -62,6 +65,9 @@ pub(crate) fn prepare(
             .append_pair("resource", resource);
         if let Some(scope) = scope {
             query.append_pair("scope", scope);
+        }
+        if crate::scope::needs_consent(scope, server.openid_provider) {
+            query.append_pair("prompt", "consent");
         }
     }
     Ok(Prepared {
@@ -169,7 +175,7 @@ async fn fetch_redirect(client: &Client, url: &Url) -> Result<CallbackParams> {
             && let Some(error) = str_field(&map, "error")
         {
             return Err(Error::Denied {
-                error: error.to_string(),
+                error: ErrorCode::parse(error),
                 description: str_field(&map, "error_description").map(str::to_string),
             });
         }
@@ -216,7 +222,7 @@ pub(crate) fn validate(
     }
     if let Some(error) = params.get("error") {
         return Err(Error::Denied {
-            error: error.to_string(),
+            error: ErrorCode::parse(error),
             description: params.get("error_description").map(str::to_string),
         });
     }
@@ -316,5 +322,29 @@ mod tests {
         assert_eq!(q["resource"], "https://mcp.example/mcp");
         assert_eq!(q["scope"], "a b");
         assert_eq!(q["state"], p.state.secret().as_str());
+        assert!(!q.contains_key("prompt"));
+        let mut openid = server(false);
+        openid.openid_provider = true;
+        let with = |scope| {
+            let p = prepare(
+                &openid,
+                "c",
+                "http://localhost:1/callback",
+                scope,
+                "https://r",
+            )
+            .unwrap();
+            p.url
+                .query_pairs()
+                .into_owned()
+                .collect::<HashMap<String, String>>()
+        };
+        assert_eq!(
+            with(Some("a offline_access"))
+                .get("prompt")
+                .map(String::as_str),
+            Some("consent")
+        );
+        assert!(!with(Some("a")).contains_key("prompt"));
     }
 }

@@ -142,11 +142,17 @@ pub(crate) fn parse_object(body: &[u8], url: &Url) -> Result<JsonObject> {
 pub(crate) enum Fetched {
     /// 200 with a JSON object.
     Found(JsonObject),
-    /// Any 4xx: the document is not there, try the next location.
+    /// Any other status (4xx: not there; 3xx: redirects are not followed; 5xx: the
+    /// server's trouble): try the next location.
     Missing(StatusCode),
 }
 
 /// GETs a JSON metadata document (limited, no redirects).
+///
+/// # Errors
+///
+/// [`Error::Http`] without an answer, [`Error::TooLarge`] over [`MAX_RESPONSE_BYTES`],
+/// [`Error::Metadata`] for a 2xx answer that is not a JSON object (an HTML page).
 pub(crate) async fn get_metadata(client: &Client, url: &Url) -> Result<Fetched> {
     tracing::debug!(url = %display_url(url), "fetching metadata");
     let response = client
@@ -156,14 +162,8 @@ pub(crate) async fn get_metadata(client: &Client, url: &Url) -> Result<Fetched> 
         .await
         .map_err(|e| Error::http(url, e))?;
     let status = response.status();
-    if status.is_client_error() {
-        return Ok(Fetched::Missing(status));
-    }
     if !status.is_success() {
-        return Err(Error::Discovery(format!(
-            "{} answered HTTP {status}",
-            display_url(url)
-        )));
+        return Ok(Fetched::Missing(status));
     }
     let body = read_limited(response, url).await?;
     Ok(Fetched::Found(parse_object(&body, url)?))

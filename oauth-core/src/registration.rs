@@ -9,12 +9,22 @@ use crate::error::{Error, Result};
 use crate::http::{display_url, parse_object, read_limited, str_field};
 use crate::storage::ClientInfo;
 
-/// Registers a native public client for `redirect_uri`; the result names its issuer.
+/// Registers a native public client for `redirect_uri` (RFC 7591 §2, §3.1), with the
+/// `scope` it will ask for (space-separated, as in the authorization request; omitted
+/// when `None`): a server that limits a client to its registered scope then accepts the
+/// request. `additional` fields are merged last. The result names its issuer.
+///
+/// # Errors
+///
+/// [`Error::Registration`] when the server offers no registration or refuses (with its
+/// `error` and `error_description`), [`Error::Http`] / [`Error::TooLarge`] /
+/// [`Error::Metadata`] for an answer that cannot be read.
 pub(crate) async fn register(
     client: &Client,
     server: &AsMetadata,
     client_name: &str,
     redirect_uri: &str,
+    scope: Option<&str>,
     additional: &JsonObject,
 ) -> Result<ClientInfo> {
     let endpoint = server.registration_endpoint.as_ref().ok_or_else(|| {
@@ -33,6 +43,9 @@ pub(crate) async fn register(
     body.insert("response_types".into(), json!(["code"]));
     body.insert("token_endpoint_auth_method".into(), json!("none"));
     body.insert("application_type".into(), json!("native"));
+    if let Some(scope) = scope {
+        body.insert("scope".into(), json!(scope));
+    }
     for (k, v) in additional {
         body.insert(k.clone(), v.clone());
     }

@@ -1,12 +1,13 @@
 //! Token endpoint requests with the client authentication methods the server supports.
 
+use key_value_core::JsonObject;
 use reqwest::Client;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::config::PrivateKey;
 use crate::discovery::AsMetadata;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::http::{display_url, parse_object, read_limited, str_field};
 use crate::storage::{Tokens, now_secs};
 
@@ -86,10 +87,6 @@ fn basic_credentials(id: &str, secret: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
 }
 
-/// The `error` of a [`Error::TokenEndpoint`] whose answer had no OAuth error code (not
-/// JSON, or no `error` field): a proxy's page, say, rather than a refusal.
-pub(crate) const NO_OAUTH_ERROR: &str = "http_error";
-
 /// A POST to `endpoint` with the client authenticated as `auth` says (a header, or
 /// fields added to `form`).
 fn authenticated_post(
@@ -148,20 +145,38 @@ async fn send_form(
     Ok((status, read_limited(response, endpoint).await?))
 }
 
-/// The OAuth error of a failed answer (RFC 6749 §5.2), or [`NO_OAUTH_ERROR`].
-fn endpoint_error(status: http::StatusCode, body: &[u8], endpoint: &Url) -> Error {
-    let parsed = parse_object(body, endpoint).ok();
-    let field = |k| {
-        parsed
-            .as_ref()
-            .and_then(|m| str_field(m, k))
-            .map(str::to_string)
-    };
-    Error::TokenEndpoint {
+/// The OAuth error an answer carries (RFC 6749 §5.2: a JSON object with a string
+/// `error`), whatever its HTTP status: some servers answer 200 with an error body.
+fn oauth_error(status: http::StatusCode, body: Option<&JsonObject>) -> Option<Error> {
+    let body = body?;
+    let error = str_field(body, "error")?;
+    let field = |k| str_field(body, k).map(str::to_string);
+    Some(Error::TokenEndpoint {
         status: status.as_u16(),
-        error: field("error").unwrap_or_else(|| NO_OAUTH_ERROR.into()),
+        error: Some(ErrorCode::parse(error)),
         description: field("error_description"),
+        uri: field("error_uri"),
+    })
+}
+
+/// Reads an endpoint's answer: `Ok` with the JSON object of a success without an OAuth
+/// error; [`Error::TokenEndpoint`] with the code for an OAuth error in the body (any
+/// status), or without one for an error status whose body has none; [`Error::Metadata`]
+/// for a success whose body is not a JSON object.
+fn read_answer(status: http::StatusCode, body: &[u8], endpoint: &Url) -> Result<JsonObject> {
+    let parsed = parse_object(body, endpoint);
+    if let Some(error) = oauth_error(status, parsed.as_ref().ok()) {
+        return Err(error);
     }
+    if !status.is_success() {
+        return Err(Error::TokenEndpoint {
+            status: status.as_u16(),
+            error: None,
+            description: None,
+            uri: None,
+        });
+    }
+    parsed
 }
 
 /// Asks the revocation endpoint to revoke `token` (RFC 7009). An unknown or expired
@@ -181,20 +196,28 @@ pub(crate) async fn revoke(
     let request = authenticated_post(client, endpoint, &mut form, auth)?;
     tracing::debug!(endpoint = %display_url(endpoint), hint, "revocation request");
     let (status, body) = send_form(request, &form, endpoint).await?;
-    if status.is_success() {
+    // RFC 7009 §2.2: success is HTTP 200 whatever the body (it may be empty).
+    let parsed = parse_object(&body, endpoint).ok();
+    let error = oauth_error(status, parsed.as_ref());
+    if status.is_success() && error.is_none() {
         return Ok(());
     }
-    Err(match endpoint_error(status, &body, endpoint) {
-        Error::TokenEndpoint {
+    Err(match error {
+        Some(Error::TokenEndpoint {
             status,
             error,
             description,
-        } => Error::Revocation {
+            ..
+        }) => Error::Revocation {
             status,
             error,
             description,
         },
-        other => other,
+        _ => Error::Revocation {
+            status: status.as_u16(),
+            error: None,
+            description: None,
+        },
     })
 }
 
@@ -214,10 +237,7 @@ pub(crate) async fn request(
     tracing::debug!(endpoint = %display_url(endpoint), %grant, method = ?auth.method, "token request");
     let (status, body) = send_form(request, &form, endpoint).await?;
     let received_at = now_secs();
-    if !status.is_success() {
-        return Err(endpoint_error(status, &body, endpoint));
-    }
-    let map = parse_object(&body, endpoint)?;
+    let map = read_answer(status, &body, endpoint)?;
     let tokens = Tokens::from_response(&map, received_at).ok_or_else(|| Error::Metadata {
         url: display_url(endpoint),
         reason: "the token response has no access_token".into(),
@@ -267,6 +287,40 @@ mod tests {
             choose_method(&server(Some(&["private_key_jwt"])), None, false, true),
             AuthMethod::PrivateKeyJwt
         );
+    }
+
+    #[test]
+    fn an_error_body_counts_whatever_the_status() {
+        let url = Url::parse("https://as.example/token").unwrap();
+        let ok = http::StatusCode::OK;
+        let body = br#"{"error": "invalid_grant", "error_description": "spent", "error_uri": "https://as.example/e"}"#;
+        let Err(Error::TokenEndpoint {
+            status,
+            error,
+            description,
+            uri,
+        }) = read_answer(ok, body, &url)
+        else {
+            panic!("a 200 with an error body is an error");
+        };
+        assert_eq!(status, 200);
+        assert_eq!(error, Some(ErrorCode::InvalidGrant));
+        assert_eq!(description.as_deref(), Some("spent"));
+        assert_eq!(uri.as_deref(), Some("https://as.example/e"));
+        let bad = http::StatusCode::BAD_GATEWAY;
+        assert!(matches!(
+            read_answer(bad, b"<html>", &url),
+            Err(Error::TokenEndpoint {
+                status: 502,
+                error: None,
+                ..
+            })
+        ));
+        assert!(matches!(
+            read_answer(ok, b"<html>", &url),
+            Err(Error::Metadata { .. })
+        ));
+        assert!(read_answer(ok, br#"{"access_token": "a"}"#, &url).is_ok());
     }
 
     #[test]

@@ -28,6 +28,34 @@ pub(crate) fn line(to: &mut impl Write, args: fmt::Arguments<'_>) {
     let _ = to.flush();
 }
 
+/// The escaping and cutting of server text live in oauth-core, once for the library's
+/// messages and this program's output.
+pub(crate) use oauth_core::text::{one_line, terminal_safe};
+
+#[cfg(test)]
+use std::io;
+use std::io::Write;
+
+/// Writes one line to standard output; a closed pipe is not an error.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::line(&mut ::std::io::stdout(), format_args!($($arg)*)) };
+}
+
+/// Writes one line to standard error; a closed pipe is not an error.
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::output::line(&mut ::std::io::stderr(), format_args!($($arg)*)) };
+}
+
+pub(crate) use {errln, outln};
+
+/// Writes `args` and a newline, made safe for a terminal. Write errors are dropped: the
+/// reader is gone (or the terminal closed), and there is no one left to tell.
+pub(crate) fn line(to: &mut impl Write, args: fmt::Arguments<'_>) {
+    let text = terminal_safe(&args.to_string());
+    let _ = writeln!(to, "{text}");
+    let _ = to.flush();
+}
+
 /// Whether a character must not reach a terminal as it is: C0 and C1 controls (ESC starts
 /// colour and cursor sequences, BEL rings, BS rewrites the line) and the Unicode
 /// bidirectional controls that reorder what is shown. Newlines and tabs are kept.
