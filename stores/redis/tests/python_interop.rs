@@ -216,3 +216,151 @@ fn rust_reads_what_python_wrote() {
         assert!(store.destroy_collection(&collection).await.unwrap());
     });
 }
+
+/// Rust and py-key-value over one Redis, both ways, byte for byte, over the hostile-name
+/// corpus and edge values: Rust's entries in database 2, Python's in database 3 of a
+/// private server.
+mod corpus {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use key_value_core::{AsyncKeyValue, async_trait};
+    use key_value_fernet::{FernetKey, FernetWrapper};
+    use key_value_redis::{RedisStore, redis, redis_key};
+    use key_value_test_support::python::{
+        PythonPeer, Sealing, StoredForm, StoredForms, check_interop, interop_corpus,
+    };
+    use key_value_test_support::redis::RedisServer;
+
+    const PEER: PythonPeer<'static> = PythonPeer {
+        imports: "from key_value.aio.stores.redis import RedisStore",
+        store: "RedisStore(url=target)",
+    };
+
+    /// Raw `GET` and `PTTL` per database URL.
+    struct RawRedis(HashMap<String, redis::aio::ConnectionManager>);
+
+    #[async_trait]
+    impl StoredForms for RawRedis {
+        async fn stored(&self, target: &str, collection: &str, key: &str) -> Option<StoredForm> {
+            let mut connection = self.0.get(target)?.clone();
+            let stored = redis_key(collection, key);
+            let document: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(&stored)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            let pttl: i64 = redis::cmd("PTTL")
+                .arg(&stored)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            let document = String::from_utf8(document?).expect("a UTF-8 document");
+            let rest = if pttl > 0 {
+                "native expiry"
+            } else {
+                "no native expiry"
+            };
+            Some(StoredForm {
+                document,
+                rest: rest.to_owned(),
+            })
+        }
+    }
+
+    fn wrap(store: RedisStore, key: Option<&FernetKey>) -> Arc<dyn AsyncKeyValue> {
+        match key {
+            None => Arc::new(store),
+            Some(key) => Arc::new(FernetWrapper::new(store, key.clone())),
+        }
+    }
+
+    async fn both_ways(test: &str, sealing: Sealing, key: Option<FernetKey>) {
+        let Some(server) = RedisServer::start(test) else {
+            return;
+        };
+        let rust_target = format!("{}2", server.url());
+        let python_target = format!("{}3", server.url());
+        let mut raw = HashMap::new();
+        for target in [&rust_target, &python_target] {
+            let client = redis::Client::open(target.as_str()).unwrap();
+            raw.insert(
+                target.clone(),
+                redis::aio::ConnectionManager::new(client).await.unwrap(),
+            );
+        }
+        let rust_store = wrap(
+            RedisStore::connect(&rust_target).await.unwrap(),
+            key.as_ref(),
+        );
+        let python_view = wrap(
+            RedisStore::connect(&python_target).await.unwrap(),
+            key.as_ref(),
+        );
+        let corpus = interop_corpus(usize::MAX);
+        check_interop(
+            test,
+            &PEER,
+            &sealing,
+            &corpus,
+            &rust_target,
+            &*rust_store,
+            &python_target,
+            &*python_view,
+            &RawRedis(raw),
+        )
+        .await;
+
+        // Enumeration of Python's data names every entry as Python wrote it: no
+        // phantom collection `a` for the collection `a::b`.
+        let mut listed = python_view.collections(None).await.unwrap();
+        listed.sort();
+        let mut written: Vec<String> = corpus.iter().map(|e| e.collection.clone()).collect();
+        written.sort();
+        written.dedup();
+        assert_eq!(listed, written, "{test}: collections of Python's data");
+        let mut keys = python_view.keys(Some("interop"), None).await.unwrap();
+        keys.sort();
+        let mut expected: Vec<String> = corpus
+            .iter()
+            .filter(|e| e.collection == "interop")
+            .map(|e| e.key.clone())
+            .collect();
+        expected.sort();
+        assert_eq!(
+            keys, expected,
+            "{test}: keys of Python's `interop` collection"
+        );
+        assert_eq!(
+            python_view.keys(Some("a::b"), None).await.unwrap(),
+            ["k"],
+            "{test}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corpus_plain() {
+        both_ways("redis interop corpus plain", Sealing::Plain, None).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corpus_fernet_key() {
+        let key = FernetKey::generate().unwrap();
+        let sealing = Sealing::FernetKey {
+            key: key.to_base64().to_string(),
+        };
+        both_ways("redis interop corpus fernet key", sealing, Some(key)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corpus_fernet_password() {
+        let (password, salt) = ("correct horse battery staple", "key-value-rs interop salt");
+        let key = FernetKey::derive_from_password(password, salt).unwrap();
+        let sealing = Sealing::Password {
+            password: password.to_owned(),
+            salt: salt.to_owned(),
+            key: key.to_base64().to_string(),
+        };
+        both_ways("redis interop corpus fernet password", sealing, Some(key)).await;
+    }
+}
