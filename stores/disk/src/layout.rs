@@ -1080,3 +1080,74 @@ fn create_private_dir_all(path: &Path) -> io::Result<()> {
         .mode(0o700)
         .create(path)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code
+
+    use super::*;
+
+    fn name_for(prefix: &str, pid: u32, tag: &str) -> String {
+        format!("{prefix}{pid}-{tag}-00000000000000ff")
+    }
+
+    fn age(path: &Path, by: Duration) {
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - by).unwrap();
+    }
+
+    #[test]
+    fn leftovers_of_dead_writers_go_at_once_and_live_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        let layout = Layout::open(root.clone(), Durability::ProcessCrash, 1 << 20).unwrap();
+        let entry = Entry::new(JsonObject::new(), None, SystemTime::now()).unwrap();
+        drop(layout.write("c", "k", &entry, false).unwrap());
+        let collection = layout.entry_file("c", "k").parent().unwrap().to_owned();
+        let root = layout.root.clone();
+        drop(layout);
+
+        // A writer that has exited: its PID runs no more.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let (own_pid, tag) = owner();
+        let dead_temp = collection.join(name_for(TEMP_PREFIX, dead, tag));
+        let dead_taken = collection.join(name_for(TAKEN_PREFIX, dead, tag));
+        let live_temp = collection.join(name_for(TEMP_PREFIX, *own_pid, tag));
+        let foreign_temp = collection.join(name_for(TEMP_PREFIX, dead, "ffffffff"));
+        let python_temp = collection.join("tmpabcd1234.tmp");
+        let dead_trash = root.join(name_for(TRASH_PREFIX, dead, tag));
+        for file in [
+            &dead_temp,
+            &dead_taken,
+            &live_temp,
+            &foreign_temp,
+            &python_temp,
+        ] {
+            std::fs::write(file, "x").unwrap();
+        }
+        std::fs::create_dir(&dead_trash).unwrap();
+        std::fs::write(dead_trash.join("entry.json"), "{}").unwrap();
+
+        // Opening removes what dead writers of this machine left, at once.
+        let layout = Layout::open(root.clone(), Durability::ProcessCrash, 1 << 20).unwrap();
+        assert!(!dead_temp.exists());
+        assert!(!dead_taken.exists());
+        assert!(!dead_trash.exists());
+        // A live writer's file, one from another machine or namespace, and Python's
+        // (which names no writer) stay while they are young.
+        assert!(live_temp.exists());
+        assert!(foreign_temp.exists());
+        assert!(python_temp.exists());
+
+        // cull removes them once past their grace.
+        age(&foreign_temp, FOREIGN_GRACE + Duration::from_secs(5));
+        age(&python_temp, STALE_AFTER + Duration::from_secs(5));
+        layout.remove_expired().unwrap();
+        assert!(!foreign_temp.exists());
+        assert!(!python_temp.exists());
+        assert!(live_temp.exists());
+        assert!(layout.read("c", "k").unwrap().is_some());
+    }
+}

@@ -20,6 +20,8 @@ pub(crate) enum Refused {
     Link,
     /// Not a regular file (pipe, socket, device, directory).
     NotRegular(&'static str),
+    /// Not a directory where one belongs.
+    NotDirectory(&'static str),
     /// Larger than the limit, in bytes.
     TooLarge(usize),
     /// Any other I/O error.
@@ -31,6 +33,7 @@ impl std::fmt::Display for Refused {
         match self {
             Refused::Link => f.write_str("it is a symbolic link, which the store never follows"),
             Refused::NotRegular(kind) => write!(f, "it is a {kind}, not a regular file"),
+            Refused::NotDirectory(kind) => write!(f, "it is a {kind}, not a directory"),
             Refused::TooLarge(limit) => write!(f, "it is larger than the limit of {limit} bytes"),
             Refused::Io(e) => write!(f, "{e}"),
         }
@@ -58,12 +61,23 @@ fn kind_name(kind: FileType) -> &'static str {
 /// Opens the directory `name` in `parent` without following a link. `Ok(None)` when it
 /// does not exist; a link or a non-directory is refused.
 pub(crate) fn open_dir(parent: impl AsFd, name: &str) -> Result<Option<OwnedFd>, Refused> {
+    let parent = parent.as_fd();
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     match rustix::fs::openat(parent, name, flags, Mode::empty()) {
         Ok(fd) => Ok(Some(fd)),
         Err(Errno::NOENT) => Ok(None),
         Err(Errno::LOOP) => Err(Refused::Link),
-        Err(Errno::NOTDIR) => Err(Refused::NotRegular("file where a directory belongs")),
+        // Linux answers ENOTDIR for a link too (O_DIRECTORY is checked first): say which.
+        Err(Errno::NOTDIR) => {
+            let kind = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)
+                .map(|stat| FileType::from_raw_mode(stat.st_mode))
+                .unwrap_or(FileType::Unknown);
+            Err(match kind {
+                FileType::Symlink => Refused::Link,
+                FileType::RegularFile => Refused::NotDirectory("regular file"),
+                other => Refused::NotDirectory(kind_name(other)),
+            })
+        }
         Err(e) => Err(e.into()),
     }
 }
