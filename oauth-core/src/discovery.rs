@@ -479,6 +479,14 @@ async fn fetch_resource_metadata(
         candidates.push(well_known(server_url, "oauth-protected-resource", path));
     }
     candidates.push(well_known(server_url, "oauth-protected-resource", ""));
+    // The challenge often names a well-known location: ask each one once.
+    let mut unique: Vec<Url> = Vec::with_capacity(candidates.len());
+    for url in candidates {
+        if !unique.contains(&url) {
+            unique.push(url);
+        }
+    }
+    let candidates = unique;
     // Whether any location held a JSON object, usable or not.
     let mut documents = false;
     for url in candidates {

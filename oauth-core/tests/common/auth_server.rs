@@ -2,7 +2,7 @@
 //! the integration tests share, with faults that can be switched on per test, and the
 //! helpers the tests use around it.
 // Not every test binary uses every item.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 pub use std::collections::{HashMap, HashSet};
 pub use std::sync::atomic::{AtomicUsize, Ordering};
 pub use std::sync::{Arc, Mutex};
@@ -52,6 +52,66 @@ pub struct ServerState {
     pub revoked: Vec<(String, String)>,
     /// A canned answer of /revoke for access tokens (status, JSON body).
     pub revoke_access_answer: Option<(StatusCode, &'static str)>,
+    /// Faults of discovery, scopes and error bodies (switched on per test).
+    pub faults: Faults,
+    /// What reached the server.
+    pub seen: Seen,
+    /// The scope granted with each authorization code, access and refresh token.
+    pub granted: HashMap<String, String>,
+}
+
+/// Faults of discovery, scopes and error bodies.
+#[derive(Default, Clone)]
+pub struct Faults {
+    /// The path-aware protected resource metadata answers 200 with an HTML page.
+    pub prm_html: bool,
+    /// The resource metadata is only at `{origin}/elsewhere/prm`, which the 401 names;
+    /// `origin` is the server's own base or another origin of the same listener
+    /// (`http://localhost:PORT`). The well-known locations answer 404.
+    pub prm_elsewhere: Option<String>,
+    /// The resource metadata is also at the root location
+    /// (`/.well-known/oauth-protected-resource`).
+    pub prm_root: bool,
+    /// The resource metadata names this `resource` instead of the server.
+    pub prm_resource: Option<String>,
+    /// The authorization server grants this scope whatever was asked for.
+    pub grant_only: Option<String>,
+    /// `/.well-known/oauth-authorization-server` answers 200 with an HTML page.
+    pub as_html: bool,
+    /// `/.well-known/oauth-authorization-server` answers 404.
+    pub as_missing: bool,
+    /// The metadata is also at `/.well-known/openid-configuration`.
+    pub openid_configuration: bool,
+    /// The authorization server metadata writes its issuer with a trailing slash.
+    pub issuer_slash: bool,
+    /// The resource metadata's `scopes_supported` (default `["mcp"]`).
+    pub prm_scopes: Option<Vec<String>>,
+    /// The authorization server's `scopes_supported` (default `["mcp", "offline_access"]`).
+    pub as_scopes: Option<Vec<String>>,
+    /// The `scope` of the 401 challenge.
+    pub challenge_scope: Option<String>,
+    /// A scope the MCP endpoint requires: a valid token without it gets 403
+    /// `insufficient_scope` naming it.
+    pub required_scope: Option<String>,
+    /// A canned answer of the token endpoint: status and JSON body (any length).
+    pub token_error: Option<(StatusCode, String)>,
+}
+
+/// What reached the server.
+#[derive(Default, Clone)]
+pub struct Seen {
+    /// The path of every GET of a metadata location (well-known or named), in order.
+    pub metadata_paths: Vec<String>,
+    /// The query of every authorization request.
+    pub authorize_queries: Vec<HashMap<String, String>>,
+    /// The body of every registration request.
+    pub registration_bodies: Vec<Value>,
+    /// The `grant_type` of every token request.
+    pub token_grants: Vec<String>,
+    /// MCP requests without a valid token.
+    pub mcp_unauthenticated: usize,
+    /// The status of every MCP answer.
+    pub mcp_statuses: Vec<u16>,
 }
 
 #[derive(Clone, Default)]
@@ -77,11 +137,18 @@ impl Server {
         let app = Router::new()
             .route("/.well-known/oauth-protected-resource/mcp", get(prm))
             .route("/.well-known/oauth-authorization-server", get(as_metadata))
+            .route(
+                "/.well-known/openid-configuration",
+                get(openid_configuration),
+            )
+            .route("/elsewhere/prm", get(prm_elsewhere))
+            .route("/.well-known/oauth-protected-resource", get(prm_root))
             .route("/register", post(register))
             .route("/authorize", get(authorize))
             .route("/token", post(token))
             .route("/revoke", post(revoke))
             .route("/mcp", post(mcp))
+            .fallback(not_found)
             .with_state(server.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         server
@@ -99,41 +166,149 @@ impl Server {
         f(&mut self.state.lock().unwrap());
     }
 
+    /// Switches faults on.
+    pub fn fault(&self, f: impl FnOnce(&mut Faults)) {
+        f(&mut self.state.lock().unwrap().faults);
+    }
+
+    /// What reached the server so far.
+    pub fn seen(&self) -> Seen {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    /// The same listener under another origin (`localhost` instead of `127.0.0.1`).
+    pub fn other_origin(&self) -> String {
+        self.base().replace("127.0.0.1", "localhost")
+    }
+
     pub fn next(&self, prefix: &str) -> String {
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
         format!("{prefix}-{n}-SECRETVALUE")
     }
 }
 
-pub async fn prm(State(s): State<Server>) -> Json<Value> {
-    let st = s.state.lock().unwrap();
-    let issuer = st.prm_issuer.clone().unwrap_or_else(|| st.base.clone());
-    Json(json!({
-        "resource": format!("{}/mcp", st.base),
-        "authorization_servers": [issuer],
-        "scopes_supported": ["mcp"],
-    }))
+const HTML: &str = "<!doctype html><html><body>Sign in</body></html>";
+
+fn html() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        HTML,
+    )
+        .into_response()
 }
 
-pub async fn as_metadata(State(s): State<Server>) -> Response {
-    let st = s.state.lock().unwrap();
-    if let Some(body) = &st.as_metadata_body {
-        return ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
+/// Records a metadata GET.
+fn saw_metadata(st: &mut ServerState, path: &str) {
+    st.seen.metadata_paths.push(path.to_string());
+}
+
+fn prm_document(st: &ServerState) -> Value {
+    let issuer = st.prm_issuer.clone().unwrap_or_else(|| st.base.clone());
+    let scopes = st
+        .faults
+        .prm_scopes
+        .clone()
+        .unwrap_or_else(|| vec!["mcp".into()]);
+    let resource = st
+        .faults
+        .prm_resource
+        .clone()
+        .unwrap_or_else(|| format!("{}/mcp", st.base));
+    json!({
+        "resource": resource,
+        "authorization_servers": [issuer],
+        "scopes_supported": scopes,
+    })
+}
+
+pub async fn prm(State(s): State<Server>) -> Response {
+    let mut st = s.state.lock().unwrap();
+    saw_metadata(&mut st, "/.well-known/oauth-protected-resource/mcp");
+    if st.faults.prm_html {
+        return html();
     }
+    if st.faults.prm_elsewhere.is_some() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Json(prm_document(&st)).into_response()
+}
+
+pub async fn prm_root(State(s): State<Server>) -> Response {
+    let mut st = s.state.lock().unwrap();
+    saw_metadata(&mut st, "/.well-known/oauth-protected-resource");
+    if !st.faults.prm_root {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Json(prm_document(&st)).into_response()
+}
+
+pub async fn prm_elsewhere(State(s): State<Server>) -> Response {
+    let mut st = s.state.lock().unwrap();
+    saw_metadata(&mut st, "/elsewhere/prm");
+    if st.faults.prm_elsewhere.is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Json(prm_document(&st)).into_response()
+}
+
+/// Any other path: 404, and a GET under `/.well-known/` is recorded.
+pub async fn not_found(State(s): State<Server>, uri: axum::http::Uri) -> StatusCode {
+    if uri.path().starts_with("/.well-known/") {
+        saw_metadata(&mut s.state.lock().unwrap(), uri.path());
+    }
+    StatusCode::NOT_FOUND
+}
+
+pub async fn openid_configuration(State(s): State<Server>) -> Response {
+    let mut st = s.state.lock().unwrap();
+    saw_metadata(&mut st, "/.well-known/openid-configuration");
+    if !st.faults.openid_configuration {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Json(as_document(&st)).into_response()
+}
+
+fn as_document(st: &ServerState) -> Value {
     let b = &st.base;
+    let scopes = st
+        .faults
+        .as_scopes
+        .clone()
+        .unwrap_or_else(|| vec!["mcp".into(), "offline_access".into()]);
+    let issuer = if st.faults.issuer_slash {
+        format!("{b}/")
+    } else {
+        b.clone()
+    };
     let mut metadata = json!({
-        "issuer": b,
+        "issuer": issuer,
         "authorization_endpoint": format!("{b}/authorize"),
         "token_endpoint": format!("{b}/token"),
         "registration_endpoint": format!("{b}/register"),
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["none"],
-        "scopes_supported": ["mcp", "offline_access"],
+        "scopes_supported": scopes,
     });
     if st.revocation {
         metadata["revocation_endpoint"] = json!(format!("{b}/revoke"));
     }
-    Json(metadata).into_response()
+    metadata
+}
+
+pub async fn as_metadata(State(s): State<Server>) -> Response {
+    let mut st = s.state.lock().unwrap();
+    saw_metadata(&mut st, "/.well-known/oauth-authorization-server");
+    if let Some(body) = &st.as_metadata_body {
+        return ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
+    }
+    if st.faults.as_html {
+        return html();
+    }
+    if st.faults.as_missing {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Json(as_document(&st)).into_response()
 }
 
 pub async fn register(
@@ -141,6 +316,12 @@ pub async fn register(
     Json(body): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
     s.registrations.fetch_add(1, Ordering::SeqCst);
+    s.state
+        .lock()
+        .unwrap()
+        .seen
+        .registration_bodies
+        .push(body.clone());
     // Client IDs are public (and logged); only the counter is shared with secrets.
     let id = s.next("client").replace("-SECRETVALUE", "");
     s.state.lock().unwrap().clients.insert(id.clone());
@@ -154,6 +335,12 @@ pub async fn authorize(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     s.authorizations.fetch_add(1, Ordering::SeqCst);
+    s.state
+        .lock()
+        .unwrap()
+        .seen
+        .authorize_queries
+        .push(q.clone());
     let client_id = q.get("client_id").cloned().unwrap_or_default();
     let known = s.state.lock().unwrap().clients.contains(&client_id);
     if !known {
@@ -188,6 +375,9 @@ pub async fn authorize(
             let code = s.next("code");
             let mut st = s.state.lock().unwrap();
             st.codes.insert(code.clone(), client_id);
+            if let Some(scope) = q.get("scope") {
+                st.granted.insert(code.clone(), scope.clone());
+            }
             st.secrets.push(code.clone());
             format!("{redirect}?code={code}&state={state}")
         }
@@ -199,10 +389,19 @@ pub async fn authorize(
     Redirect::to(&location).into_response()
 }
 
-pub fn issue(s: &Server) -> Json<Value> {
+/// Issues tokens for `scope` (the default `mcp offline_access` when `None`).
+pub fn issue(s: &Server, scope: Option<String>) -> Json<Value> {
     let access = s.next("access");
     let refresh = s.next("refresh");
     let mut st = s.state.lock().unwrap();
+    let scope = st
+        .faults
+        .grant_only
+        .clone()
+        .or(scope)
+        .unwrap_or_else(|| "mcp offline_access".into());
+    st.granted.insert(access.clone(), scope.clone());
+    st.granted.insert(refresh.clone(), scope.clone());
     st.access.insert(access.clone());
     st.refresh.insert(refresh.clone());
     st.secrets.push(access.clone());
@@ -212,13 +411,21 @@ pub fn issue(s: &Server) -> Json<Value> {
         "token_type": "Bearer",
         "expires_in": st.expires_in,
         "refresh_token": refresh,
-        "scope": "mcp offline_access",
+        "scope": scope,
     }))
 }
 
 pub async fn token(State(s): State<Server>, Form(form): Form<HashMap<String, String>>) -> Response {
-    if let Some((status, content_type, body)) = s.state.lock().unwrap().token_answer {
-        return (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+    {
+        let mut st = s.state.lock().unwrap();
+        let grant = form.get("grant_type").cloned().unwrap_or_default();
+        st.seen.token_grants.push(grant);
+        if let Some((status, content_type, body)) = st.token_answer {
+            return (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+        }
+        if let Some((status, body)) = st.faults.token_error.clone() {
+            return (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        }
     }
     let client_id = form.get("client_id").cloned().unwrap_or_default();
     if !s.state.lock().unwrap().clients.contains(&client_id) {
@@ -232,6 +439,7 @@ pub async fn token(State(s): State<Server>, Form(form): Form<HashMap<String, Str
         Some("authorization_code") => {
             let code = form.get("code").cloned().unwrap_or_default();
             let ok = s.state.lock().unwrap().codes.remove(&code) == Some(client_id);
+            let scope = s.state.lock().unwrap().granted.get(&code).cloned();
             assert!(form.contains_key("code_verifier"));
             if !ok {
                 return (
@@ -240,7 +448,7 @@ pub async fn token(State(s): State<Server>, Form(form): Form<HashMap<String, Str
                 )
                     .into_response();
             }
-            issue(&s).into_response()
+            issue(&s, scope).into_response()
         }
         Some("refresh_token") => {
             s.refreshes.fetch_add(1, Ordering::SeqCst);
@@ -255,7 +463,8 @@ pub async fn token(State(s): State<Server>, Form(form): Form<HashMap<String, Str
                 )
                     .into_response();
             }
-            issue(&s).into_response()
+            let scope = s.state.lock().unwrap().granted.get(&rt).cloned();
+            issue(&s, scope).into_response()
         }
         _ => (
             StatusCode::BAD_REQUEST,
@@ -296,12 +505,19 @@ pub async fn mcp(State(s): State<Server>, headers: HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    let valid = token.is_some_and(|t| s.state.lock().unwrap().access.contains(&t));
+    let mut st = s.state.lock().unwrap();
+    let valid = token.as_ref().is_some_and(|t| st.access.contains(t));
+    let metadata_url = match &st.faults.prm_elsewhere {
+        Some(origin) => format!("{origin}/elsewhere/prm"),
+        None => format!("{}/.well-known/oauth-protected-resource/mcp", st.base),
+    };
     if !valid {
-        let challenge = format!(
-            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
-            s.base()
-        );
+        st.seen.mcp_unauthenticated += 1;
+        st.seen.mcp_statuses.push(401);
+        let mut challenge = format!("Bearer resource_metadata=\"{metadata_url}\"");
+        if let Some(scope) = &st.faults.challenge_scope {
+            challenge.push_str(&format!(", scope=\"{scope}\""));
+        }
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, challenge)],
@@ -309,6 +525,22 @@ pub async fn mcp(State(s): State<Server>, headers: HeaderMap) -> Response {
         )
             .into_response();
     }
+    if let (Some(required), Some(token)) = (st.faults.required_scope.clone(), &token) {
+        let granted = st.granted.get(token).cloned().unwrap_or_default();
+        if !granted.split_whitespace().any(|s| s == required) {
+            st.seen.mcp_statuses.push(403);
+            let challenge = format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{required}\", resource_metadata=\"{metadata_url}\""
+            );
+            return (
+                StatusCode::FORBIDDEN,
+                [(header::WWW_AUTHENTICATE, challenge)],
+                "",
+            )
+                .into_response();
+        }
+    }
+    st.seen.mcp_statuses.push(200);
     Json(json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": []}})).into_response()
 }
 
