@@ -144,3 +144,192 @@ async fn python_and_rust_read_each_others_entries() {
         assert_eq!(names, expected, "attributes of {:?}", item.get("key"));
     }
 }
+
+/// Rust and py-key-value over one DynamoDB, both ways, byte for byte, over the
+/// hostile-name corpus and edge values, on both emulators: Rust's entries in one table,
+/// Python's in another, compared item by item.
+mod corpus {
+    use std::sync::Arc;
+
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use key_value_core::{AsyncKeyValue, async_trait};
+    use key_value_dynamodb::DynamoDbStore;
+    use key_value_fernet::{FernetKey, FernetWrapper};
+    use key_value_test_support::dynamodb::Emulator;
+    use key_value_test_support::python::{
+        PythonPeer, Sealing, StoredForm, StoredForms, check_interop, interop_corpus,
+    };
+
+    /// DynamoDB's limit on a sort key, in bytes: longer names are stored as digests
+    /// (by this crate; py-key-value cannot store them at all).
+    const SORT_KEY_MAX_BYTES: usize = 1024;
+
+    /// Python's store on the emulator. On dynalite, which has no `DescribeTimeToLive`,
+    /// py-key-value's start-up check of the table's TTL setting is answered as enabled
+    /// (the check is all it cannot do there; the item layout is the same).
+    fn peer_imports(emulator: Emulator) -> String {
+        let mut imports = "from key_value.aio.stores.dynamodb import DynamoDBStore\n".to_owned();
+        if emulator == Emulator::Dynalite {
+            imports.push_str(
+                "import key_value.aio.stores.dynamodb.store as _dynamodb_store\n\
+                 async def _ttl_enabled(client, table_name):\n    return \"ENABLED\"\n\
+                 _dynamodb_store._describe_dynamodb_ttl = _ttl_enabled\n",
+            );
+        }
+        imports
+    }
+
+    fn peer_store(endpoint: &str) -> String {
+        format!(
+            "DynamoDBStore(table_name=target, region_name=\"us-east-1\", endpoint_url=\"{endpoint}\", \
+             aws_access_key_id=\"keyvalue-emulator\", aws_secret_access_key=\"keyvalue-emulator\")"
+        )
+    }
+
+    /// Raw `GetItem`: the `value` attribute, and the other attributes rendered as
+    /// `name=TYPE:value` (the `ttl` number as `ttl=N`: it is a time).
+    struct RawItems(aws_sdk_dynamodb::Client);
+
+    #[async_trait]
+    impl StoredForms for RawItems {
+        async fn stored(&self, table: &str, collection: &str, key: &str) -> Option<StoredForm> {
+            let item = self
+                .0
+                .get_item()
+                .table_name(table)
+                .key("collection", AttributeValue::S(collection.to_owned()))
+                .key("key", AttributeValue::S(key.to_owned()))
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap()
+                .item?;
+            let Some(AttributeValue::S(document)) = item.get("value") else {
+                panic!("an item without a `value` string");
+            };
+            let mut rest: Vec<String> = item
+                .iter()
+                .filter(|(name, _)| name.as_str() != "value")
+                .map(|(name, value)| match (name.as_str(), value) {
+                    ("ttl", AttributeValue::N(_)) => "ttl=N".to_owned(),
+                    (name, AttributeValue::S(text)) => format!("{name}=S:{text}"),
+                    (name, AttributeValue::N(number)) => format!("{name}=N:{number}"),
+                    (name, other) => format!("{name}={other:?}"),
+                })
+                .collect();
+            rest.sort();
+            Some(StoredForm {
+                document: document.clone(),
+                rest: rest.join("; "),
+            })
+        }
+    }
+
+    fn wrap(store: DynamoDbStore, key: Option<&FernetKey>) -> Arc<dyn AsyncKeyValue> {
+        match key {
+            None => Arc::new(store),
+            Some(key) => Arc::new(FernetWrapper::new(store, key.clone())),
+        }
+    }
+
+    async fn both_ways(emulator: Emulator, sealing: Sealing, key: Option<FernetKey>) {
+        let test = format!("dynamodb interop corpus on {}", emulator.name());
+        let Some(endpoint) = super::common::endpoint(&test, emulator) else {
+            return;
+        };
+        let rust_table = super::common::unique_table("interop-rust");
+        let python_table = super::common::unique_table("interop-py");
+        let rust_store = super::common::store(&endpoint, &rust_table).await;
+        let client = rust_store.client().clone();
+        let rust_store = wrap(rust_store, key.as_ref());
+        let python_view = wrap(
+            super::common::store(&endpoint, &python_table).await,
+            key.as_ref(),
+        );
+        let imports = peer_imports(emulator);
+        let store = peer_store(&endpoint);
+        let peer = PythonPeer {
+            imports: &imports,
+            store: &store,
+        };
+        let corpus = interop_corpus(SORT_KEY_MAX_BYTES);
+        check_interop(
+            &test,
+            &peer,
+            &sealing,
+            &corpus,
+            &rust_table,
+            &*rust_store,
+            &python_table,
+            &*python_view,
+            &RawItems(client),
+        )
+        .await;
+
+        let mut keys = python_view.keys(Some("interop"), None).await.unwrap();
+        keys.sort();
+        let mut expected: Vec<String> = corpus
+            .iter()
+            .filter(|e| e.collection == "interop")
+            .map(|e| e.key.clone())
+            .collect();
+        expected.sort();
+        assert_eq!(
+            keys, expected,
+            "{test}: keys of Python's `interop` collection"
+        );
+    }
+
+    fn fernet_key() -> (Sealing, FernetKey) {
+        let key = FernetKey::generate().unwrap();
+        let sealing = Sealing::FernetKey {
+            key: key.to_base64().to_string(),
+        };
+        (sealing, key)
+    }
+
+    fn password_key() -> (Sealing, FernetKey) {
+        let (password, salt) = ("correct horse battery staple", "key-value-rs interop salt");
+        let key = FernetKey::derive_from_password(password, salt).unwrap();
+        let sealing = Sealing::Password {
+            password: password.to_owned(),
+            salt: salt.to_owned(),
+            key: key.to_base64().to_string(),
+        };
+        (sealing, key)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corpus_plain_moto() {
+        both_ways(Emulator::Moto, Sealing::Plain, None).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corpus_plain_dynalite() {
+        both_ways(Emulator::Dynalite, Sealing::Plain, None).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corpus_fernet_key_moto() {
+        let (sealing, key) = fernet_key();
+        both_ways(Emulator::Moto, sealing, Some(key)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corpus_fernet_key_dynalite() {
+        let (sealing, key) = fernet_key();
+        both_ways(Emulator::Dynalite, sealing, Some(key)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corpus_fernet_password_moto() {
+        let (sealing, key) = password_key();
+        both_ways(Emulator::Moto, sealing, Some(key)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corpus_fernet_password_dynalite() {
+        let (sealing, key) = password_key();
+        both_ways(Emulator::Dynalite, sealing, Some(key)).await;
+    }
+}
