@@ -456,7 +456,6 @@ impl Backend for DynamoDbStore {
             max_entries_per_collection: None,
             // A conditional PutItem.
             put_if_absent: true,
-            ..Capabilities::default()
         }
     }
 
