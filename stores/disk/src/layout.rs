@@ -652,28 +652,37 @@ impl Layout {
         let Some((dir_name, dir)) = self.find_dir(collection)? else {
             return Ok(0);
         };
-        let mut removed = 0;
+        let (mut removed, mut taken) = (0, false);
         let mut result = Ok(());
         for key in keys {
             match self.remove_one(&dir, &dir_name, collection, key) {
-                Ok(live) => removed += usize::from(live),
+                Ok(Some(live)) => {
+                    removed += usize::from(live);
+                    taken = true;
+                }
+                Ok(None) => {}
                 Err(e) => {
                     result = Err(e.with_key(key));
                     break;
                 }
             }
         }
-        self.sync(&*dir, &self.root.join(&dir_name))?;
+        // Nothing taken away, nothing to flush.
+        if taken {
+            self.sync(&*dir, &self.root.join(&dir_name))?;
+        }
         result.map(|()| removed)
     }
 
+    /// Removes one key's file: `None` when there was none, else whether it held a live
+    /// entry.
     fn remove_one(
         &self,
         dir: &OwnedFd,
         dir_name: &str,
         collection: &str,
         key: &str,
-    ) -> Result<bool> {
+    ) -> Result<Option<bool>> {
         let _lock = if self.limits.key_shared_by_construction(key) {
             Some(self.lock(dir, dir_name)?)
         } else {
@@ -682,7 +691,7 @@ impl Layout {
         let located = match self.locate(dir, dir_name, collection, key) {
             Ok(located) => located,
             // Both files hold other names: this key has no entry.
-            Err(e) if e.kind() == ErrorKind::InvalidKey => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::InvalidKey => return Ok(None),
             Err(e) => return Err(e),
         };
         let file = located.file;
@@ -690,7 +699,7 @@ impl Layout {
         // Moved aside under a unique name, so that exactly one remover gets it.
         let taken = unique(TAKEN_PREFIX);
         if !sys::rename(dir, &file, &taken).map_err(|e| io_error("remove", &path(), e))? {
-            return Ok(false);
+            return Ok(None);
         }
         let live = match self.read_document(dir, &taken, path) {
             Ok(Some(document)) if Self::names_other(&document, collection, key) => {
@@ -698,13 +707,13 @@ impl Layout {
                 // write came).
                 let _ = sys::link_back(dir, &taken, &file);
                 let _ = sys::remove(dir, &taken);
-                return Ok(false);
+                return Ok(Some(false));
             }
             Ok(Some(document)) => !document.entry.is_expired(SystemTime::now()),
             _ => false,
         };
         sys::remove(dir, &taken).map_err(|e| io_error("remove", &path(), e))?;
-        Ok(live)
+        Ok(Some(live))
     }
 
     /// The collections' directories: real directories only (links are skipped and

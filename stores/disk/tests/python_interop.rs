@@ -34,10 +34,12 @@ const KEYS_IN: &str = "interop";
 /// the FileTreeV1 names and (when reading) what Python reads for each name.
 const PYTHON: &str = r#"
 import asyncio, json, sys
+from pathlib import Path
 from key_value.aio.stores.filetree import (
     FileTreeStore, FileTreeV1CollectionSanitizationStrategy, FileTreeV1KeySanitizationStrategy)
 
 async def main(mode, directory, key, names):
+    directory = Path(directory)
     keys = FileTreeV1KeySanitizationStrategy(directory=directory)
     collections = FileTreeV1CollectionSanitizationStrategy(directory=directory)
     store = FileTreeStore(data_directory=directory, key_sanitization_strategy=keys,

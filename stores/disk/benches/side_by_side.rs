@@ -1,0 +1,111 @@
+//! The disk store doing the work of `py_filetree.py`, measured the same way (warm up, then
+//! calls for a fixed time, mean microseconds per call), at both durability levels, for
+//! `scripts/bench-disk`, which runs the two and prints the ratios.
+//!
+//! `cargo bench -p key-value-disk --bench side_by_side -- [SECONDS] [DIR]`
+//! prints `disk_<durability>/<op> <microseconds per call>` lines.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // benchmark code
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use key_value_core::Durability;
+use key_value_core::prelude::*;
+use key_value_disk::DiskStore;
+
+fn token() -> JsonObject {
+    serde_json::json!({
+        "access_token": "a".repeat(120), "token_type": "Bearer", "expires_in": 3600,
+        "refresh_token": "r".repeat(60), "scope": "read write"
+    })
+    .as_object()
+    .cloned()
+    .unwrap()
+}
+
+async fn measure<F, Fut>(name: &str, seconds: f64, mut call: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for _ in 0..20 {
+        call().await;
+    }
+    let budget = Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let mut calls = 0u32;
+    while started.elapsed() < budget || calls < 5 {
+        call().await;
+        calls += 1;
+    }
+    let micros = started.elapsed().as_secs_f64() / f64::from(calls) * 1e6;
+    println!("{name} {micros:.2}");
+}
+
+async fn run(label: &str, store: DiskStore, seconds: f64) {
+    let value = token();
+    let keys: Vec<String> = (0..100).map(|i| format!("key-{i}")).collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let c = Some("c");
+    store
+        .put_many(&keys, vec![value.clone(); 100], None, c)
+        .await
+        .unwrap();
+    measure(&format!("{label}/get"), seconds, || async {
+        store.get("key-7", c).await.unwrap();
+    })
+    .await;
+    measure(&format!("{label}/put"), seconds, || async {
+        store.put("key-7", value.clone(), None, c).await.unwrap();
+    })
+    .await;
+    measure(&format!("{label}/get_many_100"), seconds, || async {
+        store.get_many(&keys, c).await.unwrap();
+    })
+    .await;
+    measure(&format!("{label}/put_many_100"), seconds, || async {
+        store
+            .put_many(&keys, vec![value.clone(); 100], None, c)
+            .await
+            .unwrap();
+    })
+    .await;
+    measure(&format!("{label}/delete"), seconds, || async {
+        store.delete("gone", c).await.unwrap();
+    })
+    .await;
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; the numbers are ours.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let seconds: f64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(3.0);
+    let parent: Option<PathBuf> = args.get(1).map(PathBuf::from);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for (label, durability) in [
+        ("disk_power_loss", Durability::PowerLoss),
+        ("disk_process_crash", Durability::ProcessCrash),
+    ] {
+        let dir = match &parent {
+            Some(parent) => tempfile::tempdir_in(parent).unwrap(),
+            None => tempfile::tempdir().unwrap(),
+        };
+        runtime.block_on(async {
+            let store = DiskStore::builder(dir.path().join("store"))
+                .durability(durability)
+                .open()
+                .await
+                .unwrap();
+            run(label, store, seconds).await;
+        });
+    }
+}
