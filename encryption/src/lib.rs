@@ -38,8 +38,10 @@
 //! {"__encrypted_data__": "<standard base64 of the Fernet token text>", "__encryption_version__": 1}
 //! ```
 //!
-//! The plaintext is the value as compact JSON (UTF-8). Keys, collections and expiry are
-//! not encrypted.
+//! The plaintext is the value as py-key-value writes it,
+//! `json.dumps(value, separators=(",", ":"))`: compact, object keys in insertion order,
+//! ASCII `\u` escapes, floats as Python's `repr`. Keys, collections and expiry are not
+//! encrypted.
 //!
 //! # Keys
 //!
