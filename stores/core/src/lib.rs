@@ -11,7 +11,10 @@
 //!   backend into an [`AsyncKeyValue`] that validates names and TTLs, hides expired
 //!   entries and names the store, collection and key in every [`Error`];
 //! - [`Entry`] and its document codec, byte-compatible with Python's `py-key-value`, so
-//!   Python and Rust programs can share one backend;
+//!   Python and Rust programs can share one backend: [`python_json`] writes JSON exactly
+//!   as Python's `json.dumps` does (separators, `\u` escapes, float `repr`), and a
+//!   [`JsonObject`] keeps its keys in insertion order as a Python `dict` does (serde_json's
+//!   `preserve_order` feature, which backs maps with the `indexmap` crate);
 //! - [`AsyncKeyValueExt`]: typed `get_as` / `put_as` for any serde type.
 //!
 //! Most programs depend on the `key-value` crate, which re-exports this one and picks
