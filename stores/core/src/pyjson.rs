@@ -14,22 +14,6 @@
 //! U+FFFF as a UTF-16 surrogate pair, `\ud83e\udd80`), except `\b`, `\f`, `\n`, `\r`,
 //! `\t`, `\"` and `\\`; floats as Python's `repr` writes them (shortest digits that read
 //! back exactly; `1e+16`, `1e-05`, `-0.0`, `1.0`, `5e-324`); integers as their digits.
-//!
-//! ```
-//! use key_value_core::{JsonStyle, python_json};
-//! use serde_json::json;
-//!
-//! let value = json!({"b": 1.0, "a": ["é", 1e16, 1e-7]}).as_object().cloned().unwrap_or_default();
-//! assert_eq!(
-//!     python_json(&value, JsonStyle::Sorted)?,
-//!     r#"{"a": ["\u00e9", 1e+16, 1e-07], "b": 1.0}"#
-//! );
-//! assert_eq!(
-//!     python_json(&value, JsonStyle::Compact)?,
-//!     r#"{"b":1.0,"a":["\u00e9",1e+16,1e-07]}"#
-//! );
-//! # Ok::<(), key_value_core::Error>(())
-//! ```
 
 use std::io::{self, Write};
 
@@ -39,7 +23,8 @@ use serde_json::Value;
 use crate::entry::JsonObject;
 use crate::error::{Error, ErrorKind, Result};
 
-/// Which of Python's two forms to write (see the [module documentation](self)).
+/// Which of Python's two forms [`python_json`] writes: py-key-value 0.5 writes entry
+/// documents in the first and the Fernet wrapper's plaintext in the second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonStyle {
     /// `json.dumps(value, sort_keys=True)`: `", "` / `": "` separators, every object's
@@ -50,7 +35,25 @@ pub enum JsonStyle {
     Compact,
 }
 
-/// `value` as Python's `json.dumps` writes it in `style`.
+/// `value` as Python's `json.dumps` writes it in `style`: the separators of the style,
+/// every character outside `' '..='~'` as a `\u` escape (a surrogate pair above
+/// U+FFFF), floats as Python's `repr` (`1e+16`, `1e-07`, `-0.0`, `1.0`).
+///
+/// ```
+/// use key_value_core::{JsonStyle, python_json};
+/// use serde_json::json;
+///
+/// let value = json!({"b": 1.0, "a": ["é", 1e16, 1e-7]}).as_object().cloned().unwrap_or_default();
+/// assert_eq!(
+///     python_json(&value, JsonStyle::Sorted)?,
+///     r#"{"a": ["\u00e9", 1e+16, 1e-07], "b": 1.0}"#
+/// );
+/// assert_eq!(
+///     python_json(&value, JsonStyle::Compact)?,
+///     r#"{"b":1.0,"a":["\u00e9",1e+16,1e-07]}"#
+/// );
+/// # Ok::<(), key_value_core::Error>(())
+/// ```
 ///
 /// Errors: an [`ErrorKind::Serialization`] error, which a `Value` (finite numbers,
 /// string keys) never causes in practice.
