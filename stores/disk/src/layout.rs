@@ -688,32 +688,29 @@ impl Layout {
         } else {
             None
         };
-        let located = match self.locate(dir, dir_name, collection, key) {
-            Ok(located) => located,
-            // Both files hold other names: this key has no entry.
-            Err(e) if e.kind() == ErrorKind::InvalidKey => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let file = located.file;
-        let path = || self.root.join(dir_name).join(&file);
-        // Moved aside under a unique name, so that exactly one remover gets it.
-        let taken = unique(TAKEN_PREFIX);
-        if !sys::rename(dir, &file, &taken).map_err(|e| io_error("remove", &path(), e))? {
-            return Ok(None);
-        }
-        let live = match self.read_document(dir, &taken, path) {
-            Ok(Some(document)) if Self::names_other(&document, collection, key) => {
-                // Another name's entry arrived meanwhile: put it back (unless a newer
-                // write came).
-                let _ = sys::link_back(dir, &taken, &file);
-                let _ = sys::remove(dir, &taken);
-                return Ok(Some(false));
+        // py-key-value's file, then the overflow one: each is moved aside under a unique
+        // name (so that exactly one remover gets it), and put back if it holds another
+        // name's entry.
+        for file in [self.limits.key_file(key), self.limits.key_overflow(key)] {
+            let path = || self.root.join(dir_name).join(&file);
+            let taken = unique(TAKEN_PREFIX);
+            if !sys::rename(dir, &file, &taken).map_err(|e| io_error("remove", &path(), e))? {
+                continue;
             }
-            Ok(Some(document)) => !document.entry.is_expired(SystemTime::now()),
-            _ => false,
-        };
-        sys::remove(dir, &taken).map_err(|e| io_error("remove", &path(), e))?;
-        Ok(Some(live))
+            let live = match self.read_document(dir, &taken, path) {
+                Ok(Some(document)) if Self::names_other(&document, collection, key) => {
+                    // Not this key's: back in place (unless a newer write came).
+                    let _ = sys::link_back(dir, &taken, &file);
+                    let _ = sys::remove(dir, &taken);
+                    continue;
+                }
+                Ok(Some(document)) => !document.entry.is_expired(SystemTime::now()),
+                _ => false,
+            };
+            sys::remove(dir, &taken).map_err(|e| io_error("remove", &path(), e))?;
+            return Ok(Some(live));
+        }
+        Ok(None)
     }
 
     /// The collections' directories: real directories only (links are skipped and

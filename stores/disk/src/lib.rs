@@ -180,8 +180,10 @@ impl DiskStore {
         &self.layout.root
     }
 
-    /// The file that holds (or would hold) an entry, as py-key-value's `FileTreeStore`
-    /// names it; for tests and tooling.
+    /// The file that holds (or would hold) an entry: py-key-value's `FileTreeStore` file
+    /// name, or this store's overflow name when that file holds another name's entry.
+    /// For tests and tooling: it reads the directory with blocking calls, so do not call
+    /// it on an async runtime's worker.
     pub fn entry_path(&self, collection: &str, key: &str) -> PathBuf {
         self.layout.entry_file(collection, key)
     }
