@@ -80,6 +80,11 @@ pub mod collections {
     pub const ACCESS_TOKENS: &str = "demo-server-access-tokens";
     /// Refresh tokens, by SHA-256 of the token.
     pub const REFRESH_TOKENS: &str = "demo-server-refresh-tokens";
+    /// Refresh tokens already exchanged, by SHA-256 of the token, with their grant:
+    /// one coming back is a replay, and revokes the grant.
+    pub const SPENT_REFRESH_TOKENS: &str = "demo-server-spent-refresh-tokens";
+    /// Grants revoked for a replayed refresh token, by grant ID.
+    pub const REVOKED_GRANTS: &str = "demo-server-revoked-grants";
 }
 
 /// Receives one line per thing the server did (never a secret).

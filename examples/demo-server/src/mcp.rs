@@ -93,6 +93,18 @@ async fn authorized(s: &Shared, headers: &HeaderMap) -> Result<AccessGrant, Resp
     if grant.expires_at <= now_secs() {
         return Err(invalid("the access token expired"));
     }
+    match super::token::is_revoked(&*s.store, &grant.grant).await {
+        Ok(false) => {}
+        Ok(true) => {
+            return Err(invalid(
+                "the grant was revoked after a refresh token replay",
+            ));
+        }
+        Err(e) => {
+            s.event(format!("error: cannot read the revoked grants: {e}"));
+            return Err(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
+    }
     if grant.resource != s.resource {
         return Err(invalid("the access token is for another resource"));
     }

@@ -1,5 +1,12 @@
 //! `POST /token`: the `authorization_code` grant (with the PKCE check) and the
 //! `refresh_token` grant, which rotates the refresh token; `POST /revoke` (RFC 7009).
+//!
+//! Refresh tokens are rotated with replay detection, as OAuth 2.1 §4.3.1 recommends for
+//! public clients: every token of one authorization belongs to one grant, and a refresh
+//! token that comes back after it was exchanged revokes that whole grant (its newest
+//! refresh token and its access tokens), since either the client or an attacker holds a
+//! copy. A client fleet that refreshes one token twice thus loses its login here, as it
+//! would at servers that work this way.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,6 +34,9 @@ pub(crate) struct AccessGrant {
     pub(crate) resource: String,
     /// Seconds since the epoch.
     pub(crate) expires_at: u64,
+    /// The authorization this token descends from (see the module docs).
+    #[serde(default)]
+    pub(crate) grant: String,
 }
 
 /// What a refresh token stands for (stored under its hash).
@@ -35,6 +45,26 @@ struct RefreshGrant {
     client_id: String,
     scope: String,
     resource: String,
+    #[serde(default)]
+    grant: String,
+}
+
+/// A refresh token already exchanged: the grant it belonged to.
+#[derive(Serialize, Deserialize)]
+struct SpentRefreshToken {
+    client_id: String,
+    grant: String,
+}
+
+/// Whether `grant` was revoked for a replayed refresh token.
+pub(crate) async fn is_revoked(store: &dyn AsyncKeyValue, grant: &str) -> key_value::Result<bool> {
+    if grant.is_empty() {
+        return Ok(false);
+    }
+    Ok(store
+        .get(grant, Some(collections::REVOKED_GRANTS))
+        .await?
+        .is_some())
 }
 
 fn bad(code: &str, why: &str) -> Response {
@@ -269,32 +299,59 @@ pub(crate) async fn token(State(s): State<AppState>, headers: HeaderMap, body: B
                     "resource differs from the authorization request",
                 );
             }
-            issue(&s, &client, grant.scope, grant.resource, "exchanged a code").await
+            let Ok(grant_id) = secrets::random_token("grant_") else {
+                return failed(&s, "the random source failed".into());
+            };
+            issue(
+                &s,
+                &client,
+                Grant {
+                    scope: grant.scope,
+                    resource: grant.resource,
+                    id: grant_id,
+                },
+                "exchanged a code",
+            )
+            .await
         }
         Some("refresh_token") => {
             let Some(refresh) = get("refresh_token") else {
                 return bad("invalid_request", "refresh_token is required");
             };
-            let grant = match take::<RefreshGrant>(
-                &*s.store,
-                &secrets::hash(refresh),
-                collections::REFRESH_TOKENS,
-            )
-            .await
-            {
-                Ok(Some(g)) => g,
-                Ok(None) => {
+            let hash = secrets::hash(refresh);
+            let grant =
+                match take::<RefreshGrant>(&*s.store, &hash, collections::REFRESH_TOKENS).await {
+                    Ok(Some(g)) => g,
+                    Ok(None) => return refused_refresh(&s, &client, &hash).await,
+                    Err(e) => return failed(&s, format!("cannot read the refresh token: {e}")),
+                };
+            match is_revoked(&*s.store, &grant.grant).await {
+                Ok(false) => {}
+                Ok(true) => {
                     s.event(format!(
-                        "refused a refresh for {}: the refresh token is unknown, expired or already used",
+                        "refused a refresh for {}: its grant was revoked after a refresh token replay",
                         client.client_id
                     ));
-                    return bad(
-                        "invalid_grant",
-                        "the refresh token is unknown, expired or used",
-                    );
+                    return bad("invalid_grant", "the grant was revoked");
                 }
-                Err(e) => return failed(&s, format!("cannot read the refresh token: {e}")),
+                Err(e) => return failed(&s, format!("cannot read the revoked grants: {e}")),
+            }
+            let spent = SpentRefreshToken {
+                client_id: grant.client_id.clone(),
+                grant: grant.grant.clone(),
             };
+            if let Err(e) = s
+                .store
+                .put_as(
+                    &hash,
+                    &spent,
+                    Some(REFRESH_TOKEN_LIFETIME),
+                    Some(collections::SPENT_REFRESH_TOKENS),
+                )
+                .await
+            {
+                return failed(&s, format!("cannot record the spent refresh token: {e}"));
+            }
             if grant.client_id != client.client_id {
                 return bad(
                     "invalid_grant",
@@ -317,8 +374,11 @@ pub(crate) async fn token(State(s): State<AppState>, headers: HeaderMap, body: B
             issue(
                 &s,
                 &client,
-                scope,
-                grant.resource,
+                Grant {
+                    scope,
+                    resource: grant.resource,
+                    id: grant.grant,
+                },
                 "refreshed (the old refresh token no longer works)",
             )
             .await
@@ -331,14 +391,61 @@ pub(crate) async fn token(State(s): State<AppState>, headers: HeaderMap, body: B
     }
 }
 
-/// Issues an access token and a refresh token.
-async fn issue(
-    s: &Shared,
-    client: &Client,
+/// Answers a refresh token that is not (or no longer) valid; one that was exchanged
+/// before is a replay, which revokes its grant.
+async fn refused_refresh(s: &Shared, client: &Client, hash: &str) -> Response {
+    let spent = match s
+        .store
+        .get_as::<SpentRefreshToken>(hash, Some(collections::SPENT_REFRESH_TOKENS))
+        .await
+    {
+        Ok(spent) => spent,
+        Err(e) => return failed(s, format!("cannot read the spent refresh tokens: {e}")),
+    };
+    let Some(spent) = spent.filter(|spent| spent.client_id == client.client_id) else {
+        s.event(format!(
+            "refused a refresh for {}: the refresh token is unknown or expired",
+            client.client_id
+        ));
+        return bad("invalid_grant", "the refresh token is unknown or expired");
+    };
+    if let Err(e) = s
+        .store
+        .put(
+            &spent.grant,
+            key_value::JsonObject::new(),
+            Some(REFRESH_TOKEN_LIFETIME),
+            Some(collections::REVOKED_GRANTS),
+        )
+        .await
+    {
+        return failed(s, format!("cannot revoke the grant: {e}"));
+    }
+    s.event(format!(
+        "refused a refresh for {}: the refresh token was already used; revoked its whole grant (replay detection)",
+        client.client_id
+    ));
+    bad(
+        "invalid_grant",
+        "the refresh token was already used; the grant is revoked",
+    )
+}
+
+/// The authorization that tokens are issued for.
+struct Grant {
     scope: String,
     resource: String,
-    what: &str,
-) -> Response {
+    /// The grant ID shared by every token descended from one authorization.
+    id: String,
+}
+
+/// Issues an access token and a refresh token.
+async fn issue(s: &Shared, client: &Client, grant: Grant, what: &str) -> Response {
+    let Grant {
+        scope,
+        resource,
+        id: grant_id,
+    } = grant;
     let (Ok(access), Ok(refresh)) = (secrets::random_token("at_"), secrets::random_token("rt_"))
     else {
         return failed(s, "the random source failed".into());
@@ -349,11 +456,13 @@ async fn issue(
         scope: scope.clone(),
         resource: resource.clone(),
         expires_at: now_secs() + lifetime.as_secs(),
+        grant: grant_id.clone(),
     };
     let refresh_grant = RefreshGrant {
         client_id: client.client_id.clone(),
         scope: scope.clone(),
         resource,
+        grant: grant_id,
     };
     let stored = async {
         s.store

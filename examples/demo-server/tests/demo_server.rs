@@ -258,14 +258,6 @@ async fn refresh_tokens_rotate_and_access_tokens_expire() {
     let (status, second) = token_request(&server, &form).await;
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_ne!(second["refresh_token"], first["refresh_token"]);
-    let (status, body) = token_request(&server, &form).await;
-    assert_eq!(
-        status,
-        StatusCode::BAD_REQUEST,
-        "the old refresh token is spent"
-    );
-    assert_eq!(body["error"], "invalid_grant");
-
     let access = second["access_token"].as_str().unwrap();
     let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
     assert_eq!(
@@ -273,10 +265,73 @@ async fn refresh_tokens_rotate_and_access_tokens_expire() {
         StatusCode::OK
     );
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let expired = mcp(&server, Some(access), ping).await;
+    let expired = mcp(&server, Some(access), ping.clone()).await;
     assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
     let challenge = expired.headers()["www-authenticate"].to_str().unwrap();
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+
+    // The spent refresh token comes back: a replay, which revokes the whole grant.
+    let (status, body) = token_request(&server, &form).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the old refresh token is spent"
+    );
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{body}"
+    );
+    let mut newest = base.to_vec();
+    newest.push(("grant_type", "refresh_token"));
+    newest.push(("refresh_token", second["refresh_token"].as_str().unwrap()));
+    let (status, body) = token_request(&server, &newest).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the newest refresh token of a revoked grant: {body}"
+    );
+    assert_eq!(body["error"], "invalid_grant");
+}
+
+/// A refresh token replayed while its grant's access token is still valid: that access
+/// token stops working too (OAuth 2.1 §4.3.1: the whole grant is revoked).
+#[tokio::test]
+async fn a_replayed_refresh_token_revokes_the_grants_access_tokens() {
+    let server = DemoServer::builder().start().await.unwrap();
+    let client = register(&server, "none").await;
+    let client_id = client["client_id"].as_str().unwrap();
+    let code = code_for(&server, client_id).await;
+    let base = [("client_id", client_id)];
+    let mut exchange = base.to_vec();
+    exchange.extend([
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ]);
+    let (status, first) = token_request(&server, &exchange).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let mut form = base.to_vec();
+    form.push(("grant_type", "refresh_token"));
+    form.push(("refresh_token", first["refresh_token"].as_str().unwrap()));
+    let (status, second) = token_request(&server, &form).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let access = second["access_token"].as_str().unwrap();
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+    assert_eq!(
+        mcp(&server, Some(access), ping.clone()).await.status(),
+        StatusCode::OK
+    );
+    let (status, _) = token_request(&server, &form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let refused = mcp(&server, Some(access), ping).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let challenge = refused.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("revoked"), "{challenge}");
 }
 
 #[tokio::test]
