@@ -861,13 +861,13 @@ impl Layout {
         let found = self.find_dir(collection);
         self.forget_dir(collection);
         match found? {
-            Some((dir_name, _)) => self.destroy_dir(&dir_name, collection),
+            Some((dir_name, _)) => self.destroy_dir(&dir_name, Some(collection)),
             None => Ok(false),
         }
     }
 
     /// Renames the directory away, removes its info file, then the directory's content.
-    fn destroy_dir(&self, dir_name: &str, collection: &str) -> Result<bool> {
+    fn destroy_dir(&self, dir_name: &str, collection: Option<&str>) -> Result<bool> {
         // A link in the collection's place is refused, like every other operation.
         if self.open_dir(dir_name)?.is_none() {
             let _ = sys::remove(&*self.root_fd, &format!("{dir_name}{INFO_SUFFIX}"));
@@ -886,11 +886,10 @@ impl Layout {
                 let now = SystemTime::now();
                 self.documents(&dir, &trash).iter().any(|(_, document)| {
                     !document.entry.is_expired(now)
-                        && !Self::names_other(
-                            document,
-                            collection,
-                            document.key.as_deref().unwrap_or_default(),
-                        )
+                        && match (collection, document.collection.as_deref()) {
+                            (Some(wanted), Some(found)) => wanted == found,
+                            _ => true,
+                        }
                 })
             }
             _ => false,
@@ -908,8 +907,8 @@ impl Layout {
             .clear();
         let mut had_live = false;
         for dir_name in self.collection_dirs()? {
-            let collection = self.dir_collection(&dir_name, &[]).unwrap_or_default();
-            match self.destroy_dir(&dir_name, &collection) {
+            let collection = self.dir_collection(&dir_name, &[]);
+            match self.destroy_dir(&dir_name, collection.as_deref()) {
                 Ok(live) => had_live |= live,
                 Err(e) => tracing::warn!("could not destroy a collection: {e}"),
             }

@@ -23,6 +23,10 @@
 //! does not read. Should the overflow file also hold another name (only a planted or
 //! copied file can do that), the operation is an [`ErrorKind::InvalidKey`] error.
 //!
+//! py-key-value refuses collection names that start with `S_` or `H_` (its reserved
+//! prefixes); this store accepts them, under the same file names, so Python cannot open
+//! such a collection.
+//!
 //! **Crash safety.** Every write goes to a hidden temporary file that is renamed over
 //! the entry only when complete, so a reader (in this process or another) sees the old
 //! entry or the new one, never a torn one. With [`Durability::PowerLoss`] (the default)
