@@ -333,7 +333,7 @@ impl OAuthBuilder {
                 Arc::new(key_value_memory::MemoryStore::new()) as Arc<dyn AsyncKeyValue>
             }
         };
-        let server_key = server_url.as_str().trim_end_matches('/').to_string();
+        let server_key = crate::layout::server_key(&server_url);
         let config = Config {
             server_key,
             server_url,

@@ -21,8 +21,10 @@ use crate::registration;
 use crate::storage::{ClientInfo, Storage, StoredServer, Tokens};
 use crate::token::{self, ClientAuth};
 
-/// Refresh this many seconds before the token expires.
-const REFRESH_MARGIN_SECS: f64 = 30.0;
+mod renewal;
+
+use renewal::Reason;
+
 /// At most this many re-authorizations for `insufficient_scope` in a row.
 const MAX_STEP_UPS: u32 = 3;
 
@@ -87,12 +89,10 @@ pub enum Revocation {
 }
 
 fn is_stale_client(error: &Error) -> bool {
-    let code = match error {
-        Error::UnknownClient { .. } => return true,
-        Error::TokenEndpoint { error, .. } | Error::Denied { error, .. } => error.as_str(),
-        _ => return false,
-    };
-    matches!(code, "invalid_client" | "unauthorized_client")
+    match error {
+        Error::UnknownClient { .. } => true,
+        _ => error.oauth_code().is_some_and(|c| c.refuses_client()),
+    }
 }
 
 impl OAuth {
@@ -129,8 +129,13 @@ impl OAuth {
     /// authorization (discovering the server proactively).
     pub async fn access_token(&self) -> Result<SecretString> {
         let mut st = self.lock().await?;
-        if let Some(token) = self.usable_token(&mut st).await? {
-            return Ok(token);
+        match self.usable_token(&mut st).await {
+            Ok(Some(token)) => return Ok(token),
+            Ok(None) => {}
+            Err(e) if e.is_refusal() => {
+                tracing::info!(error = %e, "the refresh token was refused; authorizing again");
+            }
+            Err(e) => return Err(e),
         }
         self.obtain(&mut st, None, &[]).await
     }
@@ -168,8 +173,13 @@ impl OAuth {
             let discovered = self.discover_and_bind(&mut st, Some(&challenge)).await?;
             if st.tokens.is_some() {
                 st.discovered = Some(discovered);
-                if let Some(token) = self.try_refresh(&mut st).await? {
-                    return Ok(token);
+                match self.renew(&mut st, Reason::Rejected(rejected)).await {
+                    Ok(Some(token)) => return Ok(token),
+                    Ok(None) => {}
+                    Err(e) if e.is_refusal() => {
+                        tracing::info!(error = %e, "the refresh token was refused; authorizing again");
+                    }
+                    Err(e) => return Err(e),
                 }
             }
         }
@@ -185,7 +195,7 @@ impl OAuth {
         www_authenticate: &[&str],
     ) -> Result<Option<SecretString>> {
         let challenge = Challenge::parse(www_authenticate.iter().copied());
-        if challenge.error.as_deref() != Some("insufficient_scope") {
+        if !challenge.is_insufficient_scope() {
             return Ok(None);
         }
         let mut st = self.lock().await?;
@@ -308,9 +318,10 @@ impl OAuth {
                 {
                     Ok(()) => Revocation::Revoked,
                     // RFC 7009 §2.2.1: this server cannot revoke access tokens.
-                    Err(Error::Revocation { ref error, .. })
-                        if error == "unsupported_token_type" =>
-                    {
+                    Err(Error::Revocation {
+                        error: Some(crate::error::ErrorCode::UnsupportedTokenType),
+                        ..
+                    }) => {
                         if refresh_revoked {
                             Revocation::RefreshTokenOnly
                         } else {
@@ -357,56 +368,6 @@ impl OAuth {
         replaced.then(|| current.access_token.clone())
     }
 
-    async fn usable_token(&self, st: &mut FlowState) -> Result<Option<SecretString>> {
-        let Some(tokens) = &st.tokens else {
-            return Ok(None);
-        };
-        if tokens.is_fresh(REFRESH_MARGIN_SECS) {
-            return Ok(Some(tokens.access_token.clone()));
-        }
-        // Another process sharing the store may have renewed the tokens since we read
-        // them, spending our refresh token if the server rotates them: read them again.
-        st.tokens = self.inner.storage.load_tokens().await?;
-        let Some(tokens) = &st.tokens else {
-            return Ok(None);
-        };
-        if tokens.is_fresh(REFRESH_MARGIN_SECS) {
-            tracing::debug!("using tokens another client renewed in the store");
-            return Ok(Some(tokens.access_token.clone()));
-        }
-        // Inside the margin but not yet expired: still good to hand out when renewing
-        // is impossible or fails.
-        let still_valid = tokens.is_fresh(0.0).then(|| tokens.access_token.clone());
-        if tokens.refresh_token.is_none() || self.inner.config.grant != GrantMode::AuthorizationCode
-        {
-            return Ok(still_valid);
-        }
-        match self.renew(st).await {
-            Ok(Some(token)) => Ok(Some(token)),
-            Ok(None) => Ok(still_valid),
-            Err(e) if still_valid.is_some() && !matches!(e, Error::Storage(_)) => {
-                tracing::warn!(
-                    error = %e,
-                    "could not renew the access token; using it for the seconds it has left"
-                );
-                Ok(still_valid)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Renews the tokens with the refresh token, finding the authorization server first
-    /// when it is not known yet.
-    async fn renew(&self, st: &mut FlowState) -> Result<Option<SecretString>> {
-        if st.discovered.is_none() {
-            st.discovered = match self.stored_server().await? {
-                Some(d) => Some(d),
-                None => Some(self.discover_and_bind(st, None).await?),
-            };
-        }
-        self.try_refresh(st).await
-    }
-
     /// The stored authorization server, if any and still valid.
     async fn stored_server(&self) -> Result<Option<Discovered>> {
         let Some(stored) = self.inner.storage.load_server().await? else {
@@ -416,6 +377,7 @@ impl OAuth {
             Ok(server) => Ok(Some(Discovered {
                 resource: stored.resource,
                 resource_scopes: None,
+                challenge: None,
                 server,
             })),
             Err(e) => {
@@ -466,81 +428,6 @@ impl OAuth {
             })
             .await?;
         Ok(discovered)
-    }
-
-    /// Refreshes the tokens. `Ok(None)` when the refresh token is refused (authorize
-    /// again); an error (tokens kept) when the server cannot be reached.
-    async fn try_refresh(&self, st: &mut FlowState) -> Result<Option<SecretString>> {
-        let (Some(tokens), Some(discovered)) = (st.tokens.clone(), st.discovered.clone()) else {
-            return Ok(None);
-        };
-        let Some(refresh_token) = tokens.refresh_token.clone() else {
-            return Ok(None);
-        };
-        let Some(client) = self.known_client(&discovered.server).await? else {
-            return Ok(None);
-        };
-        let cfg = &self.inner.config;
-        let method = token::choose_method(
-            &discovered.server,
-            client.token_endpoint_auth_method.as_deref(),
-            client.client_secret.is_some(),
-            false,
-        );
-        let auth = ClientAuth {
-            client_id: &client.client_id,
-            secret: client.client_secret.as_ref(),
-            key: cfg.private_key.as_ref(),
-            method,
-            issuer: &discovered.server.issuer,
-        };
-        let form = vec![
-            ("grant_type", "refresh_token".to_string()),
-            ("refresh_token", refresh_token.expose_secret().to_string()),
-            ("resource", discovered.resource.clone()),
-        ];
-        let span = tracing::info_span!("oauth.refresh");
-        let result = token::request(
-            &self.inner.http,
-            &discovered.server.token_endpoint,
-            form,
-            &auth,
-        )
-        .instrument(span)
-        .await;
-        match result {
-            Ok(mut fresh) => {
-                if fresh.refresh_token.is_none() {
-                    fresh.refresh_token = Some(refresh_token);
-                }
-                if fresh.scope.is_none() {
-                    fresh.scope = tokens.scope.clone();
-                }
-                self.keep_tokens(st, fresh).await.map(Some)
-            }
-            // Only an OAuth refusal means the refresh token is no good; anything else
-            // (the network, a proxy's page, rate limiting) may pass, so keep the tokens.
-            Err(e) if !e.is_refusal() => {
-                tracing::warn!(error = %e, "token refresh failed; keeping the tokens");
-                Err(e)
-            }
-            // A client we were given (not registered ourselves) that fails to
-            // authenticate is a configuration error, say a wrong secret: logging in
-            // again would not help, and the tokens may work once it is fixed.
-            Err(e) if is_stale_client(&e) && !self.registers_clients(&discovered.server) => {
-                tracing::warn!(error = %e, "the server refused the configured client; keeping the tokens");
-                Err(e)
-            }
-            Err(e) => {
-                tracing::info!(error = %e, "the refresh token was refused; authorizing again");
-                if is_stale_client(&e) {
-                    self.inner.storage.clear_client().await?;
-                }
-                st.tokens = None;
-                self.inner.storage.clear_tokens().await?;
-                Ok(None)
-            }
-        }
     }
 
     /// Whether the client identity for `server` is one we register ourselves (rather
@@ -632,30 +519,8 @@ impl OAuth {
         challenge: Option<&Challenge>,
         step_up: &[String],
     ) -> Option<String> {
-        let mut scopes: Vec<String> = if let Some(configured) = &self.inner.config.scopes {
-            configured.clone()
-        } else if let Some(c) = challenge.filter(|c| !c.scopes().is_empty()) {
-            c.scopes()
-        } else {
-            discovered.resource_scopes.clone().unwrap_or_default()
-        };
-        for s in step_up {
-            if !scopes.contains(s) {
-                scopes.push(s.clone());
-            }
-        }
-        let offline = "offline_access";
-        if !scopes.is_empty()
-            && !scopes.iter().any(|s| s == offline)
-            && discovered
-                .server
-                .scopes_supported
-                .as_ref()
-                .is_some_and(|list| list.iter().any(|s| s == offline))
-        {
-            scopes.push(offline.into());
-        }
-        (!scopes.is_empty()).then(|| scopes.join(" "))
+        let configured = self.inner.config.scopes.as_deref();
+        crate::scope::select(configured, discovered, challenge, step_up)
     }
 
     async fn client_credentials(
@@ -684,13 +549,8 @@ impl OAuth {
             ("grant_type", "client_credentials".to_string()),
             ("resource", discovered.resource.clone()),
         ];
-        let scope = cfg
-            .scopes
-            .clone()
-            .or_else(|| challenge.map(Challenge::scopes).filter(|s| !s.is_empty()))
-            .or_else(|| discovered.resource_scopes.clone())
-            .filter(|s| !s.is_empty());
-        if let Some(scope) = scope {
+        let scope = crate::scope::base(cfg.scopes.as_deref(), discovered, challenge);
+        if !scope.is_empty() {
             form.push(("scope", scope.join(" ")));
         }
         let span = tracing::info_span!("oauth.client_credentials");
@@ -714,7 +574,7 @@ impl OAuth {
     ) -> Result<Tokens> {
         let mut redone = false;
         loop {
-            let ready = self.ready_client(&discovered.server).await?;
+            let ready = self.ready_client(&discovered.server, scope).await?;
             let (dynamic, reused) = (ready.dynamic, ready.reused);
             let new_registration = (dynamic && !reused).then(|| ready.info.clone());
             let span = tracing::info_span!("oauth.authorize", client_id = %ready.info.client_id);
@@ -797,7 +657,7 @@ impl OAuth {
 
     /// The client identity and a running callback server for its redirect URI:
     /// pre-registered, CIMD, a stored registration whose port is free, or a new one.
-    async fn ready_client(&self, server: &AsMetadata) -> Result<ReadyClient> {
+    async fn ready_client(&self, server: &AsMetadata, scope: Option<&str>) -> Result<ReadyClient> {
         let cfg = &self.inner.config;
         let host = cfg.callback_host.as_str();
         if cfg.client_id.is_some() || (cfg.client_metadata_url.is_some() && server.cimd_supported) {
@@ -839,6 +699,7 @@ impl OAuth {
             server,
             &cfg.client_name,
             &callback.redirect_uri,
+            scope,
             &cfg.additional_metadata,
         )
         .instrument(span)

@@ -73,16 +73,21 @@ mod error;
 mod flow;
 mod http;
 mod jwt;
+pub mod layout;
 mod middleware;
 mod registration;
+mod scope;
 mod storage;
+pub mod text;
 mod token;
 
 pub use config::{BrowserMode, DEFAULT_CALLBACK_TIMEOUT, JwtAlgorithm, OAuthBuilder, OpenUrl};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCode, Result, Tried};
 pub use flow::{OAuth, Revocation};
 pub use http::http_client_builder;
-pub use storage::{CLIENT_COLLECTION, EXPIRY_COLLECTION, METADATA_COLLECTION, TOKEN_COLLECTION};
+pub use storage::{
+    CLIENT_COLLECTION, EXPIRY_COLLECTION, LEASE_COLLECTION, METADATA_COLLECTION, TOKEN_COLLECTION,
+};
 
 /// Re-exported so callers can read tokens without adding the dependency.
 pub use secrecy::{ExposeSecret, SecretString};

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::http::{str_field, str_list};
+use crate::layout::StoredEntry;
 
 /// FastMCP's collection of token responses.
 pub const TOKEN_COLLECTION: &str = "mcp-oauth-token";
@@ -20,8 +21,20 @@ pub const EXPIRY_COLLECTION: &str = "mcp-oauth-token-expiry";
 pub const CLIENT_COLLECTION: &str = "mcp-oauth-client-info";
 /// Our own collection of authorization server metadata (FastMCP does not store it).
 pub const METADATA_COLLECTION: &str = "oauth-core-server-metadata";
-/// How long stored entries live, as FastMCP stores them.
+/// Our own collection of refresh leases: the entry that elects one process of a fleet
+/// sharing the store to renew the tokens (FastMCP does not coordinate refreshes).
+pub const LEASE_COLLECTION: &str = "oauth-core-refresh-lease";
+/// How long stored tokens live, as FastMCP stores them.
 pub(crate) const ENTRY_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+/// How long a refresh lease lives if its holder never releases it (it crashed): longer
+/// than a refresh can take (one token request, bounded by the HTTP timeout, plus
+/// discovery when no metadata is stored), so that it never expires under a live holder.
+pub(crate) const LEASE_TTL: Duration = Duration::from_secs(90);
+/// Renew this long before expiry when the token's lifetime is unknown.
+const DEFAULT_RENEWAL_MARGIN_SECS: f64 = 30.0;
+/// The renewal margin as a share of the token's lifetime, and its upper bound.
+const RENEWAL_MARGIN_SHARE: f64 = 0.1;
+const MAX_RENEWAL_MARGIN_SECS: f64 = 60.0;
 
 /// Seconds since the Unix epoch, now.
 pub(crate) fn now_secs() -> f64 {
@@ -86,6 +99,35 @@ impl Tokens {
             Some(at) => now_secs() + margin < at,
             None => true,
         }
+    }
+
+    /// How long before expiry to renew, in seconds: a tenth of the token's lifetime
+    /// (`expires_in`), at most a minute, so that a 5-second token is renewed in its last
+    /// half second rather than on every use; 30 s when the lifetime is unknown.
+    pub(crate) fn renewal_margin(&self) -> f64 {
+        match self.expires_in {
+            Some(lifetime) => (lifetime as f64 * RENEWAL_MARGIN_SHARE).min(MAX_RENEWAL_MARGIN_SECS),
+            None => DEFAULT_RENEWAL_MARGIN_SECS,
+        }
+    }
+
+    /// Whether the token is good beyond its renewal margin (no renewal needed yet).
+    pub(crate) fn is_current(&self) -> bool {
+        self.is_fresh(self.renewal_margin())
+    }
+
+    /// Whether `other` holds the same refresh token (both none counts as the same).
+    pub(crate) fn same_refresh_token(&self, other: &Tokens) -> bool {
+        match (&self.refresh_token, &other.refresh_token) {
+            (Some(a), Some(b)) => a.expose_secret() == b.expose_secret(),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether `other` holds the same access token.
+    pub(crate) fn same_access_token(&self, other: &Tokens) -> bool {
+        self.access_token.expose_secret() == other.access_token.expose_secret()
     }
 
     /// The scopes the token holds, as far as we know.
@@ -166,6 +208,20 @@ impl ClientInfo {
     }
 }
 
+/// A refresh lease held by this process.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    holder: String,
+    taken_at: std::time::Instant,
+}
+
+/// A name for this lease holder, unique among processes and machines: the process ID
+/// and 128 random bits (oauth2's random generator, the one behind PKCE and `state`).
+fn lease_holder() -> String {
+    let random = oauth2::CsrfToken::new_random();
+    format!("{}-{}", std::process::id(), random.secret())
+}
+
 /// Stored authorization server metadata for one MCP server.
 #[derive(Clone, Debug)]
 pub(crate) struct StoredServer {
@@ -189,38 +245,71 @@ impl Storage {
         }
     }
 
-    fn key(&self, suffix: &str) -> String {
-        format!("{}/{suffix}", self.prefix)
+    fn key(&self, entry: StoredEntry) -> String {
+        entry.key(&self.prefix)
     }
 
     /// The stored tokens, with their absolute expiry; unreadable entries count as none.
+    ///
+    /// The tokens and their expiry are two entries (FastMCP's layout), so a reader can
+    /// meet a writer between them. The token entry is read again after the expiry and
+    /// the pair taken only when the token did not change in between; since writers
+    /// store the tokens before the expiry ([`Storage::save_tokens`]), an expiry read
+    /// between two equal token reads is that token's or an older one, so a torn pair
+    /// can only look expired, never fresher than it is.
     pub(crate) async fn load_tokens(&self) -> Result<Option<Tokens>> {
+        const ATTEMPTS: usize = 5;
+        let mut tokens = self.read_token_entry().await?;
+        for _ in 0..ATTEMPTS {
+            let Some(mut current) = tokens else {
+                return Ok(None);
+            };
+            let expiry = self
+                .store
+                .get(&self.key(StoredEntry::TokenExpiry), Some(EXPIRY_COLLECTION))
+                .await?;
+            // Only the absolute expiry counts: a relative `expires_in` says nothing
+            // about when the token was issued.
+            current.expires_at = expiry.and_then(|e| e.get("expires_at").and_then(Value::as_f64));
+            let again = self.read_token_entry().await?;
+            match again {
+                Some(again) if again.same_access_token(&current) => return Ok(Some(current)),
+                other => tokens = other,
+            }
+        }
+        // Rewritten all the time: take the newest tokens with no known expiry, which
+        // makes the caller renew them.
+        Ok(tokens.map(|t| Tokens {
+            expires_at: Some(0.0),
+            ..t
+        }))
+    }
+
+    async fn read_token_entry(&self) -> Result<Option<Tokens>> {
         let Some(map) = self
             .store
-            .get(&self.key("tokens"), Some(TOKEN_COLLECTION))
+            .get(&self.key(StoredEntry::Tokens), Some(TOKEN_COLLECTION))
             .await?
         else {
             return Ok(None);
         };
-        let Some(mut tokens) = Tokens::from_response(&map, 0.0) else {
+        let tokens = Tokens::from_response(&map, 0.0);
+        if tokens.is_none() {
             tracing::warn!("ignoring a stored token entry without an access token");
-            return Ok(None);
-        };
-        let expiry = self
-            .store
-            .get(&self.key("token_expiry"), Some(EXPIRY_COLLECTION))
-            .await?;
-        // Only the absolute expiry counts: a relative `expires_in` says nothing about
-        // when the token was issued.
-        tokens.expires_at = expiry.and_then(|e| e.get("expires_at").and_then(Value::as_f64));
-        Ok(Some(tokens))
+        }
+        Ok(tokens)
     }
 
     /// Saves tokens and their absolute expiry (the expiry entry is removed when unknown).
+    ///
+    /// The tokens are written first: a reader between the two writes sees the new
+    /// tokens with the old expiry, which can only make it renew early (and find the new
+    /// pair when it reads again under the lease), never hand out an old token as if it
+    /// had the new expiry. [`Storage::load_tokens`] relies on this order.
     pub(crate) async fn save_tokens(&self, tokens: &Tokens) -> Result<()> {
         self.store
             .put(
-                &self.key("tokens"),
+                &self.key(StoredEntry::Tokens),
                 tokens.to_object(),
                 Some(ENTRY_TTL),
                 Some(TOKEN_COLLECTION),
@@ -232,7 +321,7 @@ impl Storage {
                 expiry.insert("expires_at".into(), json!(at));
                 self.store
                     .put(
-                        &self.key("token_expiry"),
+                        &self.key(StoredEntry::TokenExpiry),
                         expiry,
                         Some(ENTRY_TTL),
                         Some(EXPIRY_COLLECTION),
@@ -241,7 +330,7 @@ impl Storage {
             }
             None => {
                 self.store
-                    .delete(&self.key("token_expiry"), Some(EXPIRY_COLLECTION))
+                    .delete(&self.key(StoredEntry::TokenExpiry), Some(EXPIRY_COLLECTION))
                     .await?;
             }
         }
@@ -251,10 +340,10 @@ impl Storage {
     /// Removes the stored tokens.
     pub(crate) async fn clear_tokens(&self) -> Result<()> {
         self.store
-            .delete(&self.key("tokens"), Some(TOKEN_COLLECTION))
+            .delete(&self.key(StoredEntry::Tokens), Some(TOKEN_COLLECTION))
             .await?;
         self.store
-            .delete(&self.key("token_expiry"), Some(EXPIRY_COLLECTION))
+            .delete(&self.key(StoredEntry::TokenExpiry), Some(EXPIRY_COLLECTION))
             .await?;
         Ok(())
     }
@@ -263,28 +352,84 @@ impl Storage {
     pub(crate) async fn load_client(&self) -> Result<Option<ClientInfo>> {
         Ok(self
             .store
-            .get(&self.key("client_info"), Some(CLIENT_COLLECTION))
+            .get(&self.key(StoredEntry::ClientInfo), Some(CLIENT_COLLECTION))
             .await?
             .and_then(ClientInfo::from_object))
     }
 
-    /// Saves a client registration.
+    /// Saves a client registration as FastMCP does: without expiry, unless the
+    /// registration says when its secret expires (`client_secret_expires_at`, RFC 7591
+    /// §3.2.1, seconds since the epoch; 0 means never).
     pub(crate) async fn save_client(&self, client: &ClientInfo) -> Result<()> {
+        let ttl = client
+            .raw
+            .get("client_secret_expires_at")
+            .and_then(Value::as_f64)
+            .filter(|at| *at > 0.0)
+            .map(|at| Duration::from_secs_f64((at - now_secs()).max(1.0)));
         self.store
             .put(
-                &self.key("client_info"),
+                &self.key(StoredEntry::ClientInfo),
                 client.raw.clone(),
-                Some(ENTRY_TTL),
+                ttl,
                 Some(CLIENT_COLLECTION),
             )
             .await
             .map_err(Into::into)
     }
 
+    /// Whether the store can elect one refresher among processes
+    /// ([`Capabilities::put_if_absent`](key_value_core::Capabilities::put_if_absent)).
+    pub(crate) fn has_leases(&self) -> bool {
+        self.store.capabilities().put_if_absent
+    }
+
+    /// Takes the refresh lease of this server if no one holds it; `None` when another
+    /// process (or client) does.
+    pub(crate) async fn take_lease(&self) -> Result<Option<Lease>> {
+        let holder = lease_holder();
+        let mut value = JsonObject::new();
+        value.insert("holder".into(), json!(holder));
+        value.insert("pid".into(), json!(std::process::id()));
+        let taken_at = std::time::Instant::now();
+        let won = self
+            .store
+            .put_if_absent(
+                &self.key(StoredEntry::RefreshLease),
+                value,
+                Some(LEASE_TTL),
+                Some(LEASE_COLLECTION),
+            )
+            .await?;
+        Ok(won.then_some(Lease { holder, taken_at }))
+    }
+
+    /// Releases a lease taken with [`Storage::take_lease`], so that the next renewal
+    /// need not wait for it to expire. Only a lease still within its lifetime is
+    /// deleted, and only if it is still ours: once expired, another process may hold
+    /// the key. Failing to release is logged, not returned: the lease expires anyway.
+    pub(crate) async fn release_lease(&self, lease: Lease) {
+        // A margin for the clock of a server that expires the lease (Redis, DynamoDB).
+        if lease.taken_at.elapsed() + Duration::from_secs(5) >= LEASE_TTL {
+            return;
+        }
+        let key = self.key(StoredEntry::RefreshLease);
+        let ours = match self.store.get(&key, Some(LEASE_COLLECTION)).await {
+            Ok(found) => found.is_some_and(|v| str_field(&v, "holder") == Some(&lease.holder)),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the refresh lease to release it");
+                return;
+            }
+        };
+        if ours && let Err(e) = self.store.delete(&key, Some(LEASE_COLLECTION)).await {
+            tracing::warn!(error = %e, "could not release the refresh lease; it expires on its own");
+        }
+    }
+
     /// Removes the stored client registration.
     pub(crate) async fn clear_client(&self) -> Result<()> {
         self.store
-            .delete(&self.key("client_info"), Some(CLIENT_COLLECTION))
+            .delete(&self.key(StoredEntry::ClientInfo), Some(CLIENT_COLLECTION))
             .await?;
         Ok(())
     }
@@ -293,7 +438,10 @@ impl Storage {
     pub(crate) async fn load_server(&self) -> Result<Option<StoredServer>> {
         let Some(map) = self
             .store
-            .get(&self.key("authorization_server"), Some(METADATA_COLLECTION))
+            .get(
+                &self.key(StoredEntry::ServerMetadata),
+                Some(METADATA_COLLECTION),
+            )
             .await?
         else {
             return Ok(None);
@@ -319,7 +467,7 @@ impl Storage {
         map.insert("metadata".into(), Value::Object(server.metadata.clone()));
         self.store
             .put(
-                &self.key("authorization_server"),
+                &self.key(StoredEntry::ServerMetadata),
                 map,
                 Some(ENTRY_TTL),
                 Some(METADATA_COLLECTION),

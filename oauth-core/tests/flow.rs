@@ -104,11 +104,12 @@ async fn fifty_concurrent_callers_cause_one_refresh() {
 async fn tokens_renewed_by_another_client_on_the_store_are_picked_up() {
     let server = Server::start().await;
     let store = Arc::new(MemoryStore::new());
-    // Tokens that are due for renewal as soon as they are issued.
+    // Tokens that expire a second after they are issued.
     server.set(|st| st.expires_in = 1);
     let first = client(&server, &store, BrowserMode::FetchRedirect);
     first.access_token().await.unwrap();
     assert_eq!(server.authorizations.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
 
     // Another process on the same store renews them, which spends (rotates) the refresh
     // token the first client still holds in memory.
@@ -503,7 +504,7 @@ async fn denied_consent_is_reported() {
         .unwrap_err();
     match err {
         Error::Denied { error, description } => {
-            assert_eq!(error, "access_denied");
+            assert_eq!(error, oauth_core::ErrorCode::AccessDenied);
             assert_eq!(description.as_deref(), Some("no<b>"));
         }
         other => panic!("expected Denied, got {other}"),
@@ -667,7 +668,8 @@ async fn oversized_and_malformed_metadata_are_refused() {
         .access_token()
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+    // Skipped as unusable, like every other location; the error names each one.
+    assert!(matches!(err, Error::MetadataNotFound { .. }), "{err}");
     assert!(err.to_string().contains("larger than"), "{err}");
 
     server.set(|st| st.as_metadata_body = Some("{not json".into()));
