@@ -1,12 +1,11 @@
 //! `login`, `token`, `status` and `logout`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use key_value::AsyncKeyValue;
-use oauth_core::{
-    BrowserMode, CLIENT_COLLECTION, EXPIRY_COLLECTION, ExposeSecret, METADATA_COLLECTION, OAuth,
-    OAuthBuilder, Revocation, TOKEN_COLLECTION,
-};
+use oauth_core::layout::{StoredEntry, TokenCache};
+use oauth_core::{BrowserMode, ExposeSecret, OAuth, OAuthBuilder, Revocation};
 use url::Url;
 
 use super::probe;
@@ -36,7 +35,7 @@ fn builder(opened: &Opened, options: &Options, url: &Url, browser: BrowserMode) 
 
 /// An oauth-core error as one sentence with what to do.
 pub(crate) fn oauth_failure(e: oauth_core::Error, url: &Url) -> Failure {
-    use oauth_core::Error as E;
+    use oauth_core::{Error as E, ErrorCode};
     match e {
         E::Http { .. } => Failure::failed(format!(
             "cannot reach {url} ({e}); check the URL and that the server is running"
@@ -51,9 +50,19 @@ pub(crate) fn oauth_failure(e: oauth_core::Error, url: &Url) -> Failure {
             "{e}; if you gave --client-id, check it; otherwise start over with \
              `mcp-auth logout --forget-client {url}`, then log in again"
         )),
-        E::Denied { ref error, .. } if error == "invalid_client" => Failure::failed(format!(
+        E::Denied {
+            error: ErrorCode::InvalidClient,
+            ..
+        } => Failure::failed(format!(
             "the server does not know this client ({e}); start over with \
              `mcp-auth logout --forget-client {url}`, then log in again"
+        )),
+        E::Denied {
+            error: ErrorCode::InvalidScope,
+            ..
+        } => Failure::failed(format!(
+            "the server refused the scope asked for ({e}); name the scopes it grants with \
+             --scope, or ask its operator which ones your account may have"
         )),
         E::Denied { .. } => Failure::failed(format!(
             "the server refused the login ({e}); check your account's access and try again"
@@ -63,7 +72,7 @@ pub(crate) fn oauth_failure(e: oauth_core::Error, url: &Url) -> Failure {
              try again later"
         )),
         E::TokenEndpoint { ref error, .. }
-            if error == "invalid_client" || error == "unauthorized_client" =>
+            if error.as_ref().is_some_and(ErrorCode::refuses_client) =>
         {
             Failure::failed(format!(
                 "the server does not accept this client ({e}); check --client-id and \
@@ -77,9 +86,11 @@ pub(crate) fn oauth_failure(e: oauth_core::Error, url: &Url) -> Failure {
         E::PortInUse { port, .. } => Failure::failed(format!(
             "the callback port {port} is in use by another program; pass --callback-port with a free port"
         )),
-        E::Discovery(_) | E::Metadata { .. } | E::TooLarge { .. } => Failure::failed(format!(
-            "{url} does not look like an OAuth-protected MCP server ({e}); check the URL"
-        )),
+        E::Discovery(_) | E::MetadataNotFound { .. } | E::Metadata { .. } | E::TooLarge { .. } => {
+            Failure::failed(format!(
+                "{url} does not look like an OAuth-protected MCP server ({e}); check the URL"
+            ))
+        }
         E::Insecure { .. } => Failure::failed(format!(
             "{e}; check the server URL, or ask its operator to serve the authorization server over HTTPS"
         )),
@@ -107,11 +118,8 @@ async fn refuse_plain_over_encrypted(opened: &Opened, options: &Options, url: &U
         return Ok(());
     }
     let key = server_key(url);
-    for (suffix, collection) in [
-        ("tokens", TOKEN_COLLECTION),
-        ("client_info", CLIENT_COLLECTION),
-    ] {
-        if store::is_encrypted(&*opened.raw, &format!("{key}/{suffix}"), collection).await? {
+    for entry in [StoredEntry::Tokens, StoredEntry::ClientInfo] {
+        if store::is_encrypted(&*opened.raw, &entry.key(&key), entry.collection()).await? {
             return Err(Failure::failed(format!(
                 "what {} holds for {url} is encrypted, and --no-encryption was given; drop \
                  --no-encryption (with the key), or start over with `mcp-auth logout \
@@ -139,15 +147,22 @@ pub(crate) async fn login(options: &Options, args: LoginArgs) -> Outcome {
     }
     let oauth = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
     let key = server_key(&url);
-    if !args.force
-        && oauth
-            .cached_token()
-            .await
-            .map_err(|e| oauth_failure(e, &url))?
-            .is_some()
-    {
+    let stored = if args.force {
+        None
+    } else {
+        match oauth.cached_token().await {
+            Ok(token) => token,
+            // A dead refresh token is what a login is for.
+            Err(e) if e.is_refusal() => {
+                errln!("The server refused to renew the stored tokens ({e}); logging in again.");
+                None
+            }
+            Err(e) => return Err(oauth_failure(e, &url)),
+        }
+    };
+    if stored.is_some() {
         countdown.stop();
-        let info = token_info(&*opened.store, &key).await?;
+        let info = token_info(&opened.store, &key).await?;
         let expiry = info.as_ref().map(describe_expiry).unwrap_or_default();
         errln!(
             "Already logged in to {url} (token {expiry}); use --force to log in again \
@@ -165,6 +180,7 @@ pub(crate) async fn login(options: &Options, args: LoginArgs) -> Outcome {
         if matches!(
             e,
             oauth_core::Error::Discovery(_)
+                | oauth_core::Error::MetadataNotFound { .. }
                 | oauth_core::Error::Metadata { .. }
                 | oauth_core::Error::TooLarge { .. }
                 | oauth_core::Error::Registration(_)
@@ -174,7 +190,7 @@ pub(crate) async fn login(options: &Options, args: LoginArgs) -> Outcome {
         }
         return Err(oauth_failure(e, &url));
     }
-    let info = token_info(&*opened.store, &key).await?;
+    let info = token_info(&opened.store, &key).await?;
     let (expiry, refresh) = match &info {
         Some(i) => (
             describe_expiry(i),
@@ -204,10 +220,16 @@ pub(crate) async fn token(options: &Options, url: &str, json: bool) -> Outcome {
     let oauth = builder(&opened, options, &url, BrowserMode::Print)
         .build()
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let token = oauth
-        .cached_token()
-        .await
-        .map_err(|e| oauth_failure(e, &url))?;
+    let token = match oauth.cached_token().await {
+        Ok(token) => token,
+        // The refresh token is dead: only a login helps, as when nothing is stored.
+        Err(e) if e.is_refusal() => {
+            return Err(Failure::needs_login(format!(
+                "the server refused to renew the tokens for {url} ({e}); run `mcp-auth login {url}`"
+            )));
+        }
+        Err(e) => return Err(oauth_failure(e, &url)),
+    };
     let Some(token) = token else {
         return Err(Failure::needs_login(format!(
             "no valid token for {url} in {}; run `mcp-auth login {url}`",
@@ -215,7 +237,7 @@ pub(crate) async fn token(options: &Options, url: &str, json: bool) -> Outcome {
         )));
     };
     if json {
-        let info = token_info(&*opened.store, &server_key(&url)).await?;
+        let info = token_info(&opened.store, &server_key(&url)).await?;
         let expires_at = info.as_ref().and_then(|i| i.expires_at);
         let body = serde_json::json!({
             "access_token": token.expose_secret(),
@@ -247,7 +269,7 @@ enum TokenState {
 }
 
 impl ServerStatus {
-    async fn read(store: &dyn AsyncKeyValue, key: &str) -> ServerStatus {
+    async fn read(store: &Arc<dyn AsyncKeyValue>, key: &str) -> ServerStatus {
         let state = match token_info(store, key).await {
             Ok(Some(info)) => TokenState::Stored(info),
             Ok(None) => TokenState::Missing,
@@ -336,22 +358,14 @@ pub(crate) async fn status(options: &Options, url: Option<&str>, json: bool) -> 
                 opened.spec
             )));
         }
-        None => {
-            let mut keys = opened
-                .store
-                .keys(Some(TOKEN_COLLECTION), None)
-                .await
-                .map_err(store::store_failure)?;
-            keys.sort();
-            keys.iter()
-                .filter_map(|k| k.strip_suffix("/tokens"))
-                .map(str::to_string)
-                .collect()
-        }
+        None => TokenCache::new(Arc::clone(&opened.store))
+            .servers()
+            .await
+            .map_err(store::cache_failure)?,
     };
     let mut found = Vec::new();
     for server in &servers {
-        found.push(ServerStatus::read(&*opened.store, server).await);
+        found.push(ServerStatus::read(&opened.store, server).await);
     }
     if json {
         let body = serde_json::json!({
@@ -448,45 +462,30 @@ pub(crate) async fn logout(
         Err(f) => return Err(f),
     };
     let key = server_key(&url);
-    // Deleting needs no key, so logging out works even with a lost key.
-    let mut entries = vec![
-        ("tokens", TOKEN_COLLECTION, "tokens"),
-        ("token_expiry", EXPIRY_COLLECTION, "token expiry"),
-    ];
-    if forget_client {
-        entries.push(("client_info", CLIENT_COLLECTION, "client registration"));
-        entries.push((
-            "authorization_server",
-            METADATA_COLLECTION,
-            "server metadata",
-        ));
-    }
+    let entries = if forget_client {
+        StoredEntry::ALL
+    } else {
+        StoredEntry::TOKENS
+    };
     // What is there now is what the person is told was deleted (revoking deletes the
-    // tokens itself).
-    let mut deleted = Vec::new();
-    for (suffix, collection, what) in &entries {
-        // An entry that cannot even be read is there too, and deleting it is the cure.
-        let present = opened
-            .raw
-            .get(&format!("{key}/{suffix}"), Some(collection))
-            .await
-            .map_or(true, |entry| entry.is_some());
-        if present {
-            deleted.push(*what);
-        }
-    }
-    let at_server = if local || !deleted.contains(&"tokens") {
+    // tokens itself). Deleting needs no key, so logging out works even with a lost key.
+    let cache = TokenCache::new(Arc::clone(&opened.raw));
+    let present = cache.present(&key, entries).await;
+    let at_server = if local || !present.contains(&StoredEntry::Tokens) {
         ""
     } else {
         revoke_at_server(&opened, options, &url).await?
     };
-    for (suffix, collection, _) in entries {
-        opened
-            .raw
-            .delete(&format!("{key}/{suffix}"), Some(collection))
-            .await
-            .map_err(store::store_failure)?;
-    }
+    cache
+        .remove(&key, entries)
+        .await
+        .map_err(store::cache_failure)?;
+    // The lease expires on its own; it is not worth a line.
+    let deleted: Vec<&str> = present
+        .iter()
+        .filter(|entry| **entry != StoredEntry::RefreshLease)
+        .map(|entry| entry.describe())
+        .collect();
     if deleted.is_empty() {
         errln!(
             "Nothing was stored for {url} in {}; nothing to log out of.",

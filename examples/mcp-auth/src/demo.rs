@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use key_value::{AsyncKeyValue, AsyncKeyValueExt};
-use oauth_core::{BrowserMode, OAuth, TOKEN_COLLECTION};
+use oauth_core::layout::StoredEntry;
+use oauth_core::{BrowserMode, OAuth};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use url::Url;
@@ -188,7 +189,7 @@ async fn session(opened: &Opened, server: &DemoServer, events: &Events) -> Outco
         .cached_token()
         .await
         .map_err(|e| oauth_failure(e, &url))?;
-    let info = || async { token_info(&*opened.store, &key).await };
+    let info = || async { token_info(&opened.store, &key).await };
     if cached.is_some() {
         let renewed = events
             .lock()
@@ -228,7 +229,10 @@ async fn session(opened: &Opened, server: &DemoServer, events: &Events) -> Outco
         Some(_) => {
             let sealed = opened
                 .raw
-                .get(&format!("{key}/tokens"), Some(TOKEN_COLLECTION))
+                .get(
+                    &StoredEntry::Tokens.key(&key),
+                    Some(StoredEntry::Tokens.collection()),
+                )
                 .await
                 .map_err(store::store_failure)?;
             let data = sealed

@@ -228,7 +228,8 @@ struct DemoArgs {
     #[arg(long, value_name = "PORT")]
     port: Option<u16>,
     /// Lifetime of the access tokens the demo server issues, in seconds (short ones show
-    /// refreshing; the client renews tokens 30 s before they expire)
+    /// refreshing; the client renews tokens in the last tenth of their life, at most
+    /// 60 s before they expire)
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     token_lifetime: u64,
 }

@@ -3,11 +3,9 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use key_value::{AsyncKeyValue, ErrorKind};
-use oauth_core::{EXPIRY_COLLECTION, TOKEN_COLLECTION};
-use serde_json::Value;
+use oauth_core::layout::{StoredEntry, TokenCache};
 use url::Url;
 
 use key_value::StoreUri;
@@ -91,11 +89,12 @@ async fn holds_encrypted(raw: &dyn AsyncKeyValue) -> Outcome<bool> {
     if !raw.capabilities().list_keys {
         return Ok(false);
     }
-    for collection in [
-        TOKEN_COLLECTION,
-        oauth_core::CLIENT_COLLECTION,
-        oauth_core::METADATA_COLLECTION,
+    for entry in [
+        StoredEntry::Tokens,
+        StoredEntry::ClientInfo,
+        StoredEntry::ServerMetadata,
     ] {
+        let collection = entry.collection();
         let keys = raw
             .keys(Some(collection), Some(1))
             .await
@@ -206,9 +205,7 @@ pub(crate) fn server_url(text: &str) -> Outcome<Url> {
 }
 
 /// The prefix of a server's keys in the store, as oauth-core writes them.
-pub(crate) fn server_key(url: &Url) -> String {
-    url.as_str().trim_end_matches('/').to_string()
-}
+pub(crate) use oauth_core::layout::server_key;
 
 /// What the store holds for one server.
 pub(crate) struct TokenInfo {
@@ -219,37 +216,28 @@ pub(crate) struct TokenInfo {
     pub(crate) refreshable: bool,
 }
 
-fn now_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+/// The stored token of a server (a `server_key`), if any.
+pub(crate) async fn token_info(
+    store: &Arc<dyn AsyncKeyValue>,
+    key: &str,
+) -> Outcome<Option<TokenInfo>> {
+    let status = TokenCache::new(Arc::clone(store))
+        .token_status(key)
+        .await
+        .map_err(cache_failure)?;
+    Ok(status.map(|status| TokenInfo {
+        expires_at: status.expires_at,
+        seconds_left: status.seconds_left().map(|s| s.floor() as i64),
+        refreshable: status.refreshable,
+    }))
 }
 
-/// The stored token of a server, if any.
-pub(crate) async fn token_info(store: &dyn AsyncKeyValue, key: &str) -> Outcome<Option<TokenInfo>> {
-    let tokens = store
-        .get(&format!("{key}/tokens"), Some(TOKEN_COLLECTION))
-        .await
-        .map_err(store_failure)?;
-    let Some(tokens) = tokens else {
-        return Ok(None);
-    };
-    let expiry = store
-        .get(&format!("{key}/token_expiry"), Some(EXPIRY_COLLECTION))
-        .await
-        .map_err(store_failure)?;
-    let expires_at = expiry.and_then(|e| e.get("expires_at").and_then(Value::as_f64));
-    let seconds_left = expires_at.map(|at| (at - now_secs()).floor() as i64);
-    let refreshable = tokens
-        .get("refresh_token")
-        .and_then(Value::as_str)
-        .is_some_and(|t| !t.is_empty());
-    Ok(Some(TokenInfo {
-        expires_at,
-        seconds_left,
-        refreshable,
-    }))
+/// A failure of the token cache (only the store can fail there).
+pub(crate) fn cache_failure(e: oauth_core::Error) -> Failure {
+    match e {
+        oauth_core::Error::Storage(e) => store_failure(e),
+        other => Failure::failed(other.to_string()),
+    }
 }
 
 /// A store error as one sentence with what to do.

@@ -2,37 +2,16 @@
 // Tests may unwrap: a failure is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::*;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use key_value_test_support::free_port;
 use mcp_demo_server::DemoServer;
-
-const BIN: &str = env!("CARGO_BIN_EXE_mcp-auth");
-
-/// The command with a private home (data directory) and none of the caller's settings.
-fn mcp_auth(home: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env("HOME", home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env_remove("MCP_AUTH_KEY")
-        .env_remove("MCP_AUTH_STORE")
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// Asserts a failure: the exit code, and exactly one line on stderr.
 fn assert_one_line_failure(output: &Output, code: i32) -> String {
@@ -102,8 +81,8 @@ fn demo_shows_a_refresh_with_short_tokens() {
     let home = tempfile::tempdir().unwrap();
     let port = free_port().unwrap().to_string();
     let store = format!("sqlite:{}", home.path().join("t.sqlite").display());
-    // oauth-core renews tokens 30 s before they expire: a 31 s token needs a refresh
-    // after a second.
+    // oauth-core renews tokens in the last tenth of their life: a 2 s token needs a
+    // refresh after 1.8 s.
     let args = [
         "--store",
         &store,
@@ -111,10 +90,10 @@ fn demo_shows_a_refresh_with_short_tokens() {
         "--port",
         &port,
         "--token-lifetime",
-        "31",
+        "2",
     ];
     assert!(run(mcp_auth(home.path()).args(args)).status.success());
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(2000));
     let second = run(mcp_auth(home.path()).args(args));
     let out = text(&second.stdout);
     assert!(second.status.success(), "{out}");
@@ -221,72 +200,6 @@ fn token_without_a_login_asks_for_one() {
         "{err}"
     );
     assert!(out.stdout.is_empty());
-}
-
-/// Runs `mcp-auth login --no-browser` and plays the browser: opens the printed URL.
-async fn login_headless(home: &Path, store: &str, url: &str) -> (bool, String) {
-    let mut child = mcp_auth(home)
-        .args([
-            "--store",
-            store,
-            "login",
-            url,
-            "--no-browser",
-            "--timeout",
-            "60",
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (lines, received) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = String::new();
-    let auth_url = loop {
-        let line = tokio::task::block_in_place(|| received.recv_timeout(Duration::from_secs(30)))
-            .unwrap_or_else(|_| panic!("no authorization URL printed:\n{seen}"));
-        seen.push_str(&line);
-        seen.push('\n');
-        if let Some(u) = line
-            .trim()
-            .strip_prefix("http")
-            .filter(|u| u.contains("/authorize?"))
-        {
-            break format!("http{u}");
-        }
-    };
-    // The browser: follows the demo server's redirect to mcp-auth's callback.
-    let browser = oauth_core::http_client_builder().unwrap().build().unwrap();
-    let page = browser.get(&auth_url).send().await.unwrap();
-    assert!(page.status().is_success(), "{}", page.status());
-    let status = tokio::task::block_in_place(|| child.wait()).unwrap();
-    while let Ok(line) = received.recv_timeout(Duration::from_secs(1)) {
-        seen.push_str(&line);
-        seen.push('\n');
-    }
-    (status.success(), seen)
-}
-
-/// The status of a `tools/list` call to the MCP endpoint at `url` with `token`.
-async fn tools_list_status(url: &str, token: &str) -> reqwest::StatusCode {
-    oauth_core::http_client_builder()
-        .unwrap()
-        .build()
-        .unwrap()
-        .post(url)
-        .bearer_auth(token)
-        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
-        .send()
-        .await
-        .unwrap()
-        .status()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
