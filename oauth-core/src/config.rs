@@ -9,7 +9,6 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::flow::OAuth;
 
 /// The default time to wait for the user to finish logging in.
 pub const DEFAULT_CALLBACK_TIMEOUT: Duration = Duration::from_secs(300);
@@ -113,7 +112,8 @@ impl fmt::Debug for Config {
     }
 }
 
-/// Builds an [`OAuth`] client; start with [`OAuth::builder`].
+/// Builds an [`OAuth`](crate::OAuth) client; start with
+/// [`OAuth::builder`](crate::OAuth::builder).
 ///
 /// ```
 /// use std::time::Duration;
@@ -289,8 +289,8 @@ impl OAuthBuilder {
         self
     }
 
-    /// Checks the settings and builds the client.
-    pub fn build(self) -> Result<OAuth> {
+    /// Checks the settings (see [`OAuthBuilder::build`]).
+    pub(crate) fn into_config(self) -> Result<Config> {
         let server_url = Url::parse(&self.server_url)
             .map_err(|e| Error::Config(format!("the server URL is invalid: {e}")))?;
         if !matches!(server_url.scheme(), "http" | "https") || server_url.host().is_none() {
@@ -352,7 +352,7 @@ impl OAuthBuilder {
             grant: self.grant,
             private_key: self.private_key,
         };
-        OAuth::from_config(config)
+        Ok(config)
     }
 }
 

@@ -396,7 +396,7 @@ impl Error {
 
     pub(crate) fn http(url: &url::Url, source: reqwest::Error) -> Self {
         Error::Http {
-            url: crate::http::display_url(url),
+            url: display_url(url),
             source: source.without_url(),
         }
     }
@@ -416,6 +416,14 @@ fn causes(error: &dyn std::error::Error) -> String {
         next = cause.source();
     }
     text
+}
+
+/// A URL for messages and logs: no query string or fragment (they may carry codes).
+pub(crate) fn display_url(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
 }
 
 #[cfg(test)]

@@ -1,5 +1,14 @@
-//! The [`OAuth`] client: token check, discovery, registration, authorization,
-//! refresh and step-up, with one flow at a time.
+//! The [`OAuth`] client: the public calls and the state they share, with one flow at a
+//! time. Each concern has a module of its own:
+//!
+//! - [`client`]: the client identity (pre-registered, CIMD, a stored or new registration)
+//!   and whether the server still knows it;
+//! - [`grant`]: obtaining tokens (authorization code with PKCE, client credentials);
+//! - [`renewal`]: the stored token while current, refresh once per expiry for a fleet;
+//! - [`revoke`]: RFC 7009 revocation.
+//!
+//! The submodules take the records from here ([`OAuth`], `FlowState`); this module
+//! takes nothing from them but their methods on [`OAuth`].
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -9,21 +18,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use reqwest::Client;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Mutex, MutexGuard};
-use tracing::Instrument;
 use url::Url;
 
-use crate::authorize;
-use crate::callback::{CallbackServer, port_is_free};
 use crate::config::{Config, GrantMode, OAuthBuilder};
 use crate::discovery::{AsMetadata, Challenge, Discovered, discover};
 use crate::error::{Error, Result};
-use crate::registration;
-use crate::storage::{ClientInfo, Storage, StoredServer, Tokens};
-use crate::token::{self, ClientAuth};
+use crate::storage::{Storage, StoredServer, Tokens};
 
+mod client;
+mod grant;
 mod renewal;
-
-use renewal::Reason;
+pub(crate) mod revoke;
 
 /// At most this many re-authorizations for `insufficient_scope` in a row.
 const MAX_STEP_UPS: u32 = 3;
@@ -62,36 +67,17 @@ impl fmt::Debug for OAuth {
     }
 }
 
-/// A client ready to authorize: its identity, and the callback server for its redirect URI.
-struct ReadyClient {
-    info: ClientInfo,
-    /// Registered dynamically (so it may be cleared and redone when stale).
-    dynamic: bool,
-    /// A stored registration reused (which the server may have forgotten since).
-    reused: bool,
-    callback: CallbackServer,
-}
-
-/// What [`OAuth::revoke`] did before forgetting the tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Revocation {
-    /// The authorization server revoked them.
-    Revoked,
-    /// The authorization server revoked the refresh token, but cannot revoke access
-    /// tokens (`unsupported_token_type`): the access token stays valid until it expires.
-    RefreshTokenOnly,
-    /// The authorization server offers no revocation (no endpoint, or none for these
-    /// tokens): they stay valid there until they expire.
-    NotOffered,
-    /// No tokens were stored.
-    NothingStored,
-}
-
-fn is_stale_client(error: &Error) -> bool {
-    match error {
-        Error::UnknownClient { .. } => true,
-        _ => error.oauth_code().is_some_and(|c| c.refuses_client()),
+impl OAuthBuilder {
+    /// Checks the settings and builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an invalid setting: a server URL that is not http(s) with a
+    /// host or has a fragment, a callback host that is not loopback, the client
+    /// credentials grant without a client ID or without a secret or key, or no token
+    /// storage when the `memory` feature (the in-memory fallback) is off.
+    pub fn build(self) -> Result<OAuth> {
+        OAuth::from_config(self.into_config()?)
     }
 }
 
@@ -173,7 +159,7 @@ impl OAuth {
             let discovered = self.discover_and_bind(&mut st, Some(&challenge)).await?;
             if st.tokens.is_some() {
                 st.discovered = Some(discovered);
-                match self.renew(&mut st, Reason::Rejected(rejected)).await {
+                match self.renew_rejected(&mut st, rejected).await {
                     Ok(Some(token)) => return Ok(token),
                     Ok(None) => {}
                     Err(e) if e.is_refusal() => {
@@ -257,84 +243,6 @@ impl OAuth {
         let token = self.obtain(&mut st, None, &held).await?;
         self.note_success();
         Ok(token)
-    }
-
-    /// Asks the authorization server to revoke the stored tokens (RFC 7009: the refresh
-    /// token first, then the access token), then forgets them (memory and store). It
-    /// uses the stored authorization server metadata, discovering it when none is
-    /// stored. On an error the tokens are kept, so that the caller may try again, or
-    /// forget them anyway with [`OAuth::clear_tokens`].
-    pub async fn revoke(&self) -> Result<Revocation> {
-        let mut st = self.lock().await?;
-        let Some(tokens) = st.tokens.clone() else {
-            return Ok(Revocation::NothingStored);
-        };
-        let discovered = match st.discovered.clone() {
-            Some(d) => d,
-            None => match self.stored_server().await? {
-                Some(d) => d,
-                None => self.discover_and_bind(&mut st, None).await?,
-            },
-        };
-        if st.tokens.is_none() {
-            // Discovery found another issuer and dropped them: they are not its to revoke.
-            return Ok(Revocation::NothingStored);
-        }
-        let server = &discovered.server;
-        let outcome = match &server.revocation_endpoint {
-            None => Revocation::NotOffered,
-            Some(endpoint) => {
-                let client = self.known_client(server).await?.ok_or_else(|| {
-                    Error::Registration("no client identity to revoke the tokens with".into())
-                })?;
-                // The client authenticates as in its token requests: with the private
-                // key only in the client credentials grant.
-                let key = match self.inner.config.grant {
-                    GrantMode::ClientCredentials => self.inner.config.private_key.as_ref(),
-                    GrantMode::AuthorizationCode => None,
-                };
-                let auth = ClientAuth {
-                    client_id: &client.client_id,
-                    secret: client.client_secret.as_ref(),
-                    key,
-                    method: token::choose_method(
-                        server,
-                        client.token_endpoint_auth_method.as_deref(),
-                        client.client_secret.is_some(),
-                        key.is_some(),
-                    ),
-                    issuer: &server.issuer,
-                };
-                let http = &self.inner.http;
-                let refresh_revoked = match &tokens.refresh_token {
-                    Some(refresh) => {
-                        token::revoke(http, endpoint, refresh, "refresh_token", &auth).await?;
-                        true
-                    }
-                    None => false,
-                };
-                match token::revoke(http, endpoint, &tokens.access_token, "access_token", &auth)
-                    .await
-                {
-                    Ok(()) => Revocation::Revoked,
-                    // RFC 7009 §2.2.1: this server cannot revoke access tokens.
-                    Err(Error::Revocation {
-                        error: Some(crate::error::ErrorCode::UnsupportedTokenType),
-                        ..
-                    }) => {
-                        if refresh_revoked {
-                            Revocation::RefreshTokenOnly
-                        } else {
-                            Revocation::NotOffered
-                        }
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        };
-        st.tokens = None;
-        self.inner.storage.clear_tokens().await?;
-        Ok(outcome)
     }
 
     /// Forgets the tokens (memory and store); the registration is kept.
@@ -430,75 +338,6 @@ impl OAuth {
         Ok(discovered)
     }
 
-    /// Whether the client identity for `server` is one we register ourselves (rather
-    /// than a configured client ID or a client ID metadata document).
-    fn registers_clients(&self, server: &AsMetadata) -> bool {
-        let cfg = &self.inner.config;
-        cfg.client_id.is_none() && !(cfg.client_metadata_url.is_some() && server.cimd_supported)
-    }
-
-    /// The client identity we already have for this server: pre-registered, or a
-    /// stored registration bound to its issuer.
-    async fn known_client(&self, server: &AsMetadata) -> Result<Option<ClientInfo>> {
-        let cfg = &self.inner.config;
-        if let Some(id) = &cfg.client_id {
-            return Ok(Some(self.preregistered(id)));
-        }
-        if let (Some(url), true) = (&cfg.client_metadata_url, server.cimd_supported) {
-            return Ok(Some(self.cimd_client(url)));
-        }
-        let stored = self.inner.storage.load_client().await?;
-        Ok(stored.filter(|c| c.issuer.as_deref().is_none_or(|i| i == server.issuer)))
-    }
-
-    fn preregistered(&self, id: &str) -> ClientInfo {
-        let cfg = &self.inner.config;
-        let mut raw = key_value_core::JsonObject::new();
-        raw.insert("client_id".into(), id.into());
-        ClientInfo {
-            client_id: id.to_string(),
-            client_secret: cfg.client_secret.clone(),
-            token_endpoint_auth_method: None,
-            redirect_uris: Vec::new(),
-            issuer: None,
-            raw,
-        }
-    }
-
-    fn cimd_client(&self, url: &str) -> ClientInfo {
-        let mut raw = key_value_core::JsonObject::new();
-        raw.insert("client_id".into(), url.into());
-        ClientInfo {
-            client_id: url.to_string(),
-            client_secret: None,
-            token_endpoint_auth_method: Some("none".into()),
-            redirect_uris: Vec::new(),
-            issuer: None,
-            raw,
-        }
-    }
-
-    /// Runs discovery and a full grant, then stores the tokens.
-    async fn obtain(
-        &self,
-        st: &mut FlowState,
-        challenge: Option<&Challenge>,
-        step_up_scopes: &[String],
-    ) -> Result<SecretString> {
-        let discovered = self.discover_and_bind(st, challenge).await?;
-        let tokens = match self.inner.config.grant {
-            GrantMode::ClientCredentials => self.client_credentials(&discovered, challenge).await?,
-            GrantMode::AuthorizationCode => {
-                let scope = self.select_scope(&discovered, challenge, step_up_scopes);
-                st.requested_scope = scope.clone();
-                self.authorization_code(&discovered, scope.as_deref())
-                    .await?
-            }
-        };
-        st.discovered = Some(discovered);
-        self.keep_tokens(st, tokens).await
-    }
-
     /// Makes `tokens` the current ones, then stores them. They stay current in memory
     /// even when the store fails (a refresh token may have been rotated, so the old one
     /// is spent, and this process can go on with the new ones), but the failure is
@@ -508,232 +347,5 @@ impl OAuth {
         let saved = self.inner.storage.save_tokens(&tokens).await;
         st.tokens = Some(tokens);
         saved.map(|()| access)
-    }
-
-    /// The MCP scope selection: configured, else the challenge's, else the resource's
-    /// `scopes_supported`, else none; plus step-up scopes and `offline_access` when the
-    /// authorization server lists it.
-    fn select_scope(
-        &self,
-        discovered: &Discovered,
-        challenge: Option<&Challenge>,
-        step_up: &[String],
-    ) -> Option<String> {
-        let configured = self.inner.config.scopes.as_deref();
-        crate::scope::select(configured, discovered, challenge, step_up)
-    }
-
-    async fn client_credentials(
-        &self,
-        discovered: &Discovered,
-        challenge: Option<&Challenge>,
-    ) -> Result<Tokens> {
-        let cfg = &self.inner.config;
-        let client_id = cfg.client_id.as_deref().ok_or_else(|| {
-            Error::Config("the client credentials grant needs a client_id".into())
-        })?;
-        let method = token::choose_method(
-            &discovered.server,
-            None,
-            cfg.client_secret.is_some(),
-            cfg.private_key.is_some(),
-        );
-        let auth = ClientAuth {
-            client_id,
-            secret: cfg.client_secret.as_ref(),
-            key: cfg.private_key.as_ref(),
-            method,
-            issuer: &discovered.server.issuer,
-        };
-        let mut form = vec![
-            ("grant_type", "client_credentials".to_string()),
-            ("resource", discovered.resource.clone()),
-        ];
-        let scope = crate::scope::base(cfg.scopes.as_deref(), discovered, challenge);
-        if !scope.is_empty() {
-            form.push(("scope", scope.join(" ")));
-        }
-        let span = tracing::info_span!("oauth.client_credentials");
-        token::request(
-            &self.inner.http,
-            &discovered.server.token_endpoint,
-            form,
-            &auth,
-        )
-        .instrument(span)
-        .await
-    }
-
-    /// Authorization code with PKCE; a stale dynamic registration is redone once. A new
-    /// registration is stored only once tokens come of it, so the stored registration
-    /// is always the one the stored tokens were issued to, even after a failed login.
-    async fn authorization_code(
-        &self,
-        discovered: &Discovered,
-        scope: Option<&str>,
-    ) -> Result<Tokens> {
-        let mut redone = false;
-        loop {
-            let ready = self.ready_client(&discovered.server, scope).await?;
-            let (dynamic, reused) = (ready.dynamic, ready.reused);
-            let new_registration = (dynamic && !reused).then(|| ready.info.clone());
-            let span = tracing::info_span!("oauth.authorize", client_id = %ready.info.client_id);
-            // Only a stored registration may be stale, and only one we can redo is
-            // worth checking before the browser.
-            let check_client = reused && !redone;
-            match self
-                .authorize_once(discovered, ready, scope, check_client)
-                .instrument(span)
-                .await
-            {
-                Err(e) if dynamic && !redone && is_stale_client(&e) => {
-                    tracing::info!("the server no longer knows the client; registering again");
-                    if reused {
-                        self.inner.storage.clear_client().await?;
-                    }
-                    redone = true;
-                }
-                Ok(tokens) => {
-                    if let Some(info) = new_registration {
-                        self.inner.storage.save_client(&info).await?;
-                    }
-                    return Ok(tokens);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    async fn authorize_once(
-        &self,
-        discovered: &Discovered,
-        ready: ReadyClient,
-        scope: Option<&str>,
-        check_client: bool,
-    ) -> Result<Tokens> {
-        let cfg = &self.inner.config;
-        let server = &discovered.server;
-        let redirect_uri = ready.callback.redirect_uri.clone();
-        let prepared = authorize::prepare(
-            server,
-            &ready.info.client_id,
-            &redirect_uri,
-            scope,
-            &discovered.resource,
-        )?;
-        ready.callback.expect_state(prepared.state.secret());
-        let params = authorize::hand_off(
-            &cfg.browser,
-            &self.inner.http,
-            &prepared.url,
-            ready.callback,
-            cfg.callback_timeout,
-            check_client,
-        )
-        .await?;
-        let code = authorize::validate(&params, &prepared.state, server)?;
-        let method = token::choose_method(
-            server,
-            ready.info.token_endpoint_auth_method.as_deref(),
-            ready.info.client_secret.is_some(),
-            false,
-        );
-        let auth = ClientAuth {
-            client_id: &ready.info.client_id,
-            secret: ready.info.client_secret.as_ref(),
-            key: None,
-            method,
-            issuer: &server.issuer,
-        };
-        let form = vec![
-            ("grant_type", "authorization_code".to_string()),
-            ("code", code.expose_secret().to_string()),
-            ("redirect_uri", redirect_uri),
-            ("code_verifier", prepared.verifier.secret().to_string()),
-            ("resource", discovered.resource.clone()),
-        ];
-        token::request(&self.inner.http, &server.token_endpoint, form, &auth).await
-    }
-
-    /// The client identity and a running callback server for its redirect URI:
-    /// pre-registered, CIMD, a stored registration whose port is free, or a new one.
-    async fn ready_client(&self, server: &AsMetadata, scope: Option<&str>) -> Result<ReadyClient> {
-        let cfg = &self.inner.config;
-        let host = cfg.callback_host.as_str();
-        if cfg.client_id.is_some() || (cfg.client_metadata_url.is_some() && server.cimd_supported) {
-            let info = self
-                .known_client(server)
-                .await?
-                .ok_or_else(|| Error::Registration("no client identity".into()))?;
-            let callback = CallbackServer::start(host, cfg.callback_port.unwrap_or(0)).await?;
-            return Ok(ReadyClient {
-                info,
-                dynamic: false,
-                reused: false,
-                callback,
-            });
-        }
-        let storage = &self.inner.storage;
-        if let Some(stored) = storage.load_client().await? {
-            if stored.issuer.as_deref().is_some_and(|i| i != server.issuer) {
-                tracing::info!("the stored registration belongs to another authorization server");
-                storage.clear_client().await?;
-            } else if let Some(port) = self.reusable_port(&stored).await {
-                let callback = CallbackServer::start(host, port).await?;
-                return Ok(ReadyClient {
-                    info: stored,
-                    dynamic: true,
-                    reused: true,
-                    callback,
-                });
-            } else {
-                tracing::info!(
-                    "the stored registration's redirect URI cannot be used; registering again"
-                );
-            }
-        }
-        let callback = CallbackServer::start(host, cfg.callback_port.unwrap_or(0)).await?;
-        let span = tracing::info_span!("oauth.register");
-        let info = registration::register(
-            &self.inner.http,
-            server,
-            &cfg.client_name,
-            &callback.redirect_uri,
-            scope,
-            &cfg.additional_metadata,
-        )
-        .instrument(span)
-        .await?;
-        // Stored by the caller once tokens come of it (see `authorization_code`).
-        Ok(ReadyClient {
-            info,
-            dynamic: true,
-            reused: false,
-            callback,
-        })
-    }
-
-    /// The port of a stored registration's redirect URI, when it is on our callback
-    /// host and path, agrees with a configured port, and is free now.
-    async fn reusable_port(&self, client: &ClientInfo) -> Option<u16> {
-        let cfg = &self.inner.config;
-        let uri = Url::parse(client.redirect_uris.first()?).ok()?;
-        if uri.host_str()?
-            != cfg
-                .callback_host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-            && uri.host_str()? != cfg.callback_host
-        {
-            return None;
-        }
-        if uri.path() != "/callback" {
-            return None;
-        }
-        let port = uri.port()?;
-        if cfg.callback_port.is_some_and(|p| p != port) {
-            return None;
-        }
-        port_is_free(&cfg.callback_host, port).await.then_some(port)
     }
 }

@@ -9,6 +9,7 @@ use reqwest::{Client, Response, StatusCode};
 use rustls_platform_verifier::BuilderVerifierExt;
 use url::Url;
 
+pub(crate) use crate::error::display_url;
 use crate::error::{Error, Result};
 
 /// The largest metadata, registration or token response we read.
@@ -57,14 +58,6 @@ fn tls_config() -> Result<rustls::ClientConfig> {
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
-}
-
-/// A URL for messages and logs: no query string or fragment (they may carry codes).
-pub(crate) fn display_url(url: &Url) -> String {
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.set_fragment(None);
-    shown.to_string()
 }
 
 /// Whether the URL's host is a loopback address or `localhost`.

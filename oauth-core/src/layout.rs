@@ -24,6 +24,7 @@
 //! ```
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use key_value_core::AsyncKeyValue;
 use serde_json::Value;
@@ -31,10 +32,26 @@ use url::Url;
 
 use crate::error::Result;
 use crate::http::str_field;
-use crate::storage::{
-    CLIENT_COLLECTION, EXPIRY_COLLECTION, LEASE_COLLECTION, METADATA_COLLECTION, TOKEN_COLLECTION,
-    now_secs,
-};
+
+/// FastMCP's collection of token responses.
+pub const TOKEN_COLLECTION: &str = "mcp-oauth-token";
+/// FastMCP's collection of absolute token expiries.
+pub const EXPIRY_COLLECTION: &str = "mcp-oauth-token-expiry";
+/// FastMCP's collection of client registrations.
+pub const CLIENT_COLLECTION: &str = "mcp-oauth-client-info";
+/// Our own collection of authorization server metadata (FastMCP does not store it).
+pub const METADATA_COLLECTION: &str = "oauth-core-server-metadata";
+/// Our own collection of refresh leases: the entry that elects one process of a fleet
+/// sharing the store to renew the tokens (FastMCP does not coordinate refreshes).
+pub const LEASE_COLLECTION: &str = "oauth-core-refresh-lease";
+
+/// Seconds since the Unix epoch, now.
+pub(crate) fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
 
 /// The prefix of every key kept for the server at `url`: the URL without a trailing
 /// `/`, as FastMCP writes it.

@@ -83,9 +83,10 @@ mod token;
 
 pub use config::{BrowserMode, DEFAULT_CALLBACK_TIMEOUT, JwtAlgorithm, OAuthBuilder, OpenUrl};
 pub use error::{Error, ErrorCode, Result, Tried};
-pub use flow::{OAuth, Revocation};
+pub use flow::OAuth;
+pub use flow::revoke::Revocation;
 pub use http::http_client_builder;
-pub use storage::{
+pub use layout::{
     CLIENT_COLLECTION, EXPIRY_COLLECTION, LEASE_COLLECTION, METADATA_COLLECTION, TOKEN_COLLECTION,
 };
 

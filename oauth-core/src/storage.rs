@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use key_value_core::{AsyncKeyValue, JsonObject};
 use secrecy::{ExposeSecret, SecretString};
@@ -11,19 +11,12 @@ use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::http::{str_field, str_list};
-use crate::layout::StoredEntry;
+pub(crate) use crate::layout::now_secs;
+use crate::layout::{
+    CLIENT_COLLECTION, EXPIRY_COLLECTION, LEASE_COLLECTION, METADATA_COLLECTION, StoredEntry,
+    TOKEN_COLLECTION,
+};
 
-/// FastMCP's collection of token responses.
-pub const TOKEN_COLLECTION: &str = "mcp-oauth-token";
-/// FastMCP's collection of absolute token expiries.
-pub const EXPIRY_COLLECTION: &str = "mcp-oauth-token-expiry";
-/// FastMCP's collection of client registrations.
-pub const CLIENT_COLLECTION: &str = "mcp-oauth-client-info";
-/// Our own collection of authorization server metadata (FastMCP does not store it).
-pub const METADATA_COLLECTION: &str = "oauth-core-server-metadata";
-/// Our own collection of refresh leases: the entry that elects one process of a fleet
-/// sharing the store to renew the tokens (FastMCP does not coordinate refreshes).
-pub const LEASE_COLLECTION: &str = "oauth-core-refresh-lease";
 /// How long stored tokens live, as FastMCP stores them.
 pub(crate) const ENTRY_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// How long a refresh lease lives if its holder never releases it (it crashed): longer
@@ -35,14 +28,6 @@ const DEFAULT_RENEWAL_MARGIN_SECS: f64 = 30.0;
 /// The renewal margin as a share of the token's lifetime, and its upper bound.
 const RENEWAL_MARGIN_SHARE: f64 = 0.1;
 const MAX_RENEWAL_MARGIN_SECS: f64 = 60.0;
-
-/// Seconds since the Unix epoch, now.
-pub(crate) fn now_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
 
 /// A token response, held with its absolute expiry.
 #[derive(Clone)]

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
-use super::{FlowState, OAuth, is_stale_client};
+use super::client::is_stale_client;
+use super::{FlowState, OAuth};
 use crate::config::GrantMode;
 use crate::error::{Error, Result};
 use crate::storage::{LEASE_TTL, Tokens};
@@ -25,7 +26,7 @@ use crate::token::{self, ClientAuth};
 
 /// Why the tokens are being renewed, which says whether tokens found in the store
 /// still need it.
-pub(super) enum Reason<'a> {
+enum Reason<'a> {
     /// The access token is inside its renewal margin.
     Expiring,
     /// The resource server refused this access token (401), or none was sent.
@@ -95,11 +96,17 @@ impl OAuth {
 
     /// Renews the tokens in `st` (read from the store just now), once for everyone
     /// sharing the store when it offers leases.
-    pub(super) async fn renew(
+    /// Renews after the resource server refused `rejected` (a 401), or refused a
+    /// request sent without a token.
+    pub(super) async fn renew_rejected(
         &self,
         st: &mut FlowState,
-        reason: Reason<'_>,
+        rejected: Option<&SecretString>,
     ) -> Result<Option<SecretString>> {
+        self.renew(st, Reason::Rejected(rejected)).await
+    }
+
+    async fn renew(&self, st: &mut FlowState, reason: Reason<'_>) -> Result<Option<SecretString>> {
         let storage = &self.inner.storage;
         if !storage.has_leases() {
             return self.refresh_now(st).await;
