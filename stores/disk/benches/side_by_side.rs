@@ -91,6 +91,39 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // What any async store pays to move file work off the runtime's workers, with no
+    // work at all: the floor under every operation above.
+    runtime.block_on(measure("hop/spawn_blocking", seconds, || async {
+        tokio::task::spawn_blocking(|| ()).await.unwrap();
+    }));
+    // The floors of a durable single put on this file system, with plain std calls: what
+    // py-key-value's FileTreeStore does (temporary file, fsync, rename) and what
+    // Durability::PowerLoss adds (an fsync of the directory, so the rename survives too).
+    let floor_dir = match &parent {
+        Some(parent) => tempfile::tempdir_in(parent).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
+    let document = vec![b'x'; 400];
+    for (label, dir_sync) in [
+        ("floor/file_fsync_rename", false),
+        ("floor/file_fsync_rename_dir_fsync", true),
+    ] {
+        runtime.block_on(measure(label, seconds, || async {
+            use std::io::Write;
+            let temp = floor_dir.path().join("temp");
+            let mut file = std::fs::File::create(&temp).unwrap();
+            file.write_all(&document).unwrap();
+            file.sync_all().unwrap();
+            drop(file);
+            std::fs::rename(&temp, floor_dir.path().join("entry.json")).unwrap();
+            if dir_sync {
+                std::fs::File::open(floor_dir.path())
+                    .unwrap()
+                    .sync_all()
+                    .unwrap();
+            }
+        }));
+    }
     for (label, durability) in [
         ("disk_power_loss", Durability::PowerLoss),
         ("disk_process_crash", Durability::ProcessCrash),
