@@ -38,8 +38,20 @@
 //! ```
 //!
 //! The table may live in a database that holds other tables. Opening a file that is not
-//! a SQLite database, or whose `keyvalue_entries` table has other columns, is an
-//! [`ErrorKind::Setup`] error: the store never rewrites what it did not create.
+//! a SQLite database, or whose `keyvalue_entries` table the store cannot use correctly
+//! (other columns, a column type that changes what is written, no `PRIMARY KEY
+//! (collection, key)` with the `BINARY` collation, a view), is an [`ErrorKind::Setup`]
+//! error that says what is wrong: the store never rewrites what it did not create.
+//!
+//! A row of the wrong type (a value, time or version that is a BLOB, a number, NULL,
+//! not UTF-8 or not a JSON object) is an [`ErrorKind::Deserialization`] error for its
+//! key alone; a row whose key or collection is not UTF-8 text is skipped by enumeration
+//! with a `tracing` warning.
+//!
+//! The path is always a file path: `file:…` and `:memory:` are file names, never a URI
+//! or an in-memory database. A new file is owner-only (0600), and so are the `-wal` and
+//! `-shm` files SQLite makes beside it; a dangling link, a directory or a special file at
+//! the path is refused (see the README).
 
 mod pool;
 
@@ -52,6 +64,7 @@ use key_value_core::{
     Backend, Capabilities, DEFAULT_COLLECTION, Durability, Entry, Error, ErrorKind, Result,
     async_trait, check_version, decode_value, validate_default_collection,
 };
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use pool::Pool;
@@ -176,26 +189,80 @@ fn configure(connection: &Connection, settings: &SqliteStoreBuilder, first: bool
     Ok(())
 }
 
-const COLUMNS: [&str; 6] = [
-    "collection",
-    "key",
-    "value",
-    "created_at",
-    "expires_at",
-    "version",
+/// The columns in order, and the type affinity each must have (see [`affinity`]).
+const COLUMNS: [(&str, Affinity); 6] = [
+    ("collection", Affinity::Text),
+    ("key", Affinity::Text),
+    ("value", Affinity::Text),
+    ("created_at", Affinity::Integer),
+    ("expires_at", Affinity::Integer),
+    ("version", Affinity::Integer),
 ];
 
+/// SQLite's type affinity of a column, from its declared type
+/// (<https://sqlite.org/datatype3.html>, section 3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Affinity {
+    Integer,
+    Text,
+    Blob,
+    Real,
+    Numeric,
+}
+
+fn affinity(declared: &str) -> Affinity {
+    let declared = declared.to_ascii_uppercase();
+    let has = |part: &str| declared.contains(part);
+    if has("INT") {
+        Affinity::Integer
+    } else if has("CHAR") || has("CLOB") || has("TEXT") {
+        Affinity::Text
+    } else if has("BLOB") || declared.trim().is_empty() {
+        Affinity::Blob
+    } else if has("REAL") || has("FLOA") || has("DOUB") {
+        Affinity::Real
+    } else {
+        Affinity::Numeric
+    }
+}
+
+/// Whether a column declared with `found` affinity keeps what the store writes as it
+/// wrote it. Names and values are written as text: an INTEGER, REAL or NUMERIC column
+/// would turn the key `"1"` into the number 1, which enumeration cannot return. Times and
+/// versions are written as integers: a TEXT or REAL column would turn them into text or
+/// floats, which no read accepts.
+fn keeps(wanted: Affinity, found: Affinity) -> bool {
+    match wanted {
+        Affinity::Text => matches!(found, Affinity::Text | Affinity::Blob),
+        _ => matches!(
+            found,
+            Affinity::Integer | Affinity::Numeric | Affinity::Blob
+        ),
+    }
+}
+
+/// One row of `PRAGMA table_info`.
+struct Column {
+    name: String,
+    declared: String,
+}
+
 fn create_or_check_table(connection: &Connection) -> Result<()> {
-    let mut columns: Vec<String> = Vec::new();
+    let mut columns: Vec<Column> = Vec::new();
     {
         let mut statement = connection
             .prepare(&format!("PRAGMA table_info({TABLE})"))
             .map_err(sql_error)?;
-        let names = statement
-            .query_map([], |row| row.get::<_, String>(1))
+        let rows = statement
+            .query_map([], |row| {
+                Ok(Column {
+                    name: row.get(1)?,
+                    declared: row.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                })
+            })
             .map_err(sql_error)?;
-        for name in names {
-            columns.push(name.map_err(sql_error)?);
+        for column in rows {
+            columns.push(column.map_err(sql_error)?);
         }
     }
     if columns.is_empty() {
@@ -216,13 +283,101 @@ fn create_or_check_table(connection: &Connection) -> Result<()> {
             .map_err(sql_error)?;
         return Ok(());
     }
-    if columns != COLUMNS {
-        return Err(setup(format!(
-            "the table {TABLE} exists with the columns {columns:?}, not {COLUMNS:?}; \
-             refusing to use or change it"
-        )));
+    check_table(connection, &columns).map_err(|why| {
+        setup(format!(
+            "the table {TABLE} exists but {why}; refusing to use or change it"
+        ))
+    })
+}
+
+/// What is wrong with an existing table, if anything that matters for correctness.
+///
+/// Checked: a real table (not a view or a virtual table); the columns, their order and
+/// their type affinities; a primary key of exactly `(collection, key)` in that order,
+/// compared with the `BINARY` collation (with `NOCASE`, the keys `A` and `a` would be one
+/// entry). Not checked, because every read and write is correct without them: `NOT
+/// NULL` (a NULL the store never writes reads as a `Deserialization` error for that entry),
+/// `WITHOUT ROWID` (a rowid table is slower, not wrong), and the expiry index.
+fn check_table(connection: &Connection, columns: &[Column]) -> std::result::Result<(), String> {
+    let sql: Option<String> = connection
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+            params![TABLE],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|e| format!("its definition cannot be read ({})", describe(&e)))?
+        .flatten();
+    let Some(sql) = sql else {
+        return Err("is not a table (a view?)".into());
+    };
+    if sql
+        .trim_start()
+        .to_ascii_uppercase()
+        .starts_with("CREATE VIRTUAL")
+    {
+        return Err("is a virtual table".into());
     }
-    Ok(())
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    let wanted: Vec<&str> = COLUMNS.iter().map(|(name, _)| *name).collect();
+    if names != wanted {
+        return Err(format!("has the columns {names:?}, not {wanted:?}"));
+    }
+    for (column, (name, wanted)) in columns.iter().zip(COLUMNS) {
+        let found = affinity(&column.declared);
+        if !keeps(wanted, found) {
+            return Err(format!(
+                "its column {name} is declared `{}` ({found:?} affinity), where the store \
+                 needs {wanted:?} affinity",
+                column.declared.escape_debug()
+            ));
+        }
+    }
+    let key = primary_key(connection)
+        .map_err(|e| format!("its primary key cannot be read ({})", describe(&e)))?;
+    let wanted_key = [
+        ("collection".to_owned(), "BINARY".to_owned()),
+        ("key".to_owned(), "BINARY".to_owned()),
+    ];
+    match key {
+        None => Err("has no PRIMARY KEY (collection, key)".into()),
+        Some(key) if key != wanted_key => {
+            let shown: Vec<String> = key
+                .iter()
+                .map(|(name, collation)| format!("{name} COLLATE {collation}"))
+                .collect();
+            Err(format!(
+                "its primary key is ({}), not (collection, key) with the BINARY collation",
+                shown.join(", ")
+            ))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// The primary key's columns in order, each with its collation; `None` when the table
+/// has no primary key index (no primary key, or a single `INTEGER PRIMARY KEY`).
+fn primary_key(connection: &Connection) -> rusqlite::Result<Option<Vec<(String, String)>>> {
+    let mut statement = connection.prepare(&format!("PRAGMA index_list({TABLE})"))?;
+    let indexes = statement
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(1)?, row.get::<_, String>(3)?))
+        })?
+        .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+    let Some((index, _)) = indexes.into_iter().find(|(_, origin)| origin == "pk") else {
+        return Ok(None);
+    };
+    let mut statement = connection
+        .prepare("SELECT name, coll FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno")?;
+    let columns = statement
+        .query_map(params![index], |row| {
+            Ok((
+                row.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Some(columns))
 }
 
 impl SqliteStore {
@@ -308,47 +463,109 @@ fn now_micros() -> i64 {
     micros(SystemTime::now()).unwrap_or(i64::MAX)
 }
 
-/// One row as stored.
-struct Row {
-    value: String,
-    created_at: Option<i64>,
-    expires_at: Option<i64>,
-    version: i64,
+/// A column that does not hold what the schema says: a `Deserialization` error for the
+/// one entry, naming the column and what it holds instead (never the content).
+fn wrong_type(column: &str, found: ValueRef<'_>, wanted: &str) -> Error {
+    Error::new(
+        ErrorKind::Deserialization,
+        format!(
+            "the stored entry is unreadable: its {column} column holds {}, not {wanted}",
+            describe_value(found)
+        ),
+    )
 }
 
-impl Row {
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Row {
-            value: row.get(0)?,
-            created_at: row.get(1)?,
-            expires_at: row.get(2)?,
-            version: row.get(3)?,
-        })
+/// What a stored value is, for messages: its SQLite type (and size), never its content.
+fn describe_value(value: ValueRef<'_>) -> String {
+    match value {
+        ValueRef::Null => "NULL".into(),
+        ValueRef::Integer(_) => "an INTEGER".into(),
+        ValueRef::Real(_) => "a REAL".into(),
+        ValueRef::Text(text) if std::str::from_utf8(text).is_err() => {
+            format!("TEXT that is not UTF-8 ({} bytes)", text.len())
+        }
+        ValueRef::Text(text) => format!("TEXT ({} bytes)", text.len()),
+        ValueRef::Blob(blob) => format!("a BLOB ({} bytes)", blob.len()),
     }
+}
 
-    fn into_entry(self) -> Result<Entry> {
-        let version = u64::try_from(self.version).map_err(|_| {
+/// An optional timestamp column: an INTEGER of microseconds since the epoch, or NULL.
+fn timestamp_column(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    column: &str,
+) -> rusqlite::Result<Result<Option<SystemTime>>> {
+    Ok(match row.get_ref(index)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Integer(us) => from_micros(us).map(Some).ok_or_else(|| {
             Error::new(
                 ErrorKind::Deserialization,
-                "the stored entry has a negative version",
+                format!("the stored entry is unreadable: its {column} is out of range"),
             )
-        })?;
-        check_version(version)?;
-        let timestamp = |us: Option<i64>, what: &str| match us {
-            None => Ok(None),
-            Some(us) => from_micros(us).map(Some).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Deserialization,
-                    format!("the stored entry's {what} is out of range"),
-                )
-            }),
-        };
-        Ok(Entry {
-            value: decode_value(self.value.as_bytes())?,
-            created_at: timestamp(self.created_at, "created_at")?,
-            expires_at: timestamp(self.expires_at, "expires_at")?,
-        })
+        }),
+        other => Err(wrong_type(
+            column,
+            other,
+            "an INTEGER (microseconds) or NULL",
+        )),
+    })
+}
+
+/// One row of `SELECT value, created_at, expires_at, version` as an entry. The outer
+/// result is SQLite's (a failed step); the inner one is the row's own: a column of the
+/// wrong type is a `Deserialization` error for this entry alone.
+fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Entry>> {
+    let version = match row.get_ref(3)? {
+        ValueRef::Integer(version) => match u64::try_from(version) {
+            Ok(version) => check_version(version),
+            Err(_) => Err(Error::new(
+                ErrorKind::Deserialization,
+                "the stored entry has a negative version",
+            )),
+        },
+        other => Err(wrong_type("version", other, "an INTEGER")),
+    };
+    if let Err(e) = version {
+        return Ok(Err(e));
     }
+    let value = match row.get_ref(0)? {
+        // Invalid UTF-8 fails here too: JSON is UTF-8.
+        ValueRef::Text(json) => decode_value(json),
+        other => Err(wrong_type("value", other, "TEXT holding a JSON object")),
+    };
+    let created_at = timestamp_column(row, 1, "created_at")?;
+    let expires_at = timestamp_column(row, 2, "expires_at")?;
+    Ok(match (value, created_at, expires_at) {
+        (Ok(value), Ok(created_at), Ok(expires_at)) => Ok(Entry {
+            value,
+            created_at,
+            expires_at,
+        }),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+    })
+}
+
+/// A name column read during enumeration: the name if it is UTF-8 text, or `None`
+/// (with a warning) for a row the store did not write and cannot name.
+fn enumerated_name(
+    row: &rusqlite::Row<'_>,
+    column: &str,
+    collection: Option<&str>,
+) -> rusqlite::Result<Option<String>> {
+    let found = row.get_ref(0)?;
+    if let ValueRef::Text(text) = found
+        && let Ok(name) = std::str::from_utf8(text)
+    {
+        return Ok(Some(name.to_owned()));
+    }
+    tracing::warn!(
+        store = "sqlite",
+        collection,
+        column,
+        found = %describe_value(found),
+        "skipping a row whose {column} is not UTF-8 text: no key or collection can name it"
+    );
+    Ok(None)
 }
 
 const SELECT: &str = "SELECT value, created_at, expires_at, version FROM keyvalue_entries WHERE collection = ?1 AND key = ?2";
@@ -375,10 +592,10 @@ fn read_one(connection: &Connection, collection: &str, key: &str) -> Result<Opti
     let row = connection
         .prepare_cached(SELECT)
         .map_err(sql_error)?
-        .query_row(params![collection, key], Row::read)
+        .query_row(params![collection, key], read_row)
         .optional()
         .map_err(sql_error)?;
-    row.map(Row::into_entry).transpose()
+    row.transpose()
 }
 
 fn write_one(connection: &Connection, collection: &str, key: &str, entry: &Entry) -> Result<()> {
@@ -416,13 +633,39 @@ fn create_one(connection: &Connection, collection: &str, key: &str, entry: &Entr
 }
 
 fn remove_one(connection: &Connection, collection: &str, key: &str, now: i64) -> Result<bool> {
-    let removed: Option<Option<i64>> = connection
+    // `Some(live)` when a row was deleted. A row whose expiry is not an integer was
+    // unreadable, not expired: it counts as there.
+    let removed: Option<bool> = connection
         .prepare_cached(DELETE)
         .map_err(sql_error)?
-        .query_row(params![collection, key], |row| row.get(0))
+        .query_row(params![collection, key], |row| {
+            Ok(match row.get_ref(0)? {
+                ValueRef::Integer(at) => at > now,
+                _ => true,
+            })
+        })
         .optional()
         .map_err(sql_error)?;
-    Ok(matches!(removed, Some(expires) if expires.is_none_or(|at| at > now)))
+    Ok(removed == Some(true))
+}
+
+/// Up to `limit` names from an enumeration, skipping the rows that have none. The limit
+/// is applied here rather than in SQL so that a skipped row does not shorten the list.
+fn take_names(
+    rows: impl Iterator<Item = rusqlite::Result<Option<String>>>,
+    limit: Option<usize>,
+) -> Result<Vec<String>> {
+    let limit = limit.unwrap_or(usize::MAX);
+    let mut names = Vec::new();
+    for row in rows {
+        if names.len() >= limit {
+            break;
+        }
+        if let Some(name) = row.map_err(sql_error)? {
+            names.push(name);
+        }
+    }
+    Ok(names)
 }
 
 fn serde_json_compact(value: &key_value_core::JsonObject) -> Result<String> {
@@ -554,36 +797,35 @@ impl Backend for SqliteStore {
     async fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
         let collection = collection.to_owned();
         self.run(move |connection| {
-            let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
             let mut statement = connection
                 .prepare_cached(
                     "SELECT key FROM keyvalue_entries WHERE collection = ?1 \
-                     AND (expires_at IS NULL OR expires_at > ?2) LIMIT ?3",
+                     AND (expires_at IS NULL OR expires_at > ?2)",
                 )
                 .map_err(sql_error)?;
-            let keys = statement
-                .query_map(params![collection, now_micros(), limit], |row| row.get(0))
+            let rows = statement
+                .query_map(params![collection, now_micros()], |row| {
+                    enumerated_name(row, "key", Some(&collection))
+                })
                 .map_err(sql_error)?;
-            keys.collect::<rusqlite::Result<Vec<String>>>()
-                .map_err(sql_error)
+            take_names(rows, limit)
         })
         .await
     }
 
     async fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
         self.run(move |connection| {
-            let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
             let mut statement = connection
                 .prepare_cached(&format!(
-                    "SELECT DISTINCT collection FROM {TABLE} WHERE {LIVE} LIMIT ?"
+                    "SELECT DISTINCT collection FROM {TABLE} WHERE {LIVE}"
                 ))
                 .map_err(sql_error)?;
-            let names = statement
-                .query_map(params![now_micros(), limit], |row| row.get(0))
+            let rows = statement
+                .query_map(params![now_micros()], |row| {
+                    enumerated_name(row, "collection", None)
+                })
                 .map_err(sql_error)?;
-            names
-                .collect::<rusqlite::Result<Vec<String>>>()
-                .map_err(sql_error)
+            take_names(rows, limit)
         })
         .await
     }
