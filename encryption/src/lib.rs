@@ -78,7 +78,7 @@ mod wrapper;
 
 pub use envelope::{DATA_FIELD, ENCRYPTION_VERSION, VERSION_FIELD, is_sealed};
 pub use key::{FernetKey, KDF_ITERATIONS, Keyring};
-pub use wrapper::{FernetWrapper, FernetWrapperBuilder};
+pub use wrapper::{FernetLayer, FernetWrapper, FernetWrapperBuilder};
 
 /// The `zeroize` crate, re-exported: [`FernetKey::to_base64`] returns a [`zeroize::Zeroizing`] string.
 pub use zeroize;

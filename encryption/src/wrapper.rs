@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use key_value_core::{
-    AsyncKeyValue, Capabilities, DEFAULT_COLLECTION, Error, ErrorKind, JsonObject, Result, WithTtl,
+    AsyncKeyValue, Capabilities, Error, ErrorKind, JsonObject, Layer, Result, WithTtl,
 };
 
 use crate::envelope::{self, Failure};
@@ -47,6 +47,67 @@ impl<S> fmt::Debug for FernetWrapper<S> {
             )
             .field("accept_plaintext", &self.accept_plaintext)
             .finish_non_exhaustive()
+    }
+}
+
+/// Fernet encryption as a [`Layer`]: `store.layer(FernetLayer::new(key))` is
+/// `FernetWrapper::new(store, key)`, and stacks with the other layers.
+///
+/// ```
+/// use key_value_core::LayerExt;
+/// use key_value_fernet::{FernetKey, FernetLayer};
+///
+/// let store = key_value_memory::MemoryStore::new().layer(FernetLayer::new(FernetKey::generate()?));
+/// # let _ = store;
+/// # Ok::<(), key_value_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct FernetLayer {
+    keys: Keyring,
+    missing_on_decryption_error: bool,
+    accept_plaintext: bool,
+}
+
+impl fmt::Debug for FernetLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FernetLayer")
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FernetLayer {
+    /// Seals with `keys` (a [`FernetKey`](crate::FernetKey) or a [`Keyring`]), with the
+    /// strict defaults of [`FernetWrapper::new`].
+    pub fn new(keys: impl Into<Keyring>) -> Self {
+        FernetLayer {
+            keys: keys.into(),
+            missing_on_decryption_error: false,
+            accept_plaintext: false,
+        }
+    }
+
+    /// See [`FernetWrapperBuilder::missing_on_decryption_error`].
+    pub fn missing_on_decryption_error(mut self, enabled: bool) -> Self {
+        self.missing_on_decryption_error = enabled;
+        self
+    }
+
+    /// See [`FernetWrapperBuilder::accept_plaintext`].
+    pub fn accept_plaintext(mut self, enabled: bool) -> Self {
+        self.accept_plaintext = enabled;
+        self
+    }
+}
+
+impl<S: AsyncKeyValue> Layer<S> for FernetLayer {
+    type Store = FernetWrapper<S>;
+
+    fn layer(&self, inner: S) -> FernetWrapper<S> {
+        FernetWrapper::builder(inner, self.keys.clone())
+            .missing_on_decryption_error(self.missing_on_decryption_error)
+            .accept_plaintext(self.accept_plaintext)
+            .build()
     }
 }
 
@@ -251,11 +312,10 @@ impl<S: AsyncKeyValue> FernetWrapper<S> {
     }
 
     fn decryption_error(&self, failure: Failure, key: &str, collection: Option<&str>) -> Error {
-        // The wrapper cannot know the inner store's default collection name; stores
-        // of this family use DEFAULT_COLLECTION unless built otherwise.
+        // Errors name the collection the inner store resolves `None` to.
         Error::new(ErrorKind::Decryption, failure.0).in_context(
             STORE_NAME,
-            collection.unwrap_or(DEFAULT_COLLECTION),
+            collection.unwrap_or(self.inner.info().default_collection),
             key,
         )
     }
@@ -263,6 +323,11 @@ impl<S: AsyncKeyValue> FernetWrapper<S> {
 
 #[async_trait]
 impl<S: AsyncKeyValue> AsyncKeyValue for FernetWrapper<S> {
+    /// Deletes, listing, destruction and culling need no key: they go to the inner store.
+    fn inner_store(&self) -> Option<&dyn AsyncKeyValue> {
+        Some(&self.inner)
+    }
+
     async fn get(&self, key: &str, collection: Option<&str>) -> Result<Option<JsonObject>> {
         let stored = self.inner.get(key, collection).await?;
         self.open(stored, key, collection)
@@ -304,9 +369,13 @@ impl<S: AsyncKeyValue> AsyncKeyValue for FernetWrapper<S> {
         ttl: Option<Duration>,
         collection: Option<&str>,
     ) -> Result<()> {
-        let sealed = self
-            .seal(&value, self.plaintext_limit())
-            .map_err(|e| e.in_context(STORE_NAME, collection.unwrap_or(DEFAULT_COLLECTION), key))?;
+        let sealed = self.seal(&value, self.plaintext_limit()).map_err(|e| {
+            e.in_context(
+                STORE_NAME,
+                collection.unwrap_or(self.inner.info().default_collection),
+                key,
+            )
+        })?;
         self.inner.put(key, sealed, ttl, collection).await
     }
 
@@ -319,9 +388,13 @@ impl<S: AsyncKeyValue> AsyncKeyValue for FernetWrapper<S> {
         ttl: Option<Duration>,
         collection: Option<&str>,
     ) -> Result<bool> {
-        let sealed = self
-            .seal(&value, self.plaintext_limit())
-            .map_err(|e| e.in_context(STORE_NAME, collection.unwrap_or(DEFAULT_COLLECTION), key))?;
+        let sealed = self.seal(&value, self.plaintext_limit()).map_err(|e| {
+            e.in_context(
+                STORE_NAME,
+                collection.unwrap_or(self.inner.info().default_collection),
+                key,
+            )
+        })?;
         self.inner.put_if_absent(key, sealed, ttl, collection).await
     }
 
@@ -349,19 +422,15 @@ impl<S: AsyncKeyValue> AsyncKeyValue for FernetWrapper<S> {
             .zip(&values)
             .map(|(key, value)| {
                 self.seal(value, limit).map_err(|e| {
-                    e.in_context(STORE_NAME, collection.unwrap_or(DEFAULT_COLLECTION), key)
+                    e.in_context(
+                        STORE_NAME,
+                        collection.unwrap_or(self.inner.info().default_collection),
+                        key,
+                    )
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         self.inner.put_many(keys, sealed, ttl, collection).await
-    }
-
-    async fn delete(&self, key: &str, collection: Option<&str>) -> Result<bool> {
-        self.inner.delete(key, collection).await
-    }
-
-    async fn delete_many(&self, keys: &[&str], collection: Option<&str>) -> Result<usize> {
-        self.inner.delete_many(keys, collection).await
     }
 
     /// The inner store's capabilities, with `max_entry_bytes` turned into the largest
@@ -372,29 +441,5 @@ impl<S: AsyncKeyValue> AsyncKeyValue for FernetWrapper<S> {
             max_entry_bytes: inner.max_entry_bytes.map(envelope::max_plaintext),
             ..inner
         }
-    }
-
-    async fn keys(&self, collection: Option<&str>, limit: Option<usize>) -> Result<Vec<String>> {
-        self.inner.keys(collection, limit).await
-    }
-
-    async fn collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
-        self.inner.collections(limit).await
-    }
-
-    async fn destroy_collection(&self, collection: &str) -> Result<bool> {
-        self.inner.destroy_collection(collection).await
-    }
-
-    async fn destroy(&self) -> Result<bool> {
-        self.inner.destroy().await
-    }
-
-    async fn cull(&self) -> Result<()> {
-        self.inner.cull().await
-    }
-
-    async fn close(&self) -> Result<()> {
-        self.inner.close().await
     }
 }

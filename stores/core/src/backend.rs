@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use crate::entry::{Entry, JsonObject};
 use crate::error::{Error, ErrorKind, Result};
 use crate::names::{DEFAULT_COLLECTION, validate_collection, validate_key};
-use crate::store::{AsyncKeyValue, Capabilities, WithTtl};
+use crate::store::{AsyncKeyValue, Capabilities, StoreInfo, WithTtl};
 use crate::ttl::expiry_for;
 
 /// The storage side of a store: raw reads and writes of [`Entry`] values.
@@ -370,6 +370,10 @@ impl<B: Backend> AsyncKeyValue for B {
         self.remove_many(call.collection, keys)
             .await
             .map_err(|e| call.fail(e))
+    }
+
+    fn info(&self) -> StoreInfo<'_> {
+        StoreInfo::new(self.name(), self.default_collection())
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -15,7 +15,11 @@
 //!   as Python's `json.dumps` does (separators, `\u` escapes, float `repr`), and a
 //!   [`JsonObject`] keeps its keys in insertion order as a Python `dict` does (serde_json's
 //!   `preserve_order` feature, which backs maps with the `indexmap` crate);
-//! - [`AsyncKeyValueExt`]: typed `get_as` / `put_as` for any serde type.
+//! - [`AsyncKeyValueExt`]: typed `get_as` / `put_as` for any serde type;
+//! - [`Layer`] and [`LayerExt::layer`]: stores built on stores (encryption, prefixes,
+//!   retries, caches …); a wrapper implements only the operations it changes and
+//!   forwards the rest to the store it wraps, learning its name, default collection and
+//!   capabilities ([`AsyncKeyValue::info`], [`AsyncKeyValue::capabilities`]).
 //!
 //! Most programs depend on the `key-value` crate, which re-exports this one and picks
 //! stores with Cargo features. The rules every store follows are checked by the
@@ -37,6 +41,7 @@
 mod backend;
 mod entry;
 mod error;
+mod layer;
 mod names;
 mod pyjson;
 mod store;
@@ -51,18 +56,19 @@ pub use entry::{
     parse_timestamp,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use layer::{Layer, LayerExt};
 pub use names::{
     DEFAULT_COLLECTION, MAX_NAME_BYTES, validate_collection, validate_default_collection,
     validate_key,
 };
 pub use pyjson::{JsonStyle, python_json};
-pub use store::{AsyncKeyValue, Capabilities, Durability, WithTtl};
+pub use store::{AsyncKeyValue, Capabilities, Durability, StoreFuture, StoreInfo, WithTtl};
 pub use ttl::{MAX_EXPIRY_UNIX_SECONDS, expiry_for, remaining, ttl_from_secs_f64};
 pub use typed::{AsyncKeyValueExt, from_object, to_object};
 
 /// The names most programs need: `use key_value_core::prelude::*;`.
 pub mod prelude {
-    pub use crate::{AsyncKeyValue, AsyncKeyValueExt, ErrorKind, JsonObject, Result};
+    pub use crate::{AsyncKeyValue, AsyncKeyValueExt, ErrorKind, JsonObject, LayerExt, Result};
 }
 
 // The README's code blocks, compiled (and run, unless marked `no_run`) by

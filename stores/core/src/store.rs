@@ -1,12 +1,13 @@
 //! The store contract users program against: [`AsyncKeyValue`].
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-
 use crate::entry::JsonObject;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::names::DEFAULT_COLLECTION;
 
 /// A value with its remaining time-to-live (`None`: the entry never expires).
 pub type WithTtl = (JsonObject, Option<Duration>);
@@ -49,6 +50,34 @@ pub struct Capabilities {
     pub put_if_absent: bool,
 }
 
+/// The future of a store operation: boxed, `Send`, borrowing from the call.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// A store's name and default collection, so that a wrapper can learn the store it wraps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreInfo<'a> {
+    /// A short name for messages and traces, such as `"memory"` or `"redis"`.
+    pub name: &'a str,
+    /// The collection used when an operation is given `None`.
+    pub default_collection: &'a str,
+}
+
+impl<'a> StoreInfo<'a> {
+    /// A store's description.
+    pub fn new(name: &'a str, default_collection: &'a str) -> Self {
+        StoreInfo {
+            name,
+            default_collection,
+        }
+    }
+}
+
+/// The error future of an operation neither implemented nor forwarded.
+fn unsupported<'a, T: Send + 'a>(operation: &'static str) -> StoreFuture<'a, T> {
+    Box::pin(std::future::ready(Err(Error::unsupported(operation))))
+}
+
 /// An async key-value store: collections of keys mapped to JSON objects, with optional expiry.
 ///
 /// Every store of the family implements it (through [`Backend`](crate::Backend), which
@@ -71,51 +100,177 @@ pub struct Capabilities {
 /// # Ok(())
 /// # }
 /// ```
-#[async_trait]
+///
+/// # Writing a wrapper
+///
+/// A store built on another (a layer, see [`Layer`](crate::Layer)) returns the store it
+/// wraps from [`inner_store`](AsyncKeyValue::inner_store) and implements only the
+/// operations it changes, with `#[async_trait]`: every other operation, its
+/// [`info`](AsyncKeyValue::info) and its [`capabilities`](AsyncKeyValue::capabilities)
+/// forward to the inner store, returning the inner store's own future (no allocation per
+/// layer). A wrapper that changes what the store offers says so in `capabilities`. A
+/// type with no inner store that implements an operation neither itself nor through
+/// [`Backend`](crate::Backend) gets an [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported)
+/// error from it.
+///
+/// ```
+/// use key_value_core::{async_trait, AsyncKeyValue, JsonObject, Result};
+///
+/// /// Counts reads; everything else passes through unchanged.
+/// struct CountReads<S> { inner: S, reads: std::sync::atomic::AtomicU64 }
+///
+/// #[async_trait]
+/// impl<S: AsyncKeyValue> AsyncKeyValue for CountReads<S> {
+///     fn inner_store(&self) -> Option<&dyn AsyncKeyValue> { Some(&self.inner) }
+///     async fn get(&self, key: &str, collection: Option<&str>) -> Result<Option<JsonObject>> {
+///         self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+///         self.inner.get(key, collection).await
+///     }
+/// }
+/// ```
+#[allow(clippy::type_complexity)]
 pub trait AsyncKeyValue: Send + Sync {
+    /// The store this one wraps, to which every operation it does not implement
+    /// forwards; `None` (the default) for a store of its own.
+    fn inner_store(&self) -> Option<&dyn AsyncKeyValue> {
+        None
+    }
+
+    /// The store's name and default collection: the inner store's for a wrapper.
+    fn info(&self) -> StoreInfo<'_> {
+        match self.inner_store() {
+            Some(inner) => inner.info(),
+            None => StoreInfo::new("store", DEFAULT_COLLECTION),
+        }
+    }
+
+    /// The store's optional operations and limits: the inner store's for a wrapper.
+    fn capabilities(&self) -> Capabilities {
+        self.inner_store()
+            .map(AsyncKeyValue::capabilities)
+            .unwrap_or_default()
+    }
+
     /// The value stored under `key`, or `None` if there is none or it has expired.
-    async fn get(&self, key: &str, collection: Option<&str>) -> Result<Option<JsonObject>>;
+    fn get<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        key: &'life1 str,
+        collection: Option<&'life2 str>,
+    ) -> StoreFuture<'async_trait, Option<JsonObject>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.get(key, collection),
+            None => unsupported("get"),
+        }
+    }
 
     /// One slot per key, in the order given (a key may appear more than once).
-    async fn get_many(
-        &self,
-        keys: &[&str],
-        collection: Option<&str>,
-    ) -> Result<Vec<Option<JsonObject>>>;
+    fn get_many<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        keys: &'life1 [&'life2 str],
+        collection: Option<&'life3 str>,
+    ) -> StoreFuture<'async_trait, Vec<Option<JsonObject>>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.get_many(keys, collection),
+            None => unsupported("get_many"),
+        }
+    }
 
     /// The value and its remaining time-to-live, or `None` if missing or expired.
-    async fn ttl(&self, key: &str, collection: Option<&str>) -> Result<Option<WithTtl>>;
+    fn ttl<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        key: &'life1 str,
+        collection: Option<&'life2 str>,
+    ) -> StoreFuture<'async_trait, Option<WithTtl>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.ttl(key, collection),
+            None => unsupported("ttl"),
+        }
+    }
 
     /// [`AsyncKeyValue::ttl`] for several keys, one slot per key in order.
-    async fn ttl_many(
-        &self,
-        keys: &[&str],
-        collection: Option<&str>,
-    ) -> Result<Vec<Option<WithTtl>>>;
+    fn ttl_many<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        keys: &'life1 [&'life2 str],
+        collection: Option<&'life3 str>,
+    ) -> StoreFuture<'async_trait, Vec<Option<WithTtl>>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.ttl_many(keys, collection),
+            None => unsupported("ttl_many"),
+        }
+    }
 
     /// Stores `value` under `key`, replacing any earlier entry (and its expiry).
     ///
     /// `ttl` of `None` means the entry never expires.
-    async fn put(
-        &self,
-        key: &str,
+    fn put<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        key: &'life1 str,
         value: JsonObject,
         ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<()>;
+        collection: Option<&'life2 str>,
+    ) -> StoreFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.put(key, value, ttl, collection),
+            None => unsupported("put"),
+        }
+    }
 
     /// Stores `values[i]` under `keys[i]`, all with the same `ttl`.
     ///
     /// Mismatched lengths are an [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)
     /// error and nothing is written. Whether a failure can leave some entries written
     /// depends on the store: see [`Capabilities::atomic_put_many`].
-    async fn put_many(
-        &self,
-        keys: &[&str],
+    fn put_many<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        keys: &'life1 [&'life2 str],
         values: Vec<JsonObject>,
         ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<()>;
+        collection: Option<&'life3 str>,
+    ) -> StoreFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.put_many(keys, values, ttl, collection),
+            None => unsupported("put_many"),
+        }
+    }
 
     /// Stores `value` under `key` only if no live entry is there, atomically; returns
     /// whether it stored.
@@ -130,121 +285,342 @@ pub trait AsyncKeyValue: Send + Sync {
     ///
     /// A plain [`put`](AsyncKeyValue::put) is not part of the race: it replaces
     /// whatever is there.
-    async fn put_if_absent(
-        &self,
-        key: &str,
+    fn put_if_absent<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        key: &'life1 str,
         value: JsonObject,
         ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<bool> {
-        let _ = (key, value, ttl, collection);
-        Err(crate::Error::unsupported("put_if_absent"))
+        collection: Option<&'life2 str>,
+    ) -> StoreFuture<'async_trait, bool>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.put_if_absent(key, value, ttl, collection),
+            None => unsupported("put_if_absent"),
+        }
     }
 
     /// Removes `key`; returns whether an entry was there.
-    async fn delete(&self, key: &str, collection: Option<&str>) -> Result<bool>;
+    fn delete<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        key: &'life1 str,
+        collection: Option<&'life2 str>,
+    ) -> StoreFuture<'async_trait, bool>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.delete(key, collection),
+            None => unsupported("delete"),
+        }
+    }
 
     /// Removes several keys; returns how many entries were there.
-    async fn delete_many(&self, keys: &[&str], collection: Option<&str>) -> Result<usize>;
-
-    /// The store's optional operations and limits.
-    fn capabilities(&self) -> Capabilities;
+    fn delete_many<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        keys: &'life1 [&'life2 str],
+        collection: Option<&'life3 str>,
+    ) -> StoreFuture<'async_trait, usize>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.delete_many(keys, collection),
+            None => unsupported("delete_many"),
+        }
+    }
 
     /// Up to `limit` keys of a live entry in the collection (all when `None`), in no set order.
-    async fn keys(&self, collection: Option<&str>, limit: Option<usize>) -> Result<Vec<String>>;
+    fn keys<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        collection: Option<&'life1 str>,
+        limit: Option<usize>,
+    ) -> StoreFuture<'async_trait, Vec<String>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.keys(collection, limit),
+            None => unsupported("keys"),
+        }
+    }
 
     /// Up to `limit` names of collections that hold entries (all when `None`).
-    async fn collections(&self, limit: Option<usize>) -> Result<Vec<String>>;
+    fn collections<'life0, 'async_trait>(
+        &'life0 self,
+        limit: Option<usize>,
+    ) -> StoreFuture<'async_trait, Vec<String>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.collections(limit),
+            None => unsupported("collections"),
+        }
+    }
 
     /// Removes a collection and all its entries; returns whether it held any.
-    async fn destroy_collection(&self, collection: &str) -> Result<bool>;
+    fn destroy_collection<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        collection: &'life1 str,
+    ) -> StoreFuture<'async_trait, bool>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.destroy_collection(collection),
+            None => unsupported("destroy_collection"),
+        }
+    }
 
     /// Removes every entry of every collection; returns whether there were any.
-    async fn destroy(&self) -> Result<bool>;
+    fn destroy<'life0, 'async_trait>(&'life0 self) -> StoreFuture<'async_trait, bool>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.destroy(),
+            None => unsupported("destroy"),
+        }
+    }
 
     /// Removes expired entries now, rather than when they are next read.
-    async fn cull(&self) -> Result<()>;
+    fn cull<'life0, 'async_trait>(&'life0 self) -> StoreFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.cull(),
+            None => unsupported("cull"),
+        }
+    }
 
-    /// Releases the store's resources; later calls may fail.
-    async fn close(&self) -> Result<()>;
+    /// Releases the store's resources; later calls may fail. A wrapper closes the
+    /// store it wraps.
+    fn close<'life0, 'async_trait>(&'life0 self) -> StoreFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.inner_store() {
+            Some(inner) => inner.close(),
+            None => Box::pin(std::future::ready(Ok(()))),
+        }
+    }
 }
 
-/// A shared store is a store, so `Arc<dyn AsyncKeyValue>` can be wrapped and passed around.
-#[async_trait]
+/// A shared store is a store, so `Arc<dyn AsyncKeyValue>` can be wrapped and passed
+/// around: it is the store it holds, every call forwarded.
 impl<S: AsyncKeyValue + ?Sized> AsyncKeyValue for Arc<S> {
-    async fn get(&self, key: &str, collection: Option<&str>) -> Result<Option<JsonObject>> {
-        (**self).get(key, collection).await
+    fn inner_store(&self) -> Option<&dyn AsyncKeyValue> {
+        // Only `info` and `capabilities` rely on this; every operation below forwards
+        // directly, without the indirection.
+        None
     }
-    async fn get_many(
-        &self,
-        keys: &[&str],
-        collection: Option<&str>,
-    ) -> Result<Vec<Option<JsonObject>>> {
-        (**self).get_many(keys, collection).await
-    }
-    async fn ttl(&self, key: &str, collection: Option<&str>) -> Result<Option<WithTtl>> {
-        (**self).ttl(key, collection).await
-    }
-    async fn ttl_many(
-        &self,
-        keys: &[&str],
-        collection: Option<&str>,
-    ) -> Result<Vec<Option<WithTtl>>> {
-        (**self).ttl_many(keys, collection).await
-    }
-    async fn put(
-        &self,
-        key: &str,
-        value: JsonObject,
-        ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<()> {
-        (**self).put(key, value, ttl, collection).await
-    }
-    async fn put_many(
-        &self,
-        keys: &[&str],
-        values: Vec<JsonObject>,
-        ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<()> {
-        (**self).put_many(keys, values, ttl, collection).await
-    }
-    async fn put_if_absent(
-        &self,
-        key: &str,
-        value: JsonObject,
-        ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<bool> {
-        (**self).put_if_absent(key, value, ttl, collection).await
-    }
-    async fn delete(&self, key: &str, collection: Option<&str>) -> Result<bool> {
-        (**self).delete(key, collection).await
-    }
-    async fn delete_many(&self, keys: &[&str], collection: Option<&str>) -> Result<usize> {
-        (**self).delete_many(keys, collection).await
+    fn info(&self) -> StoreInfo<'_> {
+        (**self).info()
     }
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
     }
-    async fn keys(&self, collection: Option<&str>, limit: Option<usize>) -> Result<Vec<String>> {
-        (**self).keys(collection, limit).await
+    fn get<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        key: &'life1 str,
+        collection: Option<&'life2 str>,
+    ) -> StoreFuture<'async_trait, Option<JsonObject>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).get(key, collection)
     }
-    async fn collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
-        (**self).collections(limit).await
+    fn get_many<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        keys: &'life1 [&'life2 str],
+        collection: Option<&'life3 str>,
+    ) -> StoreFuture<'async_trait, Vec<Option<JsonObject>>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).get_many(keys, collection)
     }
-    async fn destroy_collection(&self, collection: &str) -> Result<bool> {
-        (**self).destroy_collection(collection).await
+    fn ttl<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        key: &'life1 str,
+        collection: Option<&'life2 str>,
+    ) -> StoreFuture<'async_trait, Option<WithTtl>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).ttl(key, collection)
     }
-    async fn destroy(&self) -> Result<bool> {
-        (**self).destroy().await
+    fn ttl_many<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        keys: &'life1 [&'life2 str],
+        collection: Option<&'life3 str>,
+    ) -> StoreFuture<'async_trait, Vec<Option<WithTtl>>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).ttl_many(keys, collection)
     }
-    async fn cull(&self) -> Result<()> {
-        (**self).cull().await
+    fn put<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        key: &'life1 str,
+        value: JsonObject,
+        ttl: Option<Duration>,
+        collection: Option<&'life2 str>,
+    ) -> StoreFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).put(key, value, ttl, collection)
     }
-    async fn close(&self) -> Result<()> {
-        (**self).close().await
+    fn put_many<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        keys: &'life1 [&'life2 str],
+        values: Vec<JsonObject>,
+        ttl: Option<Duration>,
+        collection: Option<&'life3 str>,
+    ) -> StoreFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).put_many(keys, values, ttl, collection)
+    }
+    fn put_if_absent<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        key: &'life1 str,
+        value: JsonObject,
+        ttl: Option<Duration>,
+        collection: Option<&'life2 str>,
+    ) -> StoreFuture<'async_trait, bool>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).put_if_absent(key, value, ttl, collection)
+    }
+    fn delete<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        key: &'life1 str,
+        collection: Option<&'life2 str>,
+    ) -> StoreFuture<'async_trait, bool>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).delete(key, collection)
+    }
+    fn delete_many<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        keys: &'life1 [&'life2 str],
+        collection: Option<&'life3 str>,
+    ) -> StoreFuture<'async_trait, usize>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).delete_many(keys, collection)
+    }
+    fn keys<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        collection: Option<&'life1 str>,
+        limit: Option<usize>,
+    ) -> StoreFuture<'async_trait, Vec<String>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).keys(collection, limit)
+    }
+    fn collections<'life0, 'async_trait>(
+        &'life0 self,
+        limit: Option<usize>,
+    ) -> StoreFuture<'async_trait, Vec<String>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).collections(limit)
+    }
+    fn destroy_collection<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        collection: &'life1 str,
+    ) -> StoreFuture<'async_trait, bool>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).destroy_collection(collection)
+    }
+    fn destroy<'life0, 'async_trait>(&'life0 self) -> StoreFuture<'async_trait, bool>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).destroy()
+    }
+    fn cull<'life0, 'async_trait>(&'life0 self) -> StoreFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).cull()
+    }
+    fn close<'life0, 'async_trait>(&'life0 self) -> StoreFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).close()
     }
 }
 
