@@ -10,7 +10,17 @@
 //! | `dynamodb://TABLE` | a DynamoDB table; AWS settings from the environment, or the emulator at `$DYNAMODB_ENDPOINT` | `dynamodb` |
 //!
 //! A leading `~/` in a path is the home directory (shells do not expand it inside
-//! `sqlite:~/x`). Every form parses whatever features are enabled; opening a store whose
+//! `sqlite:~/x`); no other `~` form is expanded, and one is refused rather than taken
+//! as a directory named `~user`.
+//!
+//! A `sqlite:` path is handed to SQLite as a file name, never as a URI, so a path that
+//! looks like one is refused instead of opening something other than the user meant:
+//! `sqlite:file:…` and any `?` (SQLite URI parameters such as `?mode=memory` would
+//! otherwise be part of a file name), `sqlite::memory:` (use `memory:`), and
+//! `sqlite://HOST/…` (a local store has no host). A `sqlite:` path must name a file: it
+//! cannot end with `/`, `.` or `..`. The same holds for `disk:`, except that a directory
+//! may end with `/` (`disk:/var/lib/app/` is `disk:/var/lib/app`). Control characters
+//! are refused in both. Every form parses whatever features are enabled; opening a store whose
 //! feature is off is an [`ErrorKind::Unsupported`] error naming the feature.
 //!
 //! ```
@@ -96,34 +106,124 @@ fn expand_home(path: &str) -> PathBuf {
     }
 }
 
+/// The two stores named by a local path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Local {
+    Sqlite,
+    Disk,
+}
+
+impl Local {
+    fn scheme(self) -> &'static str {
+        match self {
+            Local::Sqlite => "sqlite",
+            Local::Disk => "disk",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Local::Sqlite => "file",
+            Local::Disk => "directory",
+        }
+    }
+
+    fn form(self) -> &'static str {
+        match self {
+            Local::Sqlite => "sqlite:PATH or sqlite:///ABS/PATH",
+            Local::Disk => "disk:DIR or disk:///ABS/DIR",
+        }
+    }
+}
+
+/// The path of a `sqlite:` or `disk:` URI, refusing what would not be read as the user
+/// means it (see the [module docs](self)).
+fn local_path(rest: &str, local: Local) -> Result<PathBuf> {
+    let (scheme, what, form) = (local.scheme(), local.what(), local.form());
+    let shown = rest.escape_debug();
+    // `sqlite:///abs` is the URL spelling of `sqlite:/abs`; `sqlite://host/…` names a
+    // host, which a local store cannot have.
+    let rest = match rest.strip_prefix("//") {
+        Some(abs) if abs.starts_with('/') => abs,
+        Some(_) => {
+            return Err(invalid(format!(
+                "`{scheme}:{shown}` names a host, and a {scheme} store is a local {what}: \
+                 write {form}"
+            )));
+        }
+        None => rest,
+    };
+    if rest.is_empty() {
+        return Err(invalid(format!(
+            "`{scheme}:` names no {what}: write {form}"
+        )));
+    }
+    if rest.contains('\0') {
+        return Err(invalid(format!(
+            "the {what} of `{scheme}:` holds a NUL byte"
+        )));
+    }
+    if rest.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "the {what} `{shown}` of `{scheme}:` holds a control character"
+        )));
+    }
+    if rest.starts_with("file:") || rest.contains('?') {
+        return Err(invalid(format!(
+            "`{scheme}:{shown}` reads like an SQLite URI (`file:`, `?` parameters), and a \
+             {scheme} store takes a plain {what} path, never a URI: write {form}{}",
+            if local == Local::Sqlite {
+                " (for a store that is gone at exit, use memory:)"
+            } else {
+                ""
+            }
+        )));
+    }
+    if local == Local::Sqlite && rest.starts_with(":memory:") {
+        return Err(invalid(format!(
+            "`sqlite:{shown}` would be SQLite's in-memory database; for a store that is \
+             gone at exit use memory:, for a file write {form}"
+        )));
+    }
+    if rest.starts_with('~') && !rest.starts_with("~/") {
+        return Err(invalid(format!(
+            "`{scheme}:{shown}`: only a leading `~/` (your home directory) is expanded; \
+             write {form}"
+        )));
+    }
+    if local == Local::Sqlite && (rest.ends_with('/') || rest.ends_with(std::path::MAIN_SEPARATOR))
+    {
+        return Err(invalid(format!(
+            "`sqlite:{shown}` ends with a separator, so it names a directory, not a file: \
+             write {form}"
+        )));
+    }
+    // A directory may be written with a trailing separator; the store is the directory.
+    let trimmed = rest.trim_end_matches(['/', std::path::MAIN_SEPARATOR]);
+    let path = expand_home(if trimmed.is_empty() { rest } else { trimmed });
+    if !matches!(
+        path.components().next_back(),
+        Some(std::path::Component::Normal(_))
+    ) || path == Path::new("~")
+    {
+        return Err(invalid(format!(
+            "`{scheme}:{shown}` names no {what} of its own (it ends in `.`, `..` or is \
+             the root), so nothing can sit beside it: write {form}"
+        )));
+    }
+    Ok(path)
+}
+
 impl FromStr for StoreUri {
     type Err = Error;
 
     fn from_str(uri: &str) -> Result<Self> {
         let uri = uri.trim();
-        let path = |rest: &str, scheme: &str, what: &str| {
-            // `sqlite:///abs` is the URL spelling of `sqlite:/abs`.
-            let rest = rest
-                .strip_prefix("//")
-                .filter(|r| r.starts_with('/'))
-                .unwrap_or(rest);
-            if rest.is_empty() {
-                Err(invalid(format!(
-                    "`{scheme}:` names no {what}: write {scheme}:PATH"
-                )))
-            } else if rest.contains('\0') {
-                Err(invalid(format!(
-                    "the {what} of `{scheme}:` holds a NUL byte"
-                )))
-            } else {
-                Ok(expand_home(rest))
-            }
-        };
         if let Some(rest) = uri.strip_prefix("sqlite:") {
-            return path(rest, "sqlite", "file").map(StoreUri::Sqlite);
+            return local_path(rest, Local::Sqlite).map(StoreUri::Sqlite);
         }
         if let Some(rest) = uri.strip_prefix("disk:") {
-            return path(rest, "disk", "directory").map(StoreUri::Disk);
+            return local_path(rest, Local::Disk).map(StoreUri::Disk);
         }
         if uri == "memory:" || uri == "memory" {
             return Ok(StoreUri::Memory);
@@ -194,11 +294,22 @@ impl fmt::Display for StoreUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreUri::Memory => f.write_str("memory:"),
-            StoreUri::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
-            StoreUri::Disk(p) => write!(f, "disk:{}", p.display()),
+            StoreUri::Sqlite(p) => write!(f, "sqlite:{}", shown_path(p)),
+            StoreUri::Disk(p) => write!(f, "disk:{}", shown_path(p)),
             StoreUri::Redis(url) => f.write_str(&redacted_url(url)),
             StoreUri::DynamoDb(table) => write!(f, "dynamodb://{table}"),
         }
+    }
+}
+
+/// A path as a `sqlite:` or `disk:` URI writes it: one that begins with `//` gets the
+/// `//` prefix that parsing strips, so that it is not read as a host.
+fn shown_path(path: &Path) -> String {
+    let shown = path.display().to_string();
+    if shown.starts_with("//") {
+        format!("//{shown}")
+    } else {
+        shown
     }
 }
 
@@ -458,6 +569,96 @@ mod tests {
             assert!(text.contains(part), "{bad}: {text}");
             assert!(!text.contains('\n'), "{text}");
         }
+    }
+
+    #[test]
+    fn local_paths_that_look_like_uris_are_refused() {
+        for (bad, part) in [
+            (
+                "sqlite:file:/tmp/t.db?mode=memory",
+                "reads like an SQLite URI",
+            ),
+            ("sqlite:file:t.db", "reads like an SQLite URI"),
+            ("sqlite:file::memory:", "reads like an SQLite URI"),
+            ("sqlite:/tmp/t.db?mode=ro", "never a URI"),
+            ("sqlite:///tmp/t.db?cache=shared", "never a URI"),
+            ("sqlite::memory:", "use memory:"),
+            ("sqlite::memory:x", "in-memory database"),
+            ("sqlite://host/t.db", "names a host"),
+            ("sqlite://t.db", "names a host"),
+            ("sqlite://", "names a host"),
+            ("sqlite:dir/", "names a directory, not a file"),
+            ("sqlite:/", "names a directory, not a file"),
+            ("sqlite:.", "names no file of its own"),
+            ("sqlite:a/..", "names no file of its own"),
+            ("sqlite:~", "only a leading `~/`"),
+            ("sqlite:~bob/t.db", "only a leading `~/`"),
+            ("sqlite:t\n.db", "control character"),
+            ("sqlite:t\0.db", "NUL byte"),
+            ("disk:file:/tmp/d", "reads like an SQLite URI"),
+            ("disk:/tmp/d?x=1", "never a URI"),
+            ("disk://host/d", "names a host"),
+            ("disk:.", "names no directory of its own"),
+            ("disk:..", "names no directory of its own"),
+            ("disk:/", "names no directory of its own"),
+            ("disk:///", "names no directory of its own"),
+            ("disk:~/", "names no directory of its own"),
+            ("disk:~root", "only a leading `~/`"),
+            ("disk:d\re", "control character"),
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
+            let text = err.to_string();
+            assert!(text.contains(part), "{bad}: {text}");
+            assert!(!text.contains('\n') && !text.contains('\r'), "{text}");
+        }
+        // What is not refused stays as written, and shows as written.
+        for (good, path) in [
+            ("sqlite:tokens.db", "tokens.db"),
+            ("sqlite:./file-store.db", "./file-store.db"),
+            ("sqlite:/tmp/a#b.db", "/tmp/a#b.db"),
+            ("sqlite:////tmp/t.db", "//tmp/t.db"),
+        ] {
+            let uri = parse(good).unwrap();
+            assert_eq!(uri, StoreUri::Sqlite(path.into()), "{good}");
+            assert_eq!(parse(&uri.to_string()).unwrap(), uri);
+        }
+        assert_eq!(
+            parse("disk:/var/lib/app/").unwrap(),
+            StoreUri::Disk("/var/lib/app".into())
+        );
+        assert_eq!(
+            parse("disk:///var/lib/app//").unwrap(),
+            StoreUri::Disk("/var/lib/app".into())
+        );
+    }
+
+    /// A URI-looking `sqlite:` path refused at parse creates nothing, and opening a
+    /// `file:` name built directly is a plain file, not SQLite's URI.
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn a_file_name_is_never_read_as_a_sqlite_uri() {
+        let dir = std::env::temp_dir().join(format!("kv-uri-file-{}", std::process::id()));
+        let spec = format!("sqlite:file:{}/t.db?mode=memory", dir.display());
+        assert!(open(&spec).await.is_err());
+        assert!(!dir.exists());
+        assert!(!Path::new("file:").exists());
+        let path = dir.join("file:t.db?mode=memory");
+        let uri = StoreUri::Sqlite(path.clone());
+        let store = uri.open().await.unwrap();
+        store
+            .put("k", crate::JsonObject::new(), None, None)
+            .await
+            .unwrap();
+        drop(store);
+        assert!(path.is_file());
+        let store = uri.open_existing().await.unwrap();
+        assert_eq!(
+            store.get("k", None).await.unwrap(),
+            Some(crate::JsonObject::new())
+        );
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
