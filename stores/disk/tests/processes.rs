@@ -1,6 +1,9 @@
 //! Crash safety and multi-process use of one directory, with real processes: see
 //! `key_value_test_support::processes` (`KEYVALUE_CRASH_ROUNDS` sets the crash rounds).
 
+#![allow(clippy::unwrap_used)] // test code
+
+use key_value_core::AsyncKeyValue;
 use key_value_disk::DiskStore;
 use key_value_test_support::processes::{crash_test, multi_process_test};
 
@@ -34,4 +37,74 @@ fn lease_is_exclusive_across_processes() {
     if std::env::var_os("KEYVALUE_LEASE_RACE_ROLE").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+const KILLED_WRITER: &str = "KEYVALUE_DISK_KILLED_WRITER";
+
+/// Writers killed with SIGKILL in the middle of their writes leave temporary files; the
+/// next open removes every one of them (their writers are gone), not an hour later.
+#[test]
+fn temporary_files_of_killed_writers_are_gone_after_the_next_open() {
+    const TEST: &str = "temporary_files_of_killed_writers_are_gone_after_the_next_open";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    if let Some(dir) = std::env::var_os(KILLED_WRITER) {
+        // The child: four tasks rewrite entries until killed, each write flushed to disk
+        // (PowerLoss), so that a temporary file exists most of the time.
+        runtime.block_on(async {
+            let store = DiskStore::open(dir).await.unwrap();
+            let mut value = key_value_core::JsonObject::new();
+            value.insert("blob".into(), "x".repeat(64 << 10).into());
+            let mut tasks = tokio::task::JoinSet::new();
+            for t in 0..4 {
+                let (store, value) = (store.clone(), value.clone());
+                tasks.spawn(async move {
+                    loop {
+                        store
+                            .put(&format!("k{t}"), value.clone(), None, Some("c"))
+                            .await
+                            .unwrap();
+                    }
+                });
+            }
+            while tasks.join_next().await.is_some() {}
+        });
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let leftovers = |root: &std::path::Path| {
+        std::fs::read_dir(root.join("c"))
+            .map(|items| {
+                items
+                    .flatten()
+                    .filter(|item| item.file_name().to_string_lossy().starts_with(".kv"))
+                    .filter(|item| item.file_name() != ".kv-lock")
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let mut left_by_kills = 0;
+    for round in 0..8u64 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([TEST, "--exact", "--nocapture"])
+            .env(KILLED_WRITER, &root)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500 + 53 * round));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        left_by_kills += leftovers(&root);
+        runtime.block_on(async { drop(DiskStore::open(&root).await.unwrap()) });
+        assert_eq!(leftovers(&root), 0, "round {round}: leftovers after open");
+    }
+    eprintln!("{left_by_kills} leftovers of killed writers found, all removed by the next open");
+    assert!(
+        left_by_kills > 0,
+        "no kill left a temporary file: the test did not test anything"
+    );
 }
