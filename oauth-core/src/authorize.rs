@@ -77,20 +77,16 @@ pub(crate) fn prepare(
     })
 }
 
-/// Sends the user to `url` and returns the authorization response. With
-/// `check_client`, first makes sure the authorization endpoint still knows the client
-/// (see [`check_client_known`]).
+/// Sends the user to `url` and returns the authorization response: the person's
+/// browser (opened, or the URL printed, or the program's own hand-off) and the callback
+/// server, or, headless, a fetch of `url` whose redirect carries the response.
 pub(crate) async fn hand_off(
     mode: &BrowserMode,
     client: &Client,
     url: &Url,
     callback: CallbackServer,
     timeout: Duration,
-    check_client: bool,
 ) -> Result<CallbackParams> {
-    if check_client && !matches!(mode, BrowserMode::FetchRedirect) {
-        check_client_known(client, url).await?;
-    }
     match mode {
         BrowserMode::FetchRedirect => {
             drop(callback);
@@ -116,35 +112,16 @@ pub(crate) async fn hand_off(
     }
 }
 
-/// The authorization endpoint's way of saying it does not know the client: HTTP 400
-/// with no redirect (RFC 6749 §4.1.2.1), whatever the body says (the MCP Python SDK,
-/// for one, calls it `invalid_request`).
+/// The authorization endpoint's way of saying it does not know the client, when the
+/// client reads the answer itself (headless): HTTP 400 with no redirect (RFC 6749
+/// §4.1.2.1), whatever the body says (the MCP Python SDK, for one, calls it
+/// `invalid_request`). Other answers without a redirect are reported as they are; the
+/// check before the browser ([`crate::OAuth`]'s token endpoint check) does not depend
+/// on this status.
 fn unknown_client(status: http::StatusCode, url: &Url) -> Option<Error> {
     (status == http::StatusCode::BAD_REQUEST).then(|| Error::UnknownClient {
         url: display_url(url),
     })
-}
-
-/// Asks the authorization endpoint for `url` once, without following redirects, before
-/// a person is sent there. A server that does not know the client must not redirect
-/// back (RFC 6749 §4.1.2.1): it shows the person an error page, and the login would
-/// only end at the timeout. HTTP 400 is therefore taken as [`Error::UnknownClient`], a
-/// registration the caller redoes once. Anything else (a login page, a redirect, no
-/// answer at all) goes on to the browser.
-async fn check_client_known(client: &Client, url: &Url) -> Result<()> {
-    let status = match client.get(url.clone()).send().await {
-        Ok(response) => response.status(),
-        Err(e) => {
-            // Through Error::http: reqwest's own message would carry the URL and its state.
-            let e = Error::http(url, e);
-            tracing::debug!(error = %e, "could not check the authorization request first");
-            return Ok(());
-        }
-    };
-    match unknown_client(status, url) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
 }
 
 fn print_url(url: &Url) {

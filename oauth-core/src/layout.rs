@@ -68,7 +68,10 @@ pub enum StoredEntry {
     /// The absolute expiry of the access token, in seconds since the Unix epoch
     /// (`mcp-oauth-token-expiry`, suffix `token_expiry`).
     TokenExpiry,
-    /// The client registration, RFC 7591 (`mcp-oauth-client-info`, suffix `client_info`).
+    /// The client registration, RFC 7591 (`mcp-oauth-client-info`, suffix `client_info`),
+    /// with an `issuer` field naming its authorization server and, after a login with it
+    /// failed, `oauth_core_failed_login_at` (seconds since the Unix epoch): the next login
+    /// registers anew.
     ClientInfo,
     /// The authorization server metadata, RFC 8414 (ours: `oauth-core-server-metadata`,
     /// suffix `authorization_server`).

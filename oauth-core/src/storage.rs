@@ -151,9 +151,17 @@ pub(crate) struct ClientInfo {
     pub(crate) token_endpoint_auth_method: Option<String>,
     pub(crate) redirect_uris: Vec<String>,
     pub(crate) issuer: Option<String>,
+    /// A login with this stored registration failed (field [`FAILED_LOGIN_FIELD`]):
+    /// the next authorization registers anew.
+    pub(crate) login_failed: bool,
     /// Every field as the server returned it (secrets included), for storage.
     pub(crate) raw: JsonObject,
 }
+
+/// The field of a stored registration that marks it after a failed login with it: the
+/// time of the failure, in seconds since the Unix epoch. Ours, not RFC 7591's; FastMCP
+/// ignores fields it does not know, and a registration it writes has none.
+pub(crate) const FAILED_LOGIN_FIELD: &str = "oauth_core_failed_login_at";
 
 impl fmt::Debug for ClientInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -188,6 +196,7 @@ impl ClientInfo {
                 .map(str::to_string),
             redirect_uris: str_list(&raw, "redirect_uris").unwrap_or_default(),
             issuer: str_field(&raw, "issuer").map(str::to_string),
+            login_failed: raw.get(FAILED_LOGIN_FIELD).is_some_and(|v| !v.is_null()),
             raw,
         })
     }
@@ -412,6 +421,21 @@ impl Storage {
     }
 
     /// Removes the stored client registration.
+    /// Marks the stored registration with [`FAILED_LOGIN_FIELD`], if it is still the
+    /// one with `client_id` (another process may have stored a new one meanwhile).
+    pub(crate) async fn mark_client_failed(&self, client_id: &str) -> Result<()> {
+        let Some(mut client) = self.load_client().await? else {
+            return Ok(());
+        };
+        if client.client_id != client_id {
+            return Ok(());
+        }
+        client
+            .raw
+            .insert(FAILED_LOGIN_FIELD.into(), json!(now_secs()));
+        self.save_client(&client).await
+    }
+
     pub(crate) async fn clear_client(&self) -> Result<()> {
         self.store
             .delete(&self.key(StoredEntry::ClientInfo), Some(CLIENT_COLLECTION))

@@ -43,7 +43,7 @@ pub(crate) fn oauth_failure(e: oauth_core::Error, url: &Url) -> Failure {
         E::Timeout(after) => Failure::failed(format!(
             "the login did not finish within {}; run `mcp-auth login {url}` again \
              (add --timeout SECONDS for a slower login; if the browser showed an error \
-             from the server, start over with `mcp-auth logout --forget-client {url}`)",
+             from the server, the next login registers this program anew)",
             store::human(after.as_secs())
         )),
         E::UnknownClient { .. } => Failure::failed(format!(

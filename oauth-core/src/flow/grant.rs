@@ -4,7 +4,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
-use super::client::{ReadyClient, is_stale_client};
+use super::client::{ReadyClient, is_stale_client, may_be_forgotten};
 use super::{FlowState, OAuth};
 use crate::authorize;
 use crate::config::GrantMode;
@@ -89,9 +89,17 @@ impl OAuth {
         .await
     }
 
-    /// Authorization code with PKCE; a stale dynamic registration is redone once. A new
-    /// registration is stored only once tokens come of it, so the stored registration
-    /// is always the one the stored tokens were issued to, even after a failed login.
+    /// Authorization code with PKCE. A new registration is stored only once tokens come
+    /// of it, so the stored registration is always the one the stored tokens were issued
+    /// to, even after a failed login.
+    ///
+    /// A stored registration the server may have forgotten (it restarted, say) costs
+    /// the person at most one failed login, whatever the server answers: before the
+    /// browser, the token endpoint is asked whether it still knows the client (see
+    /// [`OAuth::client_forgotten`], no authorization is started); `invalid_client` there,
+    /// or during the exchange, clears the registration and registers once more. A
+    /// login with it that fails anyway (no callback in time, an error at the callback,
+    /// a refused exchange) marks it, and the next authorization registers anew.
     async fn authorization_code(
         &self,
         discovered: &Discovered,
@@ -101,13 +109,17 @@ impl OAuth {
         loop {
             let ready = self.ready_client(&discovered.server, scope).await?;
             let (dynamic, reused) = (ready.dynamic, ready.reused);
+            if reused && !redone && self.client_forgotten(&discovered.server, &ready.info).await {
+                tracing::info!("the server no longer knows the stored client; registering again");
+                self.inner.storage.clear_client().await?;
+                redone = true;
+                continue;
+            }
+            let client_id = ready.info.client_id.clone();
             let new_registration = (dynamic && !reused).then(|| ready.info.clone());
-            let span = tracing::info_span!("oauth.authorize", client_id = %ready.info.client_id);
-            // Only a stored registration may be stale, and only one we can redo is
-            // worth checking before the browser.
-            let check_client = reused && !redone;
+            let span = tracing::info_span!("oauth.authorize", client_id = %client_id);
             match self
-                .authorize_once(discovered, ready, scope, check_client)
+                .authorize_once(discovered, ready, scope)
                 .instrument(span)
                 .await
             {
@@ -124,7 +136,17 @@ impl OAuth {
                     }
                     return Ok(tokens);
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    if reused && may_be_forgotten(&e) {
+                        tracing::info!(
+                            "the login with the stored client failed; the next one registers anew"
+                        );
+                        if let Err(mark) = self.mark_failed_login(&client_id).await {
+                            tracing::warn!(error = %mark, "could not mark the stored client");
+                        }
+                    }
+                    return Err(e);
+                }
             }
         }
     }
@@ -134,7 +156,6 @@ impl OAuth {
         discovered: &Discovered,
         ready: ReadyClient,
         scope: Option<&str>,
-        check_client: bool,
     ) -> Result<Tokens> {
         let cfg = &self.inner.config;
         let server = &discovered.server;
@@ -153,7 +174,6 @@ impl OAuth {
             &prepared.url,
             ready.callback,
             cfg.callback_timeout,
-            check_client,
         )
         .await?;
         let code = authorize::validate(&params, &prepared.state, server)?;

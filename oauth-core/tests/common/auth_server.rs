@@ -95,6 +95,12 @@ pub struct Faults {
     pub required_scope: Option<String>,
     /// A canned answer of the token endpoint: status and JSON body (any length).
     pub token_error: Option<(StatusCode, String)>,
+    /// How /authorize answers a client it does not know (status, content type, body);
+    /// default 400 with an HTML page.
+    pub unknown_client_authorize: Option<(StatusCode, &'static str, &'static str)>,
+    /// How the token endpoint answers a client it does not know (status, JSON body);
+    /// default 401 `invalid_client`.
+    pub unknown_client_token: Option<(StatusCode, &'static str)>,
 }
 
 /// What reached the server.
@@ -108,6 +114,12 @@ pub struct Seen {
     pub registration_bodies: Vec<Value>,
     /// The `grant_type` of every token request.
     pub token_grants: Vec<String>,
+    /// The `grant_type` and `client_id` of every token request, and whether the server
+    /// knew the client.
+    pub token_requests: Vec<(String, String, bool)>,
+    /// The `client_id` of every authorization request for a client the server did not
+    /// know (an authorization started that can never finish).
+    pub authorize_unknown: Vec<String>,
     /// MCP requests without a valid token.
     pub mcp_unauthenticated: usize,
     /// The status of every MCP answer.
@@ -344,8 +356,13 @@ pub async fn authorize(
     let client_id = q.get("client_id").cloned().unwrap_or_default();
     let known = s.state.lock().unwrap().clients.contains(&client_id);
     if !known {
+        let mut st = s.state.lock().unwrap();
+        st.seen.authorize_unknown.push(client_id.clone());
+        if let Some((status, content_type, body)) = st.faults.unknown_client_authorize {
+            return (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+        }
         // As real servers do: an error for the person, no redirect.
-        if s.state.lock().unwrap().unknown_client_json {
+        if st.unknown_client_json {
             return (
                 StatusCode::BAD_REQUEST,
                 Json(json!({
@@ -428,12 +445,20 @@ pub async fn token(State(s): State<Server>, Form(form): Form<HashMap<String, Str
         }
     }
     let client_id = form.get("client_id").cloned().unwrap_or_default();
-    if !s.state.lock().unwrap().clients.contains(&client_id) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": "invalid_client"})),
-        )
-            .into_response();
+    {
+        let mut st = s.state.lock().unwrap();
+        let known = st.clients.contains(&client_id);
+        let grant = form.get("grant_type").cloned().unwrap_or_default();
+        st.seen
+            .token_requests
+            .push((grant, client_id.clone(), known));
+        if !known {
+            let (status, body) = st
+                .faults
+                .unknown_client_token
+                .unwrap_or((StatusCode::UNAUTHORIZED, r#"{"error": "invalid_client"}"#));
+            return (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        }
     }
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
