@@ -23,12 +23,27 @@ pub fn default_store() -> Result<StoreUri, String> {
 }
 
 /// Where a store's encryption key file goes: next to a file or directory store
-/// (`PATH.key`), in the data folder for a server store, none for memory.
+/// (`PATH.key` in the same directory, so it needs no directory the store does not), in
+/// the data folder for a server store, none for memory.
+///
+/// A store path with no name of its own (`.`, `..`, `/`) has no place beside it: that is
+/// an error asking for `--key-file` (`StoreUri` refuses such paths when it parses them;
+/// this guards one built in code). A trailing `/` is ignored: `disk:/d/` keys in
+/// `/d.key`, never inside the store's directory.
 pub fn key_file(store: &StoreUri) -> Result<Option<PathBuf>, String> {
     if let Some(path) = store.path() {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".key");
-        return Ok(Some(PathBuf::from(name)));
+        let name = match path.components().next_back() {
+            Some(std::path::Component::Normal(name)) => name,
+            _ => {
+                return Err(format!(
+                    "the store {store} names no file or directory of its own, so its key \
+                     file has no place beside it; pass --key-file"
+                ));
+            }
+        };
+        let mut key = name.to_owned();
+        key.push(".key");
+        return Ok(Some(path.with_file_name(key)));
     }
     if store.is_persistent() {
         return Ok(Some(app_dir()?.join("server-store.key")));
@@ -49,6 +64,7 @@ pub fn create_private_dir(dir: &Path) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -56,5 +72,19 @@ mod tests {
         let spec = StoreUri::Sqlite("/x/tokens.sqlite".into());
         assert_eq!(key_file(&spec), Ok(Some("/x/tokens.sqlite.key".into())));
         assert_eq!(key_file(&StoreUri::Memory), Ok(None));
+        let spec = StoreUri::Sqlite("tokens.sqlite".into());
+        assert_eq!(key_file(&spec), Ok(Some("tokens.sqlite.key".into())));
+        let spec = StoreUri::Disk("/x/store/".into());
+        assert_eq!(key_file(&spec), Ok(Some("/x/store.key".into())));
+        // A path SQLite would read as a URI is a plain name: the key sits beside it.
+        let spec = StoreUri::Sqlite("/x/file:t.db?mode=memory".into());
+        assert_eq!(
+            key_file(&spec),
+            Ok(Some("/x/file:t.db?mode=memory.key".into()))
+        );
+        for odd in [".", "..", "/", "a/.."] {
+            let err = key_file(&StoreUri::Disk(odd.into())).unwrap_err();
+            assert!(err.contains("pass --key-file"), "{odd}: {err}");
+        }
     }
 }

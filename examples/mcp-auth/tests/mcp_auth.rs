@@ -690,3 +690,47 @@ fn a_key_file_that_is_no_regular_file_is_refused_at_once() {
         assert!(err.contains("is not a regular file"), "{err}");
     }
 }
+
+#[test]
+fn store_paths_that_read_as_sqlite_uris_are_refused_and_create_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let abs = target.path().join("t.sqlite");
+    let abs = abs.display();
+    let url = "http://127.0.0.1:9/mcp";
+    for store in [
+        format!("sqlite:file:{abs}?mode=memory"),
+        format!("sqlite:file:{abs}"),
+        "sqlite:file:t.sqlite?mode=memory".to_owned(),
+        format!("sqlite:{abs}?mode=ro"),
+        "sqlite::memory:".to_owned(),
+        "sqlite://host/t.sqlite".to_owned(),
+        format!("disk:file:{abs}"),
+        "disk:.".to_owned(),
+    ] {
+        for command in [
+            &["token", url][..],
+            &["login", url, "--no-browser"],
+            &["status"],
+        ] {
+            let out = run(mcp_auth(home.path())
+                .current_dir(cwd.path())
+                .args(["--store", &store])
+                .args(command));
+            let err = assert_one_line_failure(&out, 2);
+            assert!(out.stdout.is_empty(), "{store}: {}", text(&out.stdout));
+            assert!(
+                err.contains("never a URI")
+                    || err.contains("use memory:")
+                    || err.contains("names a host")
+                    || err.contains("of its own"),
+                "{store}: {err}"
+            );
+            let left: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
+            assert!(left.is_empty(), "{store} {command:?} left {left:?}");
+            assert_eq!(std::fs::read_dir(target.path()).unwrap().count(), 0);
+            assert!(!home.path().join("data").exists(), "{store}");
+        }
+    }
+}
