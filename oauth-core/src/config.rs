@@ -207,7 +207,9 @@ impl OAuthBuilder {
 
     /// Where tokens, the client registration and server metadata are kept: any store
     /// of the family, e.g. an encrypted disk store. Default: in memory (lost on exit,
-    /// with a logged warning). `Arc<dyn AsyncKeyValue>` is accepted too.
+    /// with a logged warning) with the `memory` feature, which is on by default;
+    /// without it, [`build`](OAuthBuilder::build) fails with [`Error::Config`] unless a
+    /// store is given here. `Arc<dyn AsyncKeyValue>` is accepted too.
     pub fn token_storage(mut self, store: impl AsyncKeyValue + 'static) -> Self {
         self.storage = Some(Arc::new(store));
         self
@@ -326,12 +328,7 @@ impl OAuthBuilder {
         }
         let storage = match self.storage {
             Some(store) => store,
-            None => {
-                tracing::warn!(
-                    "no token storage configured: OAuth tokens are kept in memory and lost on exit"
-                );
-                Arc::new(key_value_memory::MemoryStore::new()) as Arc<dyn AsyncKeyValue>
-            }
+            None => default_storage()?,
         };
         let server_key = crate::layout::server_key(&server_url);
         let config = Config {
@@ -367,4 +364,41 @@ fn default_client_name() -> String {
         })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "oauth-core client".into())
+}
+
+/// The store used when none is configured: in memory, with a warning, under the
+/// `memory` feature (on by default).
+#[cfg(feature = "memory")]
+fn default_storage() -> Result<Arc<dyn AsyncKeyValue>> {
+    tracing::warn!("no token storage configured: OAuth tokens are kept in memory and lost on exit");
+    Ok(Arc::new(key_value_memory::MemoryStore::new()))
+}
+
+/// Without the `memory` feature there is no store to fall back on.
+#[cfg(not(feature = "memory"))]
+fn default_storage() -> Result<Arc<dyn AsyncKeyValue>> {
+    Err(Error::Config(
+        "no token storage configured: give one with `token_storage(...)`, or enable \
+         oauth-core's `memory` feature to keep tokens in memory (lost on exit)"
+            .into(),
+    ))
+}
+
+#[cfg(test)]
+mod default_storage_tests {
+    use super::*;
+
+    #[test]
+    fn without_storage_the_memory_feature_decides() {
+        let built = OAuthBuilder::new("https://mcp.example.com/mcp").build();
+        if cfg!(feature = "memory") {
+            assert!(built.is_ok());
+        } else {
+            let err = built.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                err.contains("no token storage configured") && err.contains("memory"),
+                "{err}"
+            );
+        }
+    }
 }

@@ -59,6 +59,18 @@
 //!
 //! Tokens, secrets and authorization codes are [`secrecy`] values: they never appear
 //! in `Debug` output or logs.
+//!
+//! # Features
+//!
+//! - `memory` (default): `key-value-memory`'s `MemoryStore`
+//!   is the token storage when none is configured (tokens lost on exit, with a logged
+//!   warning). Without it oauth-core depends on no store crate, only on the store
+//!   contract (`key-value-core`), and [`OAuthBuilder::build`] returns
+//!   [`Error::Config`] when no [`token_storage`](OAuthBuilder::token_storage) is given:
+//!
+//! ```toml
+//! oauth-core = { version = "0.1", default-features = false }
+//! ```
 
 // The README's code blocks are compiled as doctests.
 #[cfg(doctest)]
