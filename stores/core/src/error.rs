@@ -41,6 +41,13 @@ pub enum ErrorKind {
     Decryption,
     /// The store does not offer this optional operation (see `Capabilities`).
     Unsupported,
+    /// The operation did not finish within its time limit (a timeout layer gave up on
+    /// it; it may still have taken effect); worth retrying.
+    Timeout,
+    /// A layer refused the call without trying it, to protect the store or the backend:
+    /// an open circuit breaker, a full bulkhead, a spent rate limit. Not retryable by
+    /// default: retrying at once would be refused again.
+    Unavailable,
 }
 
 impl ErrorKind {
@@ -60,6 +67,8 @@ impl ErrorKind {
             ErrorKind::Encryption => "encryption failed",
             ErrorKind::Decryption => "decryption failed",
             ErrorKind::Unsupported => "unsupported operation",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Unavailable => "unavailable",
         }
     }
 }
@@ -133,7 +142,7 @@ impl Error {
     }
 
     /// Overrides whether the error is worth retrying (by default only
-    /// [`ErrorKind::Connection`] is).
+    /// [`ErrorKind::Connection`] and [`ErrorKind::Timeout`] are).
     pub fn with_retryable(mut self, retryable: bool) -> Self {
         self.retryable = Some(retryable);
         self
@@ -197,8 +206,10 @@ impl Error {
 
     /// Whether the same call may succeed if tried again later.
     pub fn is_retryable(&self) -> bool {
-        self.retryable
-            .unwrap_or(matches!(self.kind, ErrorKind::Connection))
+        self.retryable.unwrap_or(matches!(
+            self.kind,
+            ErrorKind::Connection | ErrorKind::Timeout
+        ))
     }
 }
 
@@ -302,8 +313,10 @@ mod tests {
     }
 
     #[test]
-    fn only_connection_errors_are_retryable_by_default() {
+    fn only_connection_errors_and_timeouts_are_retryable_by_default() {
         assert!(Error::new(ErrorKind::Connection, "x").is_retryable());
+        assert!(Error::new(ErrorKind::Timeout, "x").is_retryable());
+        assert!(!Error::new(ErrorKind::Unavailable, "x").is_retryable());
         assert!(!Error::new(ErrorKind::Backend, "x").is_retryable());
         assert!(
             Error::new(ErrorKind::Backend, "throttled")
