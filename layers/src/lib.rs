@@ -30,6 +30,17 @@ pub mod versioning;
 pub mod read_only;
 #[cfg(feature = "ttl-clamp")]
 pub mod ttl_clamp;
+#[cfg(any(
+    feature = "retry",
+    feature = "timeout",
+    feature = "circuit-breaker",
+    feature = "bulkhead",
+    feature = "rate-limit",
+    feature = "logging"
+))]
+#[macro_use]
+mod around;
+
 #[cfg(feature = "retry")]
 pub mod retry;
 #[cfg(feature = "timeout")]
