@@ -1,7 +1,7 @@
 //! Where `mcp-auth` keeps things by default: its folder in the platform's data directory
 //! (found by the `dirs` crate: `$XDG_DATA_HOME` or `~/.local/share` on Linux,
-//! `~/Library/Application Support` on macOS, `%APPDATA%` on Windows), and the key file
-//! of each store.
+//! `~/Library/Application Support` on macOS, `%APPDATA%` on Windows), the key file
+//! of each store, and FastMCP's home (for `--store fastmcp`).
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +49,41 @@ pub fn key_file(store: &StoreUri) -> Result<Option<PathBuf>, String> {
         return Ok(Some(app_dir()?.join("server-store.key")));
     }
     Ok(None)
+}
+
+/// The environment variable that moves FastMCP's home (FastMCP's `settings.home`).
+pub const FASTMCP_HOME_ENV: &str = "FASTMCP_HOME";
+
+/// FastMCP's home folder, where its command-line client keeps its token cache
+/// (`<home>/cli-oauth/…`): `$FASTMCP_HOME` as given (a relative path is relative to the
+/// current directory, as in FastMCP), else the folder `fastmcp` in the platform's local
+/// data directory, the one FastMCP 4 finds with platformdirs'
+/// `user_data_dir("fastmcp", appauthor=False)`: `$XDG_DATA_HOME/fastmcp` or
+/// `~/.local/share/fastmcp` on Linux, `~/Library/Application Support/fastmcp` on macOS,
+/// `%LOCALAPPDATA%\fastmcp` on Windows.
+///
+/// Where the two differ: a relative `$XDG_DATA_HOME`, which platformdirs takes as it is
+/// and the `dirs` crate ignores (set `$FASTMCP_HOME` then), and an empty
+/// `$FASTMCP_HOME`, which FastMCP reads as the current directory and this refuses.
+pub fn fastmcp_home() -> Result<PathBuf, String> {
+    match std::env::var_os(FASTMCP_HOME_ENV) {
+        Some(home) if home.is_empty() => Err(format!(
+            "${FASTMCP_HOME_ENV} is set but empty; unset it or give FastMCP's home folder"
+        )),
+        Some(home) => Ok(PathBuf::from(home)),
+        None => dirs::data_local_dir()
+            .map(|d| d.join("fastmcp"))
+            .ok_or_else(|| {
+                format!("cannot find your data directory (is HOME set?); set ${FASTMCP_HOME_ENV}")
+            }),
+    }
+}
+
+/// The directory of FastMCP's command-line token cache for the key whose fingerprint is
+/// `fingerprint` (the first 12 hex digits of the SHA-256 of the key's text):
+/// `<FastMCP home>/cli-oauth/<fingerprint>`.
+pub fn fastmcp_cache_dir(fingerprint: &str) -> Result<PathBuf, String> {
+    Ok(fastmcp_home()?.join("cli-oauth").join(fingerprint))
 }
 
 /// Creates a directory (and its parents) readable by its owner only.

@@ -1,5 +1,10 @@
 //! Opening the token store from the command line options, and reading what it holds
 //! about a server (in oauth-core's layout).
+//!
+//! `--store fastmcp` opens FastMCP's command-line token cache (see [`open_fastmcp`]):
+//! the directory FastMCP 4's `fastmcp` command keeps OAuth tokens in when
+//! `$FASTMCP_OAUTH_ENCRYPTION_KEY` is set, a disk store in py-key-value's `FileTreeStore`
+//! layout under Fernet, so that a login with either program serves the other.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,8 +14,10 @@ use oauth_core::layout::{StoredEntry, TokenCache};
 use url::Url;
 
 use key_value::StoreUri;
+use key_value::fernet::FernetKey;
+use key_value::fernet::zeroize::Zeroizing;
 
-use crate::encryption::{self, KeySource};
+use crate::encryption::{self, KeySource, KeyText};
 use crate::paths;
 use crate::{Failure, Outcome};
 
@@ -34,19 +41,171 @@ pub(crate) struct Opened {
     pub(crate) store: Arc<dyn AsyncKeyValue>,
     /// The store underneath (to show what is at rest).
     pub(crate) raw: Arc<dyn AsyncKeyValue>,
+    /// The store as a URI (for `--store fastmcp`, the `disk:` store of the cache).
     pub(crate) spec: StoreUri,
-    /// Where the key came from; `None` when not encrypted.
+    /// Where the key came from; `None` when not encrypted. For `--store fastmcp` with
+    /// `$FASTMCP_OAUTH_ENCRYPTION_KEY`, [`KeySource::Environment`]; `fastmcp` tells which.
     pub(crate) key: Option<KeySource>,
+    /// Set for `--store fastmcp`: where its key came from.
+    pub(crate) fastmcp: Option<FastMcpKey>,
 }
 
 impl Opened {
-    /// `sqlite:/x/tokens.sqlite (encrypted with Fernet, key in /x/tokens.sqlite.key)`.
+    /// `sqlite:/x/tokens.sqlite (encrypted with Fernet, key in /x/tokens.sqlite.key)`, or
+    /// `FastMCP's CLI token cache disk:/h/fastmcp/cli-oauth/1a2b3c4d5e6f (encrypted with
+    /// Fernet, key from $FASTMCP_OAUTH_ENCRYPTION_KEY)`.
     pub(crate) fn describe(&self) -> String {
-        match &self.key {
-            Some(key) => format!("{} (encrypted with Fernet, {key})", self.spec),
-            None => format!("{} (not encrypted)", self.spec),
+        match (&self.fastmcp, &self.key) {
+            (Some(origin), _) => format!(
+                "FastMCP's CLI token cache {} (encrypted with Fernet, {origin})",
+                self.spec
+            ),
+            (None, Some(key)) => format!("{} (encrypted with Fernet, {key})", self.spec),
+            (None, None) => format!("{} (not encrypted)", self.spec),
         }
     }
+}
+
+/// The `--store` value that names FastMCP's command-line token cache (`fastmcp:` is
+/// accepted too).
+pub(crate) const FASTMCP_STORE: &str = "fastmcp";
+
+/// The environment variable FastMCP's command-line client takes its Fernet key from.
+pub(crate) const FASTMCP_KEY_ENV: &str = "FASTMCP_OAUTH_ENCRYPTION_KEY";
+
+/// Where the key of `--store fastmcp` came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FastMcpKey {
+    /// `$FASTMCP_OAUTH_ENCRYPTION_KEY`, as FastMCP reads it.
+    FastMcpEnvironment,
+    /// `$MCP_AUTH_KEY`.
+    Environment,
+    /// `--key-file`.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for FastMcpKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FastMcpKey::FastMcpEnvironment => write!(f, "key from ${FASTMCP_KEY_ENV}"),
+            FastMcpKey::Environment => write!(f, "key from ${}", encryption::KEY_ENV),
+            FastMcpKey::File(path) => write!(f, "key in {}", path.display()),
+        }
+    }
+}
+
+/// Whether a `--store` value names FastMCP's cache.
+fn is_fastmcp(spec: Option<&str>) -> bool {
+    spec.map(str::trim)
+        .is_some_and(|spec| spec.strip_suffix(':').unwrap_or(spec) == FASTMCP_STORE)
+}
+
+/// The first 12 hex digits of the SHA-256 of `key_bytes`: the name FastMCP gives the
+/// cache directory of a key (`hashlib.sha256(key).hexdigest()[:12]`, `key` being the
+/// variable's text as UTF-8, untrimmed).
+pub(crate) fn fastmcp_fingerprint(key_bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key_bytes);
+    digest
+        .iter()
+        .take(6)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The key of `--store fastmcp`, its fingerprint and where it came from.
+///
+/// Precedence: `$FASTMCP_OAUTH_ENCRYPTION_KEY` (when set and not empty: what FastMCP
+/// itself uses, so both programs pick the same directory), else `$MCP_AUTH_KEY`, else
+/// `--key-file` (which must exist: a key made here would name a directory FastMCP never
+/// reads). No key is a usage error: FastMCP keeps no cache without one.
+fn fastmcp_key(options: &Options) -> Outcome<(KeyText, String, FastMcpKey)> {
+    if let Some(raw) = std::env::var_os(FASTMCP_KEY_ENV).filter(|raw| !raw.is_empty()) {
+        let raw = Zeroizing::new(
+            raw.into_string()
+                .map_err(|_| Failure::usage(format!("${FASTMCP_KEY_ENV} is not valid UTF-8")))?,
+        );
+        // FastMCP names the directory after the variable's bytes as they are, and its
+        // Fernet ignores surrounding whitespace when decoding the key.
+        let fingerprint = fastmcp_fingerprint(raw.as_bytes());
+        let text = Zeroizing::new(raw.trim().to_owned());
+        if FernetKey::from_base64(&text).is_err() {
+            return Err(Failure::usage(format!(
+                "${FASTMCP_KEY_ENV} is not a Fernet key (32 bytes in URL-safe base64, 44 \
+                 characters)"
+            )));
+        }
+        return Ok((text, fingerprint, FastMcpKey::FastMcpEnvironment));
+    }
+    if std::env::var_os(encryption::KEY_ENV).is_some() {
+        let (text, _) = encryption::load_key(None, false).map_err(Failure::failed)?;
+        let fingerprint = fastmcp_fingerprint(text.as_bytes());
+        return Ok((text, fingerprint, FastMcpKey::Environment));
+    }
+    let Some(path) = &options.key_file else {
+        return Err(Failure::usage(format!(
+            "--store fastmcp needs FastMCP's key: set ${FASTMCP_KEY_ENV} (the key the \
+             `fastmcp` command uses), or ${} or --key-file",
+            encryption::KEY_ENV
+        )));
+    };
+    match encryption::load_key(Some(path), false).map_err(Failure::failed)? {
+        (text, KeySource::File(_)) => {
+            let fingerprint = fastmcp_fingerprint(text.as_bytes());
+            Ok((text, fingerprint, FastMcpKey::File(path.clone())))
+        }
+        _ => Err(Failure::usage(format!(
+            "the key file {} does not exist; --store fastmcp needs the key FastMCP uses \
+             (${FASTMCP_KEY_ENV})",
+            path.display()
+        ))),
+    }
+}
+
+/// Opens FastMCP's command-line token cache: the directory
+/// `<FastMCP home>/cli-oauth/<fingerprint of the key>` (see
+/// [`paths::fastmcp_home`] and [`fastmcp_fingerprint`]) as a disk store, which has
+/// py-key-value's `FileTreeStore` layout with the `FileTreeV1` sanitization strategies,
+/// sealed with Fernet under the key (py-key-value's `FernetEncryptionWrapper`), as
+/// FastMCP 4's `fastmcp` command opens it. FastMCP reads an entry that does not decrypt
+/// as missing (`raise_on_decryption_error=False`); here it is an error that says so,
+/// since the directory is named after the key and such an entry is damage, not another
+/// key's data.
+///
+/// Always encrypted (`--no-encryption` is a usage error). With [`Access::Existing`] a
+/// missing directory is a [`Failure::needs_login`] and nothing is created.
+async fn open_fastmcp(options: &Options, access: Access) -> Outcome<Opened> {
+    if !options.encrypt {
+        return Err(Failure::usage(
+            "--store fastmcp is always encrypted (FastMCP seals its token cache with \
+             Fernet); drop --no-encryption",
+        ));
+    }
+    let (key, fingerprint, origin) = fastmcp_key(options)?;
+    let dir = paths::fastmcp_cache_dir(&fingerprint).map_err(Failure::usage)?;
+    let spec = StoreUri::Disk(dir);
+    if access == Access::Existing && !spec.exists().await.map_err(|e| open_failure(&spec, e))? {
+        return Err(Failure::needs_login(format!(
+            "FastMCP's CLI token cache for this key ({spec}) does not exist yet"
+        )));
+    }
+    let opened = match access {
+        Access::Create => spec.open().await,
+        Access::Existing => spec.open_existing().await,
+    };
+    let raw: Arc<dyn AsyncKeyValue> = Arc::from(opened.map_err(|e| open_failure(&spec, e))?);
+    let store = encryption::encrypt(raw.clone(), &key).map_err(Failure::failed)?;
+    let source = match &origin {
+        FastMcpKey::File(path) => KeySource::File(path.clone()),
+        FastMcpKey::FastMcpEnvironment | FastMcpKey::Environment => KeySource::Environment,
+    };
+    Ok(Opened {
+        store,
+        raw,
+        spec,
+        key: Some(source),
+        fastmcp: Some(origin),
+    })
 }
 
 /// What to do when the key file is missing but the store holds encrypted entries.
@@ -76,9 +235,12 @@ pub(crate) async fn open(options: &Options) -> Outcome<Opened> {
 /// The store named by the options, parsed (the default when none is given).
 pub(crate) fn store_uri(options: &Options) -> Outcome<StoreUri> {
     match &options.spec {
-        Some(text) => text
-            .parse::<StoreUri>()
-            .map_err(|e| Failure::usage(format!("bad --store: {}", e.message()))),
+        Some(text) => text.parse::<StoreUri>().map_err(|e| {
+            Failure::usage(format!(
+                "bad --store: {} (or {FASTMCP_STORE}: FastMCP's CLI token cache)",
+                e.message()
+            ))
+        }),
         None => paths::default_store().map_err(Failure::failed),
     }
 }
@@ -128,6 +290,9 @@ pub(crate) async fn open_with(
     access: Access,
     lost_key: LostKey,
 ) -> Outcome<Opened> {
+    if is_fastmcp(options.spec.as_deref()) {
+        return open_fastmcp(options, access).await;
+    }
     let spec = store_uri(options)?;
     // The store first: a store this build or machine cannot serve fails before a key
     // file is made for it.
@@ -185,6 +350,7 @@ pub(crate) async fn open_with(
         raw,
         spec,
         key,
+        fastmcp: None,
     })
 }
 
@@ -314,6 +480,28 @@ mod tests {
         assert_eq!(human(3599), "60 min");
         assert_eq!(human(3 * 3600 + 300), "3 h 5 min");
         assert_eq!(human(3 * 86_400), "3 days");
+    }
+
+    #[test]
+    fn fastmcp_names_its_cache_after_the_untrimmed_key() {
+        // hashlib.sha256(key).hexdigest()[:12], computed with Python.
+        let key = "x3wFmcCeQ9ZkS0XbZx2F4tUIKr9dMqLjHkW0NQkHcUs=";
+        assert_eq!(fastmcp_fingerprint(key.as_bytes()), "357c9f9292c1");
+        assert_eq!(
+            fastmcp_fingerprint(format!("{key}\n").as_bytes()),
+            "a8919f2cdb0b"
+        );
+    }
+
+    #[test]
+    fn the_fastmcp_store_form() {
+        for spec in ["fastmcp", "fastmcp:", " fastmcp "] {
+            assert!(is_fastmcp(Some(spec)), "{spec}");
+        }
+        for spec in ["fastmcp:x", "disk:fastmcp", "FastMCP", ""] {
+            assert!(!is_fastmcp(Some(spec)), "{spec}");
+        }
+        assert!(!is_fastmcp(None));
     }
 
     #[test]
