@@ -185,6 +185,7 @@ impl Backend for Reference {
             max_entry_bytes: Some(4 << 20),
             max_entries_per_collection: self.bound,
             put_if_absent: true,
+            ..Capabilities::default()
         }
     }
 

@@ -48,6 +48,12 @@ pub struct Capabilities {
     /// concurrent callers (tasks, and OS processes or machines when the store is shared
     /// by them) exactly one succeeds while the entry is live.
     pub put_if_absent: bool,
+    /// Every write (`put`, `put_many`, `put_if_absent`, `delete`, `delete_many`,
+    /// `destroy_collection`, `destroy`, `cull`) is refused with an
+    /// [`ErrorKind::ReadOnly`](crate::ErrorKind::ReadOnly) error (or ignored, for a
+    /// store told to ignore writes): py-key-value's `ReadOnlyWrapper`. `false` for
+    /// every store that takes writes.
+    pub read_only: bool,
 }
 
 /// The future of a store operation: boxed, `Send`, borrowing from the call.

@@ -258,6 +258,7 @@ impl Backend for DiskStore {
             max_entry_bytes: Some(self.layout.max_entry_bytes),
             max_entries_per_collection: None,
             put_if_absent: true,
+            ..Capabilities::default()
         }
     }
 

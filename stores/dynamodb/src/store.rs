@@ -456,6 +456,7 @@ impl Backend for DynamoDbStore {
             max_entries_per_collection: None,
             // A conditional PutItem.
             put_if_absent: true,
+            ..Capabilities::default()
         }
     }
 

@@ -261,6 +261,7 @@ impl Backend for MemoryStore {
             max_entry_bytes: None,
             max_entries_per_collection: self.max_entries.map(NonZeroUsize::get),
             put_if_absent: true,
+            ..Capabilities::default()
         }
     }
 

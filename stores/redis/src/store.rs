@@ -522,6 +522,7 @@ impl Backend for RedisStore {
             max_entries_per_collection: None,
             // SET NX, on one key: a cluster too.
             put_if_absent: true,
+            ..Capabilities::default()
         }
     }
 

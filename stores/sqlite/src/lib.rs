@@ -707,6 +707,7 @@ impl Backend for SqliteStore {
             max_entry_bytes: None,
             max_entries_per_collection: None,
             put_if_absent: true,
+            ..Capabilities::default()
         }
     }
 
