@@ -482,3 +482,10 @@ pub async fn check_interop(
     }
     true
 }
+
+/// The Python interpreter with the real FastMCP installed: `FASTMCP_PYTHON`, or
+/// `target/py/fastmcp/bin/python` (made by `scripts/deps/fastmcp.sh`). `None` when
+/// neither exists.
+pub fn fastmcp_interpreter() -> Option<PathBuf> {
+    crate::find_program("FASTMCP_PYTHON", "target/py/fastmcp/bin/python", None)
+}
