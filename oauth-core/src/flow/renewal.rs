@@ -94,8 +94,6 @@ impl OAuth {
         }
     }
 
-    /// Renews the tokens in `st` (read from the store just now), once for everyone
-    /// sharing the store when it offers leases.
     /// Renews after the resource server refused `rejected` (a 401), or refused a
     /// request sent without a token.
     pub(super) async fn renew_rejected(
@@ -106,6 +104,8 @@ impl OAuth {
         self.renew(st, Reason::Rejected(rejected)).await
     }
 
+    /// Renews the tokens in `st` (read from the store just now), once for everyone
+    /// sharing the store when it offers leases.
     async fn renew(&self, st: &mut FlowState, reason: Reason<'_>) -> Result<Option<SecretString>> {
         let storage = &self.inner.storage;
         if !storage.has_leases() {
