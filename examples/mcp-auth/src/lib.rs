@@ -66,6 +66,11 @@ Stores (--store SPEC, or $MCP_AUTH_STORE):
   redis://HOST[:PORT][/DB]   Redis
   dynamodb://TABLE     DynamoDB (AWS settings from the environment; DYNAMODB_ENDPOINT
                        for an emulator)
+  fastmcp              FastMCP's command-line token cache, shared with the `fastmcp`
+                       command: $FASTMCP_HOME/cli-oauth/<key fingerprint> (default home
+                       ~/.local/share/fastmcp), always encrypted; its key comes from
+                       $FASTMCP_OAUTH_ENCRYPTION_KEY, else $MCP_AUTH_KEY, else an
+                       existing --key-file (none: usage error)
 
 Tokens are encrypted with Fernet unless --no-encryption is given. The key comes from
 $MCP_AUTH_KEY, else from --key-file, else from a key file made on first use (owner-only):
@@ -75,6 +80,7 @@ next to a sqlite: or disk: store (PATH.key), in your data directory for the othe
 Environment:
   MCP_AUTH_STORE          the store, as --store
   MCP_AUTH_KEY            the Fernet key (wins over any key file)
+  FASTMCP_OAUTH_ENCRYPTION_KEY, FASTMCP_HOME   FastMCP's key and home, for --store fastmcp
   MCP_AUTH_CLIENT_ID      a client ID the server issued you, as --client-id
   MCP_AUTH_CLIENT_SECRET  its secret, for servers that give confidential clients one
 
@@ -100,8 +106,10 @@ Store, key and environment options: see `mcp-auth --help`.";
 #[derive(Debug, Parser)]
 #[command(name = "mcp-auth", version, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// Where tokens are kept: sqlite:PATH, disk:DIR, memory:, redis://… or
-    /// dynamodb://TABLE [default: encrypted SQLite file in your data directory]
+    /// Where tokens are kept: sqlite:PATH, disk:DIR, memory:, redis://…,
+    /// dynamodb://TABLE or fastmcp (FastMCP's CLI token cache, keyed by
+    /// $FASTMCP_OAUTH_ENCRYPTION_KEY) [default: encrypted SQLite file in your data
+    /// directory]
     #[arg(
         long,
         global = true,

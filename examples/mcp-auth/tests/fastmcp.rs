@@ -405,3 +405,132 @@ async fn a_login_with_fastmcp_serves_mcp_auth_and_both_refresh() {
     assert_eq!((end.registrations, end.code_exchanges), (1, 1));
     server.shutdown().await;
 }
+
+/// Asserts a one-line failure with `code` and returns the line.
+fn one_line_failure(out: &std::process::Output, code: i32) -> String {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+    stderr
+}
+
+#[test]
+fn without_a_key_the_fastmcp_store_is_a_usage_error_that_creates_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let fastmcp = |args: &[&str]| {
+        let mut cmd = mcp_auth(home.path());
+        cmd.env_remove("FASTMCP_OAUTH_ENCRYPTION_KEY")
+            .env_remove("FASTMCP_HOME")
+            .args(args);
+        cmd
+    };
+    for command in [
+        vec!["status"],
+        vec!["token", "http://127.0.0.1:9/mcp"],
+        vec!["logout", "--local", "http://127.0.0.1:9/mcp"],
+        vec!["login", "--no-browser", "http://127.0.0.1:9/mcp"],
+    ] {
+        let mut cmd = fastmcp(&["--store", "fastmcp"]);
+        let err = one_line_failure(&run(cmd.args(&command)), 2);
+        assert!(err.contains("FASTMCP_OAUTH_ENCRYPTION_KEY"), "{err}");
+        // The same through the environment, and with FastMCP's variable empty (which
+        // FastMCP reads as no key).
+        let mut cmd = fastmcp(&[]);
+        cmd.env("MCP_AUTH_STORE", "fastmcp:")
+            .env("FASTMCP_OAUTH_ENCRYPTION_KEY", "");
+        one_line_failure(&run(cmd.args(&command)), 2);
+    }
+    let key = FernetKey::generate().unwrap().to_base64().to_string();
+    let mut cmd = fastmcp(&["--store", "fastmcp", "--no-encryption", "status"]);
+    cmd.env("FASTMCP_OAUTH_ENCRYPTION_KEY", &key);
+    let err = one_line_failure(&run(&mut cmd), 2);
+    assert!(err.contains("--no-encryption"), "{err}");
+    let mut cmd = fastmcp(&["--store", "fastmcp", "status"]);
+    cmd.env("FASTMCP_OAUTH_ENCRYPTION_KEY", "not a key");
+    let err = one_line_failure(&run(&mut cmd), 2);
+    assert!(!err.contains("not a key"), "the key is shown: {err}");
+    let missing = home.path().join("missing.key");
+    let mut cmd = fastmcp(&["--store", "fastmcp", "--key-file"]);
+    cmd.arg(&missing).arg("status");
+    let err = one_line_failure(&run(&mut cmd), 2);
+    assert!(err.contains("does not exist"), "{err}");
+    // With a key, the commands that only read find no cache and create none (logout
+    // has nothing to do: it succeeds, saying so).
+    for (command, code) in [
+        (vec!["status"], 3),
+        (vec!["token", "http://127.0.0.1:9/mcp"], 3),
+        (vec!["logout", "--local", "http://127.0.0.1:9/mcp"], 0),
+    ] {
+        let mut cmd = fastmcp(&["--store", "fastmcp"]);
+        cmd.env("FASTMCP_OAUTH_ENCRYPTION_KEY", &key);
+        let out = run(cmd.args(&command));
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(code), "{command:?}: {said}");
+        assert!(said.contains("FastMCP's CLI token cache"), "{said}");
+        assert!(!said.contains(&key), "{said}");
+    }
+    assert!(!data.exists(), "{} was created", data.display());
+    assert!(!home.path().join("missing.key").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fastmcps_variable_wins_over_mcp_auth_keys_and_names_the_directory() {
+    let home = tempfile::tempdir().unwrap();
+    let fastmcp_key = FernetKey::generate().unwrap().to_base64().to_string();
+    let other_key = FernetKey::generate().unwrap().to_base64().to_string();
+    let server = DemoServer::builder().start().await.unwrap();
+    let url = server.mcp_url().to_string();
+    let env = [
+        ("FASTMCP_OAUTH_ENCRYPTION_KEY", fastmcp_key.clone()),
+        ("MCP_AUTH_KEY", other_key.clone()),
+        ("FASTMCP_HOME", home.path().join("fm").display().to_string()),
+    ];
+    let (ok, stderr) = login_headless_with(home.path(), "fastmcp", &url, &env).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("key from $FASTMCP_OAUTH_ENCRYPTION_KEY"),
+        "{stderr}"
+    );
+    let token = |key_env: (&str, &str)| {
+        let mut cmd = mcp_auth(home.path());
+        cmd.env_remove("FASTMCP_OAUTH_ENCRYPTION_KEY")
+            .env("FASTMCP_HOME", home.path().join("fm"))
+            .env(key_env.0, key_env.1)
+            .args(["--store", "fastmcp", "token", &url]);
+        tokio::task::block_in_place(|| run(&mut cmd))
+    };
+    // FastMCP's key, given as mcp-auth's own, reaches the same cache…
+    let out = token(("MCP_AUTH_KEY", &fastmcp_key));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(tools_list_status(&url, text(&out.stdout).trim()).await, 200);
+    // …and so does a key file holding it (with a newline, as key files have).
+    let key_file = home.path().join("fastmcp.key");
+    std::fs::write(&key_file, format!("{fastmcp_key}\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut cmd = mcp_auth(home.path());
+    cmd.env_remove("FASTMCP_OAUTH_ENCRYPTION_KEY")
+        .env("FASTMCP_HOME", home.path().join("fm"))
+        .arg("--key-file")
+        .arg(&key_file)
+        .args(["--store", "fastmcp", "status", &url]);
+    let out = tokio::task::block_in_place(|| run(&mut cmd));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("fastmcp.key"),
+        "{}",
+        text(&out.stdout)
+    );
+    // The other key names another directory, where nothing is stored.
+    let out = token(("MCP_AUTH_KEY", &other_key));
+    one_line_failure(&out, 3);
+    let caches: Vec<_> = std::fs::read_dir(home.path().join("fm/cli-oauth"))
+        .unwrap()
+        .collect();
+    assert_eq!(caches.len(), 1);
+    server.shutdown().await;
+}
