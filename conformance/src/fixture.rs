@@ -13,6 +13,32 @@ use key_value_core::{AsyncKeyValue, Result, async_trait};
 pub trait RawAccess: Send + Sync {
     /// Stores `document` as the raw stored form of `key` in `collection`.
     async fn write_raw(&self, collection: &str, key: &str, document: &[u8]) -> Result<()>;
+
+    /// Puts something hostile where the store keeps `key` of `collection` (or, for
+    /// [`Hostile::ForeignFile`], among the collection's entries), as a careless or
+    /// hostile file system could. Returns `false` when the store keeps nothing that
+    /// can be replaced so (not kept in files): the case is then not applicable, which
+    /// is the default.
+    async fn plant_hostile(&self, collection: &str, key: &str, hostile: Hostile) -> Result<bool> {
+        let _ = (collection, key, hostile);
+        Ok(false)
+    }
+}
+
+/// What [`RawAccess::plant_hostile`] puts in a store kept in files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hostile {
+    /// A named pipe (FIFO) in place of the entry's file: opening it for reading
+    /// blocks until a writer comes, which none will.
+    NamedPipe,
+    /// A symbolic link in place of the entry's file, to a file outside the store's
+    /// root that holds this document (a valid entry document, for the key itself).
+    LinkOutOfRoot(Vec<u8>),
+    /// A file among the collection's entries that the store did not write (another
+    /// name than any key's), holding this document (a valid entry document for
+    /// another key of the collection).
+    ForeignFile(Vec<u8>),
 }
 
 /// A store prepared for one case, with what the suite may know about it.

@@ -44,7 +44,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub use fixture::{Fixture, IntoFixture, RawAccess};
+pub use fixture::{Fixture, Hostile, IntoFixture, RawAccess};
 pub use harness::{CaseError, Ctx, Outcome};
 pub use processes::lease_race_across_processes;
 
@@ -130,6 +130,9 @@ macro_rules! __with_cases {
             corrupted_entry_is_a_clear_error, truncated_entry_is_a_clear_error,
             corrupted_entry_does_not_break_listing, corrupted_entry_can_be_replaced,
             newer_version_is_refused, python_documents_are_read,
+            wrong_typed_fields_are_an_error_for_that_key_alone,
+            special_file_in_place_of_an_entry_is_an_error_for_that_key_alone,
+            link_out_of_the_root_is_never_followed, foreign_files_are_never_listed,
         }
     };
 }

@@ -403,6 +403,8 @@ async fn a_correct_store_passes_every_case() {
             Report::NotApplicable(why) if case.name.starts_with("bounded_") => {
                 assert!(why.contains("max_entries_per_collection"), "{why}");
             }
+            // The reference keeps no files for hostile ones to replace.
+            Report::NotApplicable(why) if why.contains("plant_hostile") => {}
             other => failures.push(format!("{}: {other:?}", case.name)),
         }
     }

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use key_value_core::{ErrorKind, format_timestamp};
 use serde_json::json;
 
+use crate::fixture::Hostile;
 use crate::harness::{CaseError, Ctx, Outcome, expect_error, num, object};
 use crate::harness::{ensure, ensure_eq, fail};
 
@@ -182,6 +183,168 @@ pub(crate) async fn python_documents_are_read(cx: &Ctx) -> Outcome {
         store.get("bare", Some(&c)).await?,
         Some(object(json!({"a": 6}))),
         "a document with only a value"
+    );
+    Ok(())
+}
+
+/// How long a read may take before it counts as hanging (on a special file).
+const HANG: Duration = Duration::from_secs(10);
+
+/// Plants `hostile`, or makes the case not applicable when the store keeps no files.
+async fn plant_hostile(cx: &Ctx, collection: &str, key: &str, hostile: Hostile) -> Outcome {
+    if cx.raw()?.plant_hostile(collection, key, hostile).await? {
+        Ok(())
+    } else {
+        Err(CaseError::NotApplicable(
+            "the store keeps no files that could be replaced (RawAccess::plant_hostile)".into(),
+        ))
+    }
+}
+
+/// Runs `op`, failing the case if it does not finish within [`HANG`].
+async fn in_time<T>(what: &str, op: impl std::future::Future<Output = T>) -> Result<T, CaseError> {
+    tokio::time::timeout(HANG, op)
+        .await
+        .map_err(|_| CaseError::Failed(format!("{what} hung for {HANG:?}")))
+}
+
+/// `keys` (when offered) finishes, lists `good` and nothing `get` would not find.
+async fn listing_is_vouched_for(cx: &Ctx, c: &str, what: &str) -> Outcome {
+    if !cx.caps().list_keys {
+        return Ok(());
+    }
+    let keys = in_time(
+        &format!("keys() beside {what}"),
+        cx.store().keys(Some(c), None),
+    )
+    .await??;
+    ensure!(
+        keys.iter().filter(|k| k.as_str() == "good").count() == 1,
+        "keys() beside {what} must list `good` once: {keys:?}"
+    );
+    for key in &keys {
+        let found = in_time("get of a listed key", cx.store().get(key, Some(c))).await?;
+        ensure!(
+            matches!(found, Ok(Some(_))),
+            "keys() beside {what} listed `{key}`, which get() does not find: {found:?}"
+        );
+    }
+    if cx.caps().list_collections {
+        in_time(
+            &format!("collections() beside {what}"),
+            cx.store().collections(None),
+        )
+        .await??;
+    }
+    Ok(())
+}
+
+pub(crate) async fn wrong_typed_fields_are_an_error_for_that_key_alone(cx: &Ctx) -> Outcome {
+    cx.raw()?;
+    let c = cx.collection("c");
+    cx.store().put("good", num(1), None, Some(&c)).await?;
+    let documents = [
+        (r#"{"value": 5, "version": 1}"#, "a value that is a number"),
+        (
+            r#"{"value": ["a"], "version": 1}"#,
+            "a value that is an array",
+        ),
+        (
+            r#"{"value": {"a": 1}, "expires_at": true, "version": 1}"#,
+            "an expiry that is a boolean",
+        ),
+        (
+            r#"{"value": {"a": 1}, "created_at": 17, "version": 1}"#,
+            "a creation time that is a number",
+        ),
+        (
+            r#"{"value": {"a": 1}, "version": "one"}"#,
+            "a version that is text",
+        ),
+        (r#"[1, 2, 3]"#, "a document that is an array"),
+    ];
+    for (document, what) in documents {
+        plant(cx, &c, "bad", document.as_bytes()).await?;
+        unreadable_but_contained(cx, &c, what).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn special_file_in_place_of_an_entry_is_an_error_for_that_key_alone(
+    cx: &Ctx,
+) -> Outcome {
+    let c = cx.collection("c");
+    cx.store().put("good", num(1), None, Some(&c)).await?;
+    plant_hostile(cx, &c, "bad", Hostile::NamedPipe).await?;
+    let read = in_time("get of a named pipe", cx.store().get("bad", Some(&c))).await?;
+    ensure!(read.is_err(), "get of a named pipe must fail, got {read:?}");
+    let many = in_time(
+        "get_many over a named pipe",
+        cx.store().get_many(&["good", "bad"], Some(&c)),
+    )
+    .await?;
+    ensure!(
+        many.is_err(),
+        "get_many over a named pipe must fail, got {many:?}"
+    );
+    ensure_eq!(
+        cx.store().get("good", Some(&c)).await?,
+        Some(num(1)),
+        "another key beside a named pipe"
+    );
+    listing_is_vouched_for(cx, &c, "a named pipe").await?;
+    if cx.caps().cull {
+        in_time("cull beside a named pipe", cx.store().cull()).await??;
+    }
+    Ok(())
+}
+
+pub(crate) async fn link_out_of_the_root_is_never_followed(cx: &Ctx) -> Outcome {
+    let c = cx.collection("c");
+    cx.store().put("good", num(1), None, Some(&c)).await?;
+    let outside =
+        format!(r#"{{"collection": "{c}", "key": "bad", "value": {{"n": 666}}, "version": 1}}"#);
+    plant_hostile(cx, &c, "bad", Hostile::LinkOutOfRoot(outside.into_bytes())).await?;
+    let read = in_time("get of a link", cx.store().get("bad", Some(&c))).await?;
+    ensure!(
+        !matches!(read, Ok(Some(_))),
+        "get of a link out of the store's root read what it points to: {read:?}"
+    );
+    ensure_eq!(
+        cx.store().get("good", Some(&c)).await?,
+        Some(num(1)),
+        "another key beside a link"
+    );
+    listing_is_vouched_for(cx, &c, "a link out of the root").await
+}
+
+pub(crate) async fn foreign_files_are_never_listed(cx: &Ctx) -> Outcome {
+    cx.require(cx.caps().list_keys, "list_keys")?;
+    let c = cx.collection("c");
+    cx.store().put("good", num(1), None, Some(&c)).await?;
+    // A copy of another key's entry under a name of its own, and a stray document.
+    let copy =
+        format!(r#"{{"collection": "{c}", "key": "good", "value": {{"n": 2}}, "version": 1}}"#);
+    plant_hostile(
+        cx,
+        &c,
+        "copy-of-good",
+        Hostile::ForeignFile(copy.into_bytes()),
+    )
+    .await?;
+    let stray = r#"{"value": {"n": 3}, "version": 1}"#;
+    plant_hostile(
+        cx,
+        &c,
+        "stray",
+        Hostile::ForeignFile(stray.as_bytes().to_vec()),
+    )
+    .await?;
+    listing_is_vouched_for(cx, &c, "foreign files").await?;
+    ensure_eq!(
+        cx.store().get("good", Some(&c)).await?,
+        Some(num(1)),
+        "the key whose entry a foreign file copies"
     );
     Ok(())
 }

@@ -6,6 +6,7 @@
 use key_value_conformance::{Fixture, RawAccess};
 use key_value_core::{Error, ErrorKind, Result, async_trait, parse_timestamp};
 use key_value_sqlite::SqliteStore;
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -16,9 +17,31 @@ use std::time::UNIX_EPOCH;
 /// object document goes into `value` as is, as a corrupted row would hold it.
 struct Planter(PathBuf);
 
-fn micros(field: Option<&Value>) -> Option<i64> {
-    let at = parse_timestamp(field?.as_str()?)?;
-    i64::try_from(at.duration_since(UNIX_EPOCH).ok()?.as_micros()).ok()
+/// A timestamp field as its column holds it: microseconds for a timestamp; anything
+/// else (a number, a boolean) as text that is no integer, a wrongly typed column (a
+/// number's own text would be turned into an integer by the column's affinity).
+fn micros(field: Option<&Value>) -> SqlValue {
+    let Some(field) = field else {
+        return SqlValue::Null;
+    };
+    let at = field
+        .as_str()
+        .and_then(parse_timestamp)
+        .and_then(|at| i64::try_from(at.duration_since(UNIX_EPOCH).ok()?.as_micros()).ok());
+    match at {
+        Some(us) => SqlValue::Integer(us),
+        None => SqlValue::Text(format!("{field} (not a timestamp)")),
+    }
+}
+
+/// The version field as its column holds it: an integer, or (wrongly typed) its text.
+fn version(field: Option<&Value>) -> SqlValue {
+    match field {
+        None => SqlValue::Integer(1),
+        Some(v) => v
+            .as_i64()
+            .map_or_else(|| SqlValue::Text(v.to_string()), SqlValue::Integer),
+    }
 }
 
 #[async_trait]
@@ -36,13 +59,13 @@ impl RawAccess for Planter {
                 },
                 micros(doc.get("created_at")),
                 micros(doc.get("expires_at")),
-                doc.get("version").and_then(Value::as_i64).unwrap_or(1),
+                version(doc.get("version")),
             ),
             _ => (
                 String::from_utf8_lossy(document).into_owned(),
-                None,
-                None,
-                1,
+                SqlValue::Null,
+                SqlValue::Null,
+                SqlValue::Integer(1),
             ),
         };
         connection
