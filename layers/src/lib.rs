@@ -8,7 +8,16 @@
 //!
 //! | layer | feature | what it changes | py-key-value |
 //! |---|---|---|---|
-//! (filled in as the layers land)
+//! | `PrefixCollections` | `prefix-collections` | collection `c` is stored as `{prefix}__c`; listing strips the prefix and skips other collections | `PrefixCollectionsWrapper` |
+//! | `PrefixKeys` | `prefix-keys` | key `k` is stored as `{prefix}__k`; listing strips the prefix and skips other keys | `PrefixKeysWrapper` |
+//! | `SingleCollection` | `single-collection` | every collection lives in one, as key `c__k` (names Python would merge are percent-encoded); collections recovered from the keys | `SingleCollectionWrapper` |
+//! | `Routing` | `routing` | each collection goes to its store (by name or predicate), the rest to a default store | `CollectionRoutingWrapper`, `RoutingWrapper` |
+//! | `DefaultValue` | `default-value` | a missing key reads as a default value, with a default TTL; nothing written | `DefaultValueWrapper` |
+//! | `LimitSize` | `limit-size` | a value over (or under) a size, measured as Python does, is refused or skipped with a warning | `LimitSizeWrapper` |
+//! | `Compression` | `compression` | values of 1 KiB or more are stored gzip-compressed (the `flate2` crate) in Python's envelope | `CompressionWrapper` |
+//! | `Versioning` | `versioning` | values are tagged with a version; other versions read as missing | `VersioningWrapper` (main branch, not in 0.5) |
+//! | `ReadOnly` | `read-only` | every write is refused (or ignored); `Capabilities::read_only` | `ReadOnlyWrapper` |
+//! | `TtlClamp` | `ttl-clamp` | written TTLs are clamped to a minimum and maximum; a TTL for writes without one | `TTLClampWrapper` |
 
 #[cfg(feature = "prefix-collections")]
 pub mod prefix_collections;
