@@ -18,6 +18,25 @@
 //! | `Versioning` | `versioning` | values are tagged with a version; other versions read as missing | `VersioningWrapper` (main branch, not in 0.5) |
 //! | `ReadOnly` | `read-only` | every write is refused (or ignored); `Capabilities::read_only` | `ReadOnlyWrapper` |
 //! | `TtlClamp` | `ttl-clamp` | written TTLs are clamped to a minimum and maximum; a TTL for writes without one | `TTLClampWrapper` |
+//! | `Retry` | `retry` | a failed operation is tried again, with exponential backoff and jitter (the `backon` crate), when its error is retryable | `RetryWrapper` |
+//! | `Timeout` | `timeout` | every operation has a time limit; past it, an `ErrorKind::Timeout` error | `TimeoutWrapper` |
+//! | `CircuitBreaker` | `circuit-breaker` | after N failures in a row, calls fail at once (`ErrorKind::Unavailable`) until a probe succeeds after a cool-down | none |
+//! | `Bulkhead` | `bulkhead` | at most N operations in flight (a tokio semaphore); with a bounded wait, `Unavailable` past it | none |
+//! | `RateLimit` | `rate-limit` | at most a quota of operations per unit of time (the `governor` crate); calls wait, or fail with `Unavailable` past a bounded wait | none |
+//! | `Fallback` | `fallback` | reads (and, if asked, writes) go to a second store when the first fails | `FallbackWrapper` |
+//! | `PassthroughCache` | `passthrough-cache` | reads are served from a fast store, filled from the wrapped one (cache TTL capped, 30 min by default); writes and deletes invalidate | `PassthroughCacheWrapper` |
+//! | `Statistics` | `statistics` | nothing; counts hits, misses, puts and deletes per collection, read as a snapshot | `StatisticsWrapper` |
+//! | `Logging` | `logging` | nothing; one `tracing` event per operation (store, collection, key, outcome, duration; never values) | `LoggingWrapper` |
+//! | `Migration`, `copy` | `migration` | reads fall through to an old store and move what they find to the new one; writes go to the new one; `copy` moves a whole store or collection at once, keeping TTLs | none |
+//!
+//! The resilience layers fail with two error kinds of their own:
+//! [`ErrorKind::Timeout`](key_value_core::ErrorKind::Timeout) (retryable) and
+//! [`ErrorKind::Unavailable`](key_value_core::ErrorKind::Unavailable) (a layer refused
+//! the call without trying it; not retryable). Stack them innermost first:
+//! `store.layer(Timeout::new(d)).layer(CircuitBreaker::new(5, cool_down)).layer(Retry::new())`
+//! limits each attempt, counts each attempt's failure, and stops retrying once the
+//! circuit opens. Dependencies chosen for the job: `backon` for the retry's
+//! exponential backoff with jitter, `governor` for the rate limit's GCRA quota.
 
 #[cfg(feature = "prefix-collections")]
 pub mod prefix_collections;
