@@ -114,16 +114,18 @@ impl<S: AsyncKeyValue> TtlClampStore<S> {
     fn clamp(
         &self,
         ttl: Option<Duration>,
-        key: &str,
+        key: Option<&str>,
         collection: Option<&str>,
     ) -> Result<Option<Duration>> {
         self.clamp.clamp(ttl).map_err(|e| {
             let info = self.inner.info();
-            e.in_context(
-                info.name,
-                collection.unwrap_or(info.default_collection),
-                key,
-            )
+            let e = e
+                .with_store(info.name.to_owned())
+                .with_collection(collection.unwrap_or(info.default_collection));
+            match key {
+                Some(key) => e.with_key(key),
+                None => e,
+            }
         })
     }
 }
@@ -141,7 +143,7 @@ impl<S: AsyncKeyValue> AsyncKeyValue for TtlClampStore<S> {
         ttl: Option<Duration>,
         collection: Option<&str>,
     ) -> Result<()> {
-        let ttl = self.clamp(ttl, key, collection)?;
+        let ttl = self.clamp(ttl, Some(key), collection)?;
         self.inner.put(key, value, ttl, collection).await
     }
 
@@ -152,7 +154,8 @@ impl<S: AsyncKeyValue> AsyncKeyValue for TtlClampStore<S> {
         ttl: Option<Duration>,
         collection: Option<&str>,
     ) -> Result<()> {
-        let ttl = self.clamp(ttl, keys.first().copied().unwrap_or(""), collection)?;
+        // One TTL for the batch: the error names no key.
+        let ttl = self.clamp(ttl, None, collection)?;
         self.inner.put_many(keys, values, ttl, collection).await
     }
 
@@ -163,7 +166,7 @@ impl<S: AsyncKeyValue> AsyncKeyValue for TtlClampStore<S> {
         ttl: Option<Duration>,
         collection: Option<&str>,
     ) -> Result<bool> {
-        let ttl = self.clamp(ttl, key, collection)?;
+        let ttl = self.clamp(ttl, Some(key), collection)?;
         self.inner.put_if_absent(key, value, ttl, collection).await
     }
 }
