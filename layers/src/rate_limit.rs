@@ -107,10 +107,7 @@ impl<S: AsyncKeyValue> RateLimitStore<S> {
             .config
             .max_wait
             .map(|max| std::time::Instant::now().checked_add(max));
-        loop {
-            let Err(not_until) = self.limiter.check() else {
-                break;
-            };
+        while let Err(not_until) = self.limiter.check() {
             let wait = not_until.wait_time_from(self.limiter.clock().now());
             let too_late = match deadline {
                 None | Some(None) => false, // no limit, or one past the end of time
