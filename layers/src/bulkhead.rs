@@ -12,7 +12,7 @@
 //! # let _ = store;
 //! ```
 //!
-//! Slots are permits of a tokio [`Semaphore`](tokio::sync::Semaphore), handed out in
+//! Slots are permits of a tokio [`Semaphore`], handed out in
 //! the order callers asked for them. Without [`Bulkhead::max_wait`] a caller waits as
 //! long as it takes; with it, a caller that gets no slot in time fails with an
 //! [`ErrorKind::Unavailable`] error without reaching the store
