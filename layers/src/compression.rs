@@ -50,6 +50,10 @@
 //!   it reads back as written; Python stores it as it is and reads it back only if the
 //!   field does not look like an envelope.
 //! - `put_if_absent` compresses as `put` does.
+//!
+//! Capabilities are the wrapped store's. Its `max_entry_bytes` bounds what is stored
+//! (the envelope), so a compressible value over that size may still be written, while
+//! an incompressible one just under it can be refused: base64 adds a third.
 
 use std::io::{Read, Write};
 use std::time::Duration;
