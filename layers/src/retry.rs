@@ -34,7 +34,9 @@
 //!   `put_if_absent` `false` for an entry the first attempt wrote (no second holder of a
 //!   lease, but no holder that knows it either, until the entry expires).
 //!
-//! Each retry is logged through `tracing` at debug level (operation, error, delay).
+//! Each retry is logged through `tracing` at debug level (operation, error, delay). Each
+//! attempt of `put`, `put_many` and `put_if_absent` is given its own copy of the values
+//! (the inner store takes them by value), so a retried write costs one clone per attempt.
 
 use std::fmt;
 use std::time::Duration;
