@@ -1,11 +1,9 @@
 //! The wrapper: a store that seals values on the way in and opens them on the way out.
 
 use std::fmt;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use key_value_core::{
-    AsyncKeyValue, Capabilities, Error, ErrorKind, JsonObject, Layer, Result, WithTtl,
+    AsyncKeyValue, Capabilities, Encoded, Error, ErrorKind, JsonObject, Layer, Result, ValueCodec,
 };
 
 use crate::envelope::{self, Failure};
@@ -31,13 +29,20 @@ const REENCRYPT_BATCH: usize = 100;
 ///
 /// `Debug` shows the options and how many keys there are, never a key.
 pub struct FernetWrapper<S> {
-    inner: S,
+    /// The inner store with Fernet as its value codec: reads, writes and their errors
+    /// go through it; everything else reaches the inner store unchanged.
+    encoded: Encoded<FernetCodec, S>,
+}
+
+/// Fernet as a [`ValueCodec`]: seals values into py-key-value's envelope.
+#[derive(Clone)]
+struct FernetCodec {
     keys: Keyring,
     missing_on_decryption_error: bool,
     accept_plaintext: bool,
 }
 
-impl<S> fmt::Debug for FernetWrapper<S> {
+impl fmt::Debug for FernetCodec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FernetWrapper")
             .field("keys", &self.keys.len())
@@ -48,6 +53,61 @@ impl<S> fmt::Debug for FernetWrapper<S> {
             .field("accept_plaintext", &self.accept_plaintext)
             .finish_non_exhaustive()
     }
+}
+
+impl<S> fmt::Debug for FernetWrapper<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.encoded.codec(), f)
+    }
+}
+
+impl FernetCodec {
+    fn new(keys: Keyring) -> Self {
+        FernetCodec {
+            keys,
+            missing_on_decryption_error: false,
+            accept_plaintext: false,
+        }
+    }
+}
+
+impl ValueCodec for FernetCodec {
+    /// Seals the value's compact JSON (Python's bytes); a plaintext whose envelope would
+    /// not fit the inner store's `max_entry_bytes` is refused before sealing.
+    fn encode(&self, value: JsonObject, inner: &Capabilities) -> Result<JsonObject> {
+        let plaintext = envelope::plaintext(&value)?;
+        if let Some(limit) = inner.max_entry_bytes.map(envelope::max_plaintext)
+            && plaintext.len() > limit
+        {
+            return Err(Error::value_too_large(plaintext.len(), limit));
+        }
+        Ok(envelope::seal(&plaintext, &self.keys))
+    }
+
+    fn decode(&self, stored: JsonObject) -> Result<Option<JsonObject>> {
+        match envelope::open(stored, &self.keys, self.accept_plaintext) {
+            Ok(opened) => Ok(Some(opened.value)),
+            Err(_) if self.missing_on_decryption_error => Ok(None),
+            Err(failure) => Err(decryption_error(failure)),
+        }
+    }
+
+    /// The inner store's capabilities, with `max_entry_bytes` turned into the largest
+    /// plaintext value (compact JSON bytes) whose envelope fits the inner limit.
+    fn capabilities(&self, inner: Capabilities) -> Capabilities {
+        Capabilities {
+            max_entry_bytes: inner.max_entry_bytes.map(envelope::max_plaintext),
+            ..inner
+        }
+    }
+
+    fn name(&self) -> Option<&str> {
+        Some(STORE_NAME)
+    }
+}
+
+fn decryption_error(failure: Failure) -> Error {
+    Error::new(ErrorKind::Decryption, failure.0)
 }
 
 /// Fernet encryption as a [`Layer`]: `store.layer(FernetLayer::new(key))` is
@@ -123,25 +183,26 @@ impl<S: AsyncKeyValue> Layer<S> for FernetLayer {
 /// # Ok::<(), key_value_core::Error>(())
 /// ```
 pub struct FernetWrapperBuilder<S> {
-    wrapper: FernetWrapper<S>,
+    store: S,
+    codec: FernetCodec,
 }
 
 impl<S> fmt::Debug for FernetWrapperBuilder<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("FernetWrapperBuilder")
-            .field(&self.wrapper)
+            .field(&self.codec)
             .finish()
     }
 }
 
-impl<S> FernetWrapperBuilder<S> {
+impl<S: AsyncKeyValue> FernetWrapperBuilder<S> {
     /// Read a value that cannot be opened as missing (`None`) instead of failing with a
     /// [`ErrorKind::Decryption`] error, like py-key-value's
     /// `raise_on_decryption_error=False`. Off by default.
     ///
     /// Re-encryption then leaves such entries as they are instead of failing.
     pub fn missing_on_decryption_error(mut self, enabled: bool) -> Self {
-        self.wrapper.missing_on_decryption_error = enabled;
+        self.codec.missing_on_decryption_error = enabled;
         self
     }
 
@@ -152,13 +213,15 @@ impl<S> FernetWrapperBuilder<S> {
     /// Off by default: otherwise anyone with write access to the backend could plant a
     /// value that reads as if it had been sealed. py-key-value always accepts them.
     pub fn accept_plaintext(mut self, enabled: bool) -> Self {
-        self.wrapper.accept_plaintext = enabled;
+        self.codec.accept_plaintext = enabled;
         self
     }
 
     /// The wrapper.
     pub fn build(self) -> FernetWrapper<S> {
-        self.wrapper
+        FernetWrapper {
+            encoded: Encoded::new(self.codec, self.store),
+        }
     }
 }
 
@@ -166,29 +229,25 @@ impl<S: AsyncKeyValue> FernetWrapper<S> {
     /// Wraps `store`, sealing values with `keys` (a [`FernetKey`](crate::FernetKey) or a
     /// [`Keyring`]), with the strict defaults.
     pub fn new(store: S, keys: impl Into<Keyring>) -> Self {
-        FernetWrapper {
-            inner: store,
-            keys: keys.into(),
-            missing_on_decryption_error: false,
-            accept_plaintext: false,
-        }
+        FernetWrapper::builder(store, keys).build()
     }
 
     /// A builder for a wrapper with other options.
     pub fn builder(store: S, keys: impl Into<Keyring>) -> FernetWrapperBuilder<S> {
         FernetWrapperBuilder {
-            wrapper: FernetWrapper::new(store, keys),
+            store,
+            codec: FernetCodec::new(keys.into()),
         }
     }
 
     /// The wrapped store, which holds the sealed envelopes.
     pub fn inner(&self) -> &S {
-        &self.inner
+        self.encoded.inner()
     }
 
     /// Unwraps the wrapped store.
     pub fn into_inner(self) -> S {
-        self.inner
+        self.encoded.into_inner()
     }
 
     /// Re-seals with the newest key every entry of `collection` that was sealed with an
@@ -204,18 +263,19 @@ impl<S: AsyncKeyValue> FernetWrapper<S> {
     /// key in between is overwritten with the older value. Run it while the collection
     /// is quiet.
     pub async fn reencrypt_collection(&self, collection: Option<&str>) -> Result<usize> {
-        if !self.inner.capabilities().list_keys {
+        if !self.inner().capabilities().list_keys {
             return Err(Error::new(
                 ErrorKind::Unsupported,
                 "re-encryption lists the keys of a collection, and the wrapped store does \
                  not support `keys`",
             ));
         }
-        let keys = self.inner.keys(collection, None).await?;
+        let codec = self.encoded.codec();
+        let keys = self.inner().keys(collection, None).await?;
         let mut rewritten = 0;
         for batch in keys.chunks(REENCRYPT_BATCH) {
             let batch: Vec<&str> = batch.iter().map(String::as_str).collect();
-            let entries = self.inner.ttl_many(&batch, collection).await?;
+            let entries = self.inner().ttl_many(&batch, collection).await?;
             for (key, entry) in batch.iter().zip(entries) {
                 let Some((stored, remaining)) = entry else {
                     continue; // deleted or expired since it was listed
@@ -223,17 +283,24 @@ impl<S: AsyncKeyValue> FernetWrapper<S> {
                 if remaining.is_some_and(|left| left.is_zero()) {
                     continue; // expires now; a zero TTL cannot be written
                 }
-                let opened = match envelope::open(stored, &self.keys, self.accept_plaintext) {
+                let opened = match envelope::open(stored, &codec.keys, codec.accept_plaintext) {
                     Ok(opened) => opened,
-                    Err(_) if self.missing_on_decryption_error => continue,
-                    Err(failure) => return Err(self.decryption_error(failure, key, collection)),
+                    Err(_) if codec.missing_on_decryption_error => continue,
+                    Err(failure) => {
+                        let info = self.inner().info();
+                        return Err(decryption_error(failure).in_context(
+                            STORE_NAME,
+                            collection.unwrap_or(info.default_collection),
+                            key,
+                        ));
+                    }
                 };
                 if opened.current {
                     continue;
                 }
                 let plaintext = envelope::plaintext(&opened.value)?;
-                let sealed = envelope::seal(&plaintext, &self.keys);
-                self.inner.put(key, sealed, remaining, collection).await?;
+                let sealed = envelope::seal(&plaintext, &codec.keys);
+                self.inner().put(key, sealed, remaining, collection).await?;
                 rewritten += 1;
             }
         }
@@ -247,7 +314,7 @@ impl<S: AsyncKeyValue> FernetWrapper<S> {
     /// ([`Capabilities::list_collections`], [`Capabilities::list_keys`]); otherwise an
     /// [`ErrorKind::Unsupported`] error.
     pub async fn reencrypt_all(&self) -> Result<usize> {
-        let caps = self.inner.capabilities();
+        let caps = self.inner().capabilities();
         if !caps.list_collections || !caps.list_keys {
             return Err(Error::new(
                 ErrorKind::Unsupported,
@@ -256,190 +323,17 @@ impl<S: AsyncKeyValue> FernetWrapper<S> {
             ));
         }
         let mut rewritten = 0;
-        for collection in self.inner.collections(None).await? {
+        for collection in self.inner().collections(None).await? {
             rewritten += self.reencrypt_collection(Some(&collection)).await?;
         }
         Ok(rewritten)
     }
-
-    /// The largest plaintext value (compact JSON bytes) whose envelope fits the inner
-    /// store's entry limit, if it has one.
-    fn plaintext_limit(&self) -> Option<usize> {
-        self.inner
-            .capabilities()
-            .max_entry_bytes
-            .map(envelope::max_plaintext)
-    }
-
-    fn seal(&self, value: &JsonObject, limit: Option<usize>) -> Result<JsonObject> {
-        let plaintext = envelope::plaintext(value)?;
-        if let Some(limit) = limit
-            && plaintext.len() > limit
-        {
-            return Err(Error::value_too_large(plaintext.len(), limit));
-        }
-        Ok(envelope::seal(&plaintext, &self.keys))
-    }
-
-    fn open(
-        &self,
-        stored: Option<JsonObject>,
-        key: &str,
-        collection: Option<&str>,
-    ) -> Result<Option<JsonObject>> {
-        let Some(stored) = stored else {
-            return Ok(None);
-        };
-        match envelope::open(stored, &self.keys, self.accept_plaintext) {
-            Ok(opened) => Ok(Some(opened.value)),
-            Err(_) if self.missing_on_decryption_error => Ok(None),
-            Err(failure) => Err(self.decryption_error(failure, key, collection)),
-        }
-    }
-
-    fn open_with_ttl(
-        &self,
-        stored: Option<WithTtl>,
-        key: &str,
-        collection: Option<&str>,
-    ) -> Result<Option<WithTtl>> {
-        let Some((stored, remaining)) = stored else {
-            return Ok(None);
-        };
-        Ok(self
-            .open(Some(stored), key, collection)?
-            .map(|value| (value, remaining)))
-    }
-
-    fn decryption_error(&self, failure: Failure, key: &str, collection: Option<&str>) -> Error {
-        // Errors name the collection the inner store resolves `None` to.
-        Error::new(ErrorKind::Decryption, failure.0).in_context(
-            STORE_NAME,
-            collection.unwrap_or(self.inner.info().default_collection),
-            key,
-        )
-    }
 }
 
-#[async_trait]
 impl<S: AsyncKeyValue> AsyncKeyValue for FernetWrapper<S> {
-    /// Deletes, listing, destruction and culling need no key: they go to the inner store.
+    /// Reads and writes go through Fernet; deletes, listing, destruction and culling
+    /// need no key and reach the inner store unchanged.
     fn inner_store(&self) -> Option<&dyn AsyncKeyValue> {
-        Some(&self.inner)
-    }
-
-    async fn get(&self, key: &str, collection: Option<&str>) -> Result<Option<JsonObject>> {
-        let stored = self.inner.get(key, collection).await?;
-        self.open(stored, key, collection)
-    }
-
-    async fn get_many(
-        &self,
-        keys: &[&str],
-        collection: Option<&str>,
-    ) -> Result<Vec<Option<JsonObject>>> {
-        let stored = self.inner.get_many(keys, collection).await?;
-        keys.iter()
-            .zip(stored)
-            .map(|(key, stored)| self.open(stored, key, collection))
-            .collect()
-    }
-
-    async fn ttl(&self, key: &str, collection: Option<&str>) -> Result<Option<WithTtl>> {
-        let stored = self.inner.ttl(key, collection).await?;
-        self.open_with_ttl(stored, key, collection)
-    }
-
-    async fn ttl_many(
-        &self,
-        keys: &[&str],
-        collection: Option<&str>,
-    ) -> Result<Vec<Option<WithTtl>>> {
-        let stored = self.inner.ttl_many(keys, collection).await?;
-        keys.iter()
-            .zip(stored)
-            .map(|(key, stored)| self.open_with_ttl(stored, key, collection))
-            .collect()
-    }
-
-    async fn put(
-        &self,
-        key: &str,
-        value: JsonObject,
-        ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<()> {
-        let sealed = self.seal(&value, self.plaintext_limit()).map_err(|e| {
-            e.in_context(
-                STORE_NAME,
-                collection.unwrap_or(self.inner.info().default_collection),
-                key,
-            )
-        })?;
-        self.inner.put(key, sealed, ttl, collection).await
-    }
-
-    /// Seals `value` as [`put`](AsyncKeyValue::put) does and creates it through the inner
-    /// store's atomic [`put_if_absent`](AsyncKeyValue::put_if_absent).
-    async fn put_if_absent(
-        &self,
-        key: &str,
-        value: JsonObject,
-        ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<bool> {
-        let sealed = self.seal(&value, self.plaintext_limit()).map_err(|e| {
-            e.in_context(
-                STORE_NAME,
-                collection.unwrap_or(self.inner.info().default_collection),
-                key,
-            )
-        })?;
-        self.inner.put_if_absent(key, sealed, ttl, collection).await
-    }
-
-    async fn put_many(
-        &self,
-        keys: &[&str],
-        values: Vec<JsonObject>,
-        ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<()> {
-        if keys.len() != values.len() {
-            // Checked here so that nothing is encrypted (or refused as too large) first.
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "put_many got {} keys and {} values; nothing was written",
-                    keys.len(),
-                    values.len()
-                ),
-            ));
-        }
-        let limit = self.plaintext_limit();
-        let sealed = keys
-            .iter()
-            .zip(&values)
-            .map(|(key, value)| {
-                self.seal(value, limit).map_err(|e| {
-                    e.in_context(
-                        STORE_NAME,
-                        collection.unwrap_or(self.inner.info().default_collection),
-                        key,
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.inner.put_many(keys, sealed, ttl, collection).await
-    }
-
-    /// The inner store's capabilities, with `max_entry_bytes` turned into the largest
-    /// plaintext value (compact JSON bytes) whose envelope fits the inner limit.
-    fn capabilities(&self) -> Capabilities {
-        let inner = self.inner.capabilities();
-        Capabilities {
-            max_entry_bytes: inner.max_entry_bytes.map(envelope::max_plaintext),
-            ..inner
-        }
+        Some(&self.encoded)
     }
 }

@@ -56,16 +56,15 @@
 //! an incompressible one just under it can be refused: base64 adds a third.
 
 use std::io::{Read, Write};
-use std::time::Duration;
 
-use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use flate2::Compression as Level;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use key_value_core::{
-    AsyncKeyValue, Error, ErrorKind, JsonObject, JsonStyle, Layer, Result, WithTtl, python_json,
+    AsyncKeyValue, Capabilities, Encoded, Error, ErrorKind, JsonObject, JsonStyle, Layer, Result,
+    ValueCodec, python_json,
 };
 use serde_json::Value;
 
@@ -129,18 +128,28 @@ impl<S: AsyncKeyValue> Layer<S> for Compression {
     type Store = CompressionStore<S>;
 
     fn layer(&self, inner: S) -> CompressionStore<S> {
-        CompressionStore {
-            inner,
-            options: *self,
-        }
+        Encoded::new(*self, inner)
     }
 }
 
-/// The store [`Compression`] makes.
-#[derive(Debug)]
-pub struct CompressionStore<S> {
-    inner: S,
-    options: Compression,
+/// The store [`Compression`] makes: the inner store with compression as its value codec.
+pub type CompressionStore<S> = Encoded<Compression, S>;
+
+impl ValueCodec for Compression {
+    /// Compresses a value of at least the threshold size, and one that holds the
+    /// envelope's data field itself (so that reading it back cannot mistake it for an
+    /// envelope).
+    fn encode(&self, value: JsonObject, _inner: &Capabilities) -> Result<JsonObject> {
+        if serialized_size(&value)? >= self.min_size || value.contains_key(DATA_FIELD) {
+            compress(&value)
+        } else {
+            Ok(value)
+        }
+    }
+
+    fn decode(&self, stored: JsonObject) -> Result<Option<JsonObject>> {
+        decompress(stored, self.max_decompressed).map(Some)
+    }
 }
 
 /// The envelope of `value`: compact JSON, gzip level 1, standard base64.
@@ -219,146 +228,5 @@ pub fn decompress(stored: JsonObject, max_decompressed: usize) -> Result<JsonObj
         Ok(Value::Object(value)) => Ok(value),
         Ok(_) => Err(corrupt("the compressed data is not a JSON object")),
         Err(e) => Err(corrupt("the compressed data is not JSON").with_source(e)),
-    }
-}
-
-impl<S: AsyncKeyValue> CompressionStore<S> {
-    /// The wrapped store, which holds the envelopes.
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
-
-    fn pack(&self, value: JsonObject, key: &str, collection: Option<&str>) -> Result<JsonObject> {
-        let size = serialized_size(&value).map_err(|e| self.context(e, key, collection))?;
-        if size >= self.options.min_size || value.contains_key(DATA_FIELD) {
-            compress(&value).map_err(|e| self.context(e, key, collection))
-        } else {
-            Ok(value)
-        }
-    }
-
-    fn unpack(
-        &self,
-        stored: Option<JsonObject>,
-        key: &str,
-        collection: Option<&str>,
-    ) -> Result<Option<JsonObject>> {
-        stored
-            .map(|stored| {
-                decompress(stored, self.options.max_decompressed)
-                    .map_err(|e| self.context(e, key, collection))
-            })
-            .transpose()
-    }
-
-    fn unpack_ttl(
-        &self,
-        stored: Option<WithTtl>,
-        key: &str,
-        collection: Option<&str>,
-    ) -> Result<Option<WithTtl>> {
-        let Some((stored, ttl)) = stored else {
-            return Ok(None);
-        };
-        Ok(self
-            .unpack(Some(stored), key, collection)?
-            .map(|value| (value, ttl)))
-    }
-
-    fn context(&self, error: Error, key: &str, collection: Option<&str>) -> Error {
-        let info = self.inner.info();
-        error.in_context(
-            info.name,
-            collection.unwrap_or(info.default_collection),
-            key,
-        )
-    }
-}
-
-#[async_trait]
-impl<S: AsyncKeyValue> AsyncKeyValue for CompressionStore<S> {
-    fn inner_store(&self) -> Option<&dyn AsyncKeyValue> {
-        Some(&self.inner)
-    }
-
-    async fn get(&self, key: &str, collection: Option<&str>) -> Result<Option<JsonObject>> {
-        let stored = self.inner.get(key, collection).await?;
-        self.unpack(stored, key, collection)
-    }
-
-    async fn get_many(
-        &self,
-        keys: &[&str],
-        collection: Option<&str>,
-    ) -> Result<Vec<Option<JsonObject>>> {
-        let stored = self.inner.get_many(keys, collection).await?;
-        keys.iter()
-            .zip(stored)
-            .map(|(key, stored)| self.unpack(stored, key, collection))
-            .collect()
-    }
-
-    async fn ttl(&self, key: &str, collection: Option<&str>) -> Result<Option<WithTtl>> {
-        let stored = self.inner.ttl(key, collection).await?;
-        self.unpack_ttl(stored, key, collection)
-    }
-
-    async fn ttl_many(
-        &self,
-        keys: &[&str],
-        collection: Option<&str>,
-    ) -> Result<Vec<Option<WithTtl>>> {
-        let stored = self.inner.ttl_many(keys, collection).await?;
-        keys.iter()
-            .zip(stored)
-            .map(|(key, stored)| self.unpack_ttl(stored, key, collection))
-            .collect()
-    }
-
-    async fn put(
-        &self,
-        key: &str,
-        value: JsonObject,
-        ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<()> {
-        let packed = self.pack(value, key, collection)?;
-        self.inner.put(key, packed, ttl, collection).await
-    }
-
-    async fn put_many(
-        &self,
-        keys: &[&str],
-        values: Vec<JsonObject>,
-        ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<()> {
-        if keys.len() != values.len() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "put_many got {} keys and {} values; nothing was written",
-                    keys.len(),
-                    values.len()
-                ),
-            ));
-        }
-        let packed = keys
-            .iter()
-            .zip(values)
-            .map(|(key, value)| self.pack(value, key, collection))
-            .collect::<Result<Vec<_>>>()?;
-        self.inner.put_many(keys, packed, ttl, collection).await
-    }
-
-    async fn put_if_absent(
-        &self,
-        key: &str,
-        value: JsonObject,
-        ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<bool> {
-        let packed = self.pack(value, key, collection)?;
-        self.inner.put_if_absent(key, packed, ttl, collection).await
     }
 }

@@ -43,10 +43,9 @@
 //!   `put_if_absent` sees it as present (the entry is there): delete it first to
 //!   replace it in a race-free way, or `put` over it.
 
-use std::time::Duration;
-
-use async_trait::async_trait;
-use key_value_core::{AsyncKeyValue, Error, ErrorKind, JsonObject, Layer, Result, WithTtl};
+use key_value_core::{
+    AsyncKeyValue, Capabilities, Encoded, Error, ErrorKind, JsonObject, Layer, Result, ValueCodec,
+};
 use serde_json::Value;
 
 /// The field that holds the version (py-key-value's `_VERSION_KEY`).
@@ -127,42 +126,22 @@ impl<S: AsyncKeyValue> Layer<S> for Versioning {
     type Store = VersioningStore<S>;
 
     fn layer(&self, inner: S) -> VersioningStore<S> {
-        VersioningStore {
-            inner,
-            version: self.version.clone(),
-        }
+        Encoded::new(self.clone(), inner)
     }
 }
 
-/// The store [`Versioning`] makes.
-#[derive(Debug)]
-pub struct VersioningStore<S> {
-    inner: S,
-    version: Version,
-}
+/// The store [`Versioning`] makes: the inner store with versioning as its value codec.
+pub type VersioningStore<S> = Encoded<Versioning, S>;
 
-impl<S: AsyncKeyValue> VersioningStore<S> {
-    /// The wrapped store, which holds the envelopes.
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
-
-    fn wrap(&self, value: JsonObject) -> JsonObject {
+impl ValueCodec for Versioning {
+    fn encode(&self, value: JsonObject, _inner: &Capabilities) -> Result<JsonObject> {
         let mut envelope = JsonObject::new();
         envelope.insert(VERSION_FIELD.into(), self.version.to_json());
         envelope.insert(DATA_FIELD.into(), Value::Object(value));
-        envelope
+        Ok(envelope)
     }
 
-    fn unwrap(
-        &self,
-        stored: Option<JsonObject>,
-        key: &str,
-        collection: Option<&str>,
-    ) -> Result<Option<JsonObject>> {
-        let Some(mut stored) = stored else {
-            return Ok(None);
-        };
+    fn decode(&self, mut stored: JsonObject) -> Result<Option<JsonObject>> {
         let Some(version) = stored.get(VERSION_FIELD) else {
             return Ok(Some(stored));
         };
@@ -171,106 +150,10 @@ impl<S: AsyncKeyValue> VersioningStore<S> {
         }
         match stored.swap_remove(DATA_FIELD) {
             Some(Value::Object(value)) => Ok(Some(value)),
-            _ => {
-                let info = self.inner.info();
-                Err(Error::new(
-                    ErrorKind::Deserialization,
-                    format!("a versioned value without an object in {DATA_FIELD}"),
-                )
-                .in_context(
-                    info.name,
-                    collection.unwrap_or(info.default_collection),
-                    key,
-                ))
-            }
+            _ => Err(Error::new(
+                ErrorKind::Deserialization,
+                format!("a versioned value without an object in {DATA_FIELD}"),
+            )),
         }
-    }
-
-    fn unwrap_ttl(
-        &self,
-        stored: Option<WithTtl>,
-        key: &str,
-        collection: Option<&str>,
-    ) -> Result<Option<WithTtl>> {
-        let Some((stored, ttl)) = stored else {
-            return Ok(None);
-        };
-        Ok(self
-            .unwrap(Some(stored), key, collection)?
-            .map(|value| (value, ttl)))
-    }
-}
-
-#[async_trait]
-impl<S: AsyncKeyValue> AsyncKeyValue for VersioningStore<S> {
-    fn inner_store(&self) -> Option<&dyn AsyncKeyValue> {
-        Some(&self.inner)
-    }
-
-    async fn get(&self, key: &str, collection: Option<&str>) -> Result<Option<JsonObject>> {
-        let stored = self.inner.get(key, collection).await?;
-        self.unwrap(stored, key, collection)
-    }
-
-    async fn get_many(
-        &self,
-        keys: &[&str],
-        collection: Option<&str>,
-    ) -> Result<Vec<Option<JsonObject>>> {
-        let stored = self.inner.get_many(keys, collection).await?;
-        keys.iter()
-            .zip(stored)
-            .map(|(key, stored)| self.unwrap(stored, key, collection))
-            .collect()
-    }
-
-    async fn ttl(&self, key: &str, collection: Option<&str>) -> Result<Option<WithTtl>> {
-        let stored = self.inner.ttl(key, collection).await?;
-        self.unwrap_ttl(stored, key, collection)
-    }
-
-    async fn ttl_many(
-        &self,
-        keys: &[&str],
-        collection: Option<&str>,
-    ) -> Result<Vec<Option<WithTtl>>> {
-        let stored = self.inner.ttl_many(keys, collection).await?;
-        keys.iter()
-            .zip(stored)
-            .map(|(key, stored)| self.unwrap_ttl(stored, key, collection))
-            .collect()
-    }
-
-    async fn put(
-        &self,
-        key: &str,
-        value: JsonObject,
-        ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<()> {
-        self.inner.put(key, self.wrap(value), ttl, collection).await
-    }
-
-    async fn put_many(
-        &self,
-        keys: &[&str],
-        values: Vec<JsonObject>,
-        ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<()> {
-        let wrapped = values.into_iter().map(|v| self.wrap(v)).collect();
-        self.inner.put_many(keys, wrapped, ttl, collection).await
-    }
-
-    async fn put_if_absent(
-        &self,
-        key: &str,
-        value: JsonObject,
-        ttl: Option<Duration>,
-        collection: Option<&str>,
-    ) -> Result<bool> {
-        self.inner
-            .put_if_absent(key, self.wrap(value), ttl, collection)
-            .await
     }
 }

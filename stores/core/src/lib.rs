@@ -39,6 +39,7 @@
 //! ```
 
 mod backend;
+mod codec;
 mod entry;
 mod error;
 mod layer;
@@ -51,6 +52,7 @@ mod typed;
 pub use async_trait::async_trait;
 
 pub use backend::Backend;
+pub use codec::{Encoded, ValueCodec};
 pub use entry::{
     Document, ENTRY_VERSION, Entry, JsonObject, check_version, decode_value, format_timestamp,
     parse_timestamp,
