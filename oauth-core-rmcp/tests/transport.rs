@@ -206,3 +206,34 @@ async fn a_403_for_scope_steps_up_and_the_call_goes_through() {
     client.cancel().await.unwrap();
     demo.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn when_oauth_core_cannot_get_a_token_rmcp_gets_an_auth_error() {
+    use rmcp::transport::auth::AuthError;
+    use rmcp::transport::streamable_http_client::{StreamableHttpClient, StreamableHttpError};
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // Nothing listens on port 1: discovery fails.
+    let url = "http://127.0.0.1:1/mcp";
+    let oauth = OAuth::builder(url)
+        .client_secret("s3cret-value")
+        .client_id("c")
+        .browser(BrowserMode::FetchRedirect)
+        .build()
+        .unwrap();
+    let client = oauth_core_rmcp::OAuthHttpClient::new(oauth).unwrap();
+    assert!(!format!("{client:?}").contains("s3cret-value"));
+    let ping =
+        serde_json::from_value(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"})).unwrap();
+    let error = client
+        .post_message(url.into(), ping, None, None, Default::default())
+        .await
+        .unwrap_err();
+    match error {
+        StreamableHttpError::Auth(AuthError::AuthorizationFailed(message)) => {
+            assert!(message.contains("127.0.0.1:1"), "{message}");
+            assert!(!message.contains("s3cret-value"));
+        }
+        other => panic!("expected an auth error, got {other:?}"),
+    }
+}
