@@ -35,34 +35,11 @@ async fn manager(url: &str, store: &Arc<dyn AsyncKeyValue>) -> AuthorizationMana
     manager
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rmcps_flow_persists_in_fastmcps_layout_and_oauth_core_reuses_the_login() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let events = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = events.clone();
-    let server = DemoServer::builder()
-        .on_event(move |e| sink.lock().unwrap().push(e.to_string()))
-        .start()
-        .await
-        .unwrap();
-    let logins = || {
-        events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.contains("exchanged a code"))
-            .count()
-    };
-    let url = server.mcp_url().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn AsyncKeyValue> = Arc::new(
-        SqliteStore::open(dir.path().join("tokens.db"))
-            .await
-            .unwrap(),
-    );
-
+/// rmcp's flow: discovery, dynamic registration, PKCE, and the code exchange with the
+/// code from the demo server's redirect (it approves at once).
+async fn rmcp_login(url: &str, store: &Arc<dyn AsyncKeyValue>) -> AuthorizationSession {
     // rmcp's flow: discovery, dynamic registration, PKCE, code exchange.
-    let mut first = manager(&url, &store).await;
+    let mut first = manager(url, store).await;
     let metadata = first.resolve_metadata().await.unwrap().metadata;
     first.set_metadata(metadata);
     let request = AuthorizationRequest::new(REDIRECT_URI)
@@ -90,6 +67,66 @@ async fn rmcps_flow_persists_in_fastmcps_layout_and_oauth_core_reuses_the_login(
     let location = response.headers()["location"].to_str().unwrap().to_string();
     assert!(location.starts_with(REDIRECT_URI));
     session.handle_callback_url(&location).await.unwrap();
+    session
+}
+
+/// Counts refresh leases taken; everything else passes through.
+struct CountLeases {
+    inner: Arc<dyn AsyncKeyValue>,
+    taken: std::sync::atomic::AtomicUsize,
+}
+
+#[key_value_core::async_trait]
+impl AsyncKeyValue for CountLeases {
+    fn inner_store(&self) -> Option<&dyn AsyncKeyValue> {
+        Some(&*self.inner)
+    }
+
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: key_value_core::JsonObject,
+        ttl: Option<std::time::Duration>,
+        collection: Option<&str>,
+    ) -> key_value_core::Result<bool> {
+        let won = self
+            .inner
+            .put_if_absent(key, value, ttl, collection)
+            .await?;
+        if won && collection == Some(oauth_core::LEASE_COLLECTION) {
+            self.taken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(won)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rmcps_flow_persists_in_fastmcps_layout_and_oauth_core_reuses_the_login() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let events = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = events.clone();
+    let server = DemoServer::builder()
+        .on_event(move |e| sink.lock().unwrap().push(e.to_string()))
+        .start()
+        .await
+        .unwrap();
+    let logins = || {
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.contains("exchanged a code"))
+            .count()
+    };
+    let url = server.mcp_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn AsyncKeyValue> = Arc::new(
+        SqliteStore::open(dir.path().join("tokens.db"))
+            .await
+            .unwrap(),
+    );
+
+    let session = rmcp_login(&url, &store).await;
     assert_eq!(logins(), 1);
     let left = store.keys(Some(STATE_COLLECTION), None).await.unwrap();
     assert!(left.is_empty(), "the state is consumed by the exchange");
@@ -158,5 +195,100 @@ async fn rmcps_flow_persists_in_fastmcps_layout_and_oauth_core_reuses_the_login(
     assert!(tools.iter().any(|t| t.name == "whoami"));
     client.cancel().await.unwrap();
     assert_eq!(logins(), 1, "no login after the restart");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rmcps_refresh_takes_the_shared_lease_and_stores_the_new_token_for_oauth_core() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let events = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = events.clone();
+    let server = DemoServer::builder()
+        .access_token_lifetime(std::time::Duration::from_secs(4))
+        .on_event(move |e| sink.lock().unwrap().push(e.to_string()))
+        .start()
+        .await
+        .unwrap();
+    let count = |needle: &str| {
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.contains(needle))
+            .count()
+    };
+    let url = server.mcp_url().to_string();
+    let server_key = url.trim_end_matches('/').to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn AsyncKeyValue> = Arc::new(
+        SqliteStore::open(dir.path().join("tokens.db"))
+            .await
+            .unwrap(),
+    );
+    let counting = Arc::new(CountLeases {
+        inner: store.clone(),
+        taken: Default::default(),
+    });
+    let leases = counting.clone();
+    let store: Arc<dyn AsyncKeyValue> = counting;
+    let session = rmcp_login(&url, &store).await;
+    let first = session.auth_manager.get_access_token().await.unwrap();
+
+    let transport = StreamableHttpClientTransport::with_client(
+        AuthClient::new(
+            oauth_core::http_client_builder().unwrap().build().unwrap(),
+            session.auth_manager,
+        ),
+        StreamableHttpClientTransportConfig::with_uri(url.clone()),
+    );
+    let client = ().serve(transport).await.unwrap();
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 2);
+    // Within its last two seconds (rmcp renews with min(30 s, lifetime / 2) left, counting
+    // whole seconds): rmcp refreshes before its next request.
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    let whoami = client
+        .call_tool(rmcp::model::CallToolRequestParams::new("whoami"))
+        .await
+        .unwrap();
+    assert_ne!(whoami.is_error, Some(true));
+    assert_eq!(count("refreshed"), 1, "one refresh");
+    assert_eq!(count("exchanged a code"), 1, "no second login");
+    assert_eq!(
+        leases.taken.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "rmcp refreshed under oauth-core's lease"
+    );
+    client.cancel().await.unwrap();
+
+    // The lease was released after the refresh, and the new token is where oauth-core
+    // reads it, with its absolute expiry.
+    let lease_key = StoredEntry::RefreshLease.key(&server_key);
+    let lease_collection = Some(StoredEntry::RefreshLease.collection());
+    let mut released = false;
+    for _ in 0..40 {
+        if store
+            .get(&lease_key, lease_collection)
+            .await
+            .unwrap()
+            .is_none()
+        {
+            released = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(released, "the lease is released");
+    let oauth = OAuth::builder(&url)
+        .token_storage(store.clone())
+        .browser(BrowserMode::FetchRedirect)
+        .build()
+        .unwrap();
+    let shared = oauth.cached_token().await.unwrap().expect("rmcp's token");
+    assert_ne!(
+        shared.expose_secret(),
+        first,
+        "the refreshed token, not the first"
+    );
+    assert_eq!(count("refreshed"), 1, "oauth-core took it as fresh");
     server.shutdown().await;
 }
