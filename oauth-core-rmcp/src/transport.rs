@@ -33,9 +33,10 @@ pub type OAuthTransport = StreamableHttpClientTransport<OAuthHttpClient<reqwest:
 ///   refreshed ahead of expiry under oauth-core's fleet-wide lease, or a new login.
 ///   rmcp's own `auth_header` setting is ignored for those; requests to any other origin
 ///   go out without a token.
-/// - A `401` is retried once with the token [`OAuth::handle_unauthorized`] returns (a
-///   refresh, or a new authorization); a second `401` is returned to rmcp as
-///   [`StreamableHttpError::AuthRequired`].
+/// - A `401` (with or without a `WWW-Authenticate` challenge) is retried once with the
+///   token [`OAuth::handle_unauthorized`] returns (a refresh, or a new authorization); a
+///   second `401` is returned to rmcp as it came ([`StreamableHttpError::AuthRequired`],
+///   or [`StreamableHttpError::HttpStatus`] without a challenge).
 /// - A `403` with `error="insufficient_scope"` is retried with the token
 ///   [`OAuth::handle_forbidden`] returns (a step-up authorization with the union of the
 ///   held and challenged scopes), at most three times; then, or when oauth-core gives
@@ -152,6 +153,17 @@ where
                 Err(StreamableHttpError::AuthRequired(challenge)) => {
                     tracing::warn!("the server refused a token it had just issued");
                     return Err(StreamableHttpError::AuthRequired(challenge));
+                }
+                // A 401 without a challenge: rmcp reports the bare status.
+                Err(StreamableHttpError::HttpStatus(status))
+                    if status.status == 401 && !unauthorized_handled =>
+                {
+                    unauthorized_handled = true;
+                    token = self
+                        .oauth
+                        .handle_unauthorized(Some(&token), &[])
+                        .await
+                        .map_err(oauth_failure)?;
                 }
                 Err(StreamableHttpError::InsufficientScope(challenge))
                     if step_ups < MAX_STEP_UPS =>

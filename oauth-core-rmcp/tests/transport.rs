@@ -237,3 +237,111 @@ async fn when_oauth_core_cannot_get_a_token_rmcp_gets_an_auth_error() {
         other => panic!("expected an auth error, got {other:?}"),
     }
 }
+
+/// reqwest's rmcp client, except that the first POST is answered with a bare 401 (no
+/// `WWW-Authenticate`), as some servers and proxies do.
+#[derive(Clone)]
+struct BareUnauthorizedOnce {
+    inner: reqwest::Client,
+    refused: Arc<std::sync::atomic::AtomicBool>,
+    tokens: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl rmcp::transport::streamable_http_client::StreamableHttpClient for BareUnauthorizedOnce {
+    type Error = reqwest::Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: rmcp::model::ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: std::collections::HashMap<
+            reqwest::header::HeaderName,
+            reqwest::header::HeaderValue,
+        >,
+    ) -> Result<
+        rmcp::transport::streamable_http_client::StreamableHttpPostResponse,
+        rmcp::transport::streamable_http_client::StreamableHttpError<Self::Error>,
+    > {
+        use rmcp::transport::streamable_http_client::{HttpStatusError, StreamableHttpError};
+        self.tokens.lock().unwrap().push(auth_header.clone());
+        if !self.refused.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(StreamableHttpError::HttpStatus(HttpStatusError::new(
+                401, None,
+            )));
+        }
+        self.inner
+            .post_message(uri, message, session_id, auth_header, custom_headers)
+            .await
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        auth_header: Option<String>,
+        custom_headers: std::collections::HashMap<
+            reqwest::header::HeaderName,
+            reqwest::header::HeaderValue,
+        >,
+    ) -> Result<(), rmcp::transport::streamable_http_client::StreamableHttpError<Self::Error>> {
+        self.inner
+            .delete_session(uri, session_id, auth_header, custom_headers)
+            .await
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: std::collections::HashMap<
+            reqwest::header::HeaderName,
+            reqwest::header::HeaderValue,
+        >,
+    ) -> Result<
+        rmcp::transport::common::client_side_sse::BoxedSseResponse,
+        rmcp::transport::streamable_http_client::StreamableHttpError<Self::Error>,
+    > {
+        self.inner
+            .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
+            .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_without_a_challenge_is_retried_once_with_a_renewed_token() {
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    let demo = Demo::start(Duration::from_secs(3600)).await;
+    let store: Arc<dyn AsyncKeyValue> = Arc::new(MemoryStore::new());
+    let oauth = demo.oauth(store).build().unwrap();
+    // Logged in before the session starts, so the refused token is a real one.
+    let before = oauth.access_token().await.unwrap();
+    let inner = BareUnauthorizedOnce {
+        inner: oauth_core::http_client_builder().unwrap().build().unwrap(),
+        refused: Default::default(),
+        tokens: Default::default(),
+    };
+    let tokens = inner.tokens.clone();
+    let transport = StreamableHttpClientTransport::with_client(
+        oauth_core_rmcp::OAuthHttpClient::with_client(inner, oauth),
+        StreamableHttpClientTransportConfig::with_uri(demo.server.mcp_url()),
+    );
+    let client = ().serve(transport).await.unwrap();
+    assert_eq!(add(&client, 20, 22).await, "42");
+    {
+        let tokens = tokens.lock().unwrap();
+        use oauth_core::ExposeSecret;
+        assert_eq!(tokens[0].as_deref(), Some(before.expose_secret()));
+        assert!(tokens[1].is_some());
+        assert_ne!(tokens[1], tokens[0], "retried with a renewed token");
+    }
+    assert_eq!(demo.count("refreshed"), 1);
+    assert_eq!(demo.count("exchanged a code"), 1);
+    client.cancel().await.unwrap();
+    demo.server.shutdown().await;
+}
