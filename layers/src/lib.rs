@@ -38,26 +38,26 @@
 //! circuit opens. Dependencies chosen for the job: `backon` for the retry's
 //! exponential backoff with jitter, `governor` for the rate limit's GCRA quota.
 
-#[cfg(feature = "prefix-collections")]
-pub mod prefix_collections;
-#[cfg(feature = "prefix-keys")]
-pub mod prefix_keys;
-#[cfg(feature = "single-collection")]
-pub mod single_collection;
-#[cfg(feature = "routing")]
-pub mod routing;
+#[cfg(feature = "compression")]
+pub mod compression;
 #[cfg(feature = "default-value")]
 pub mod default_value;
 #[cfg(feature = "limit-size")]
 pub mod limit_size;
-#[cfg(feature = "compression")]
-pub mod compression;
-#[cfg(feature = "versioning")]
-pub mod versioning;
+#[cfg(feature = "prefix-collections")]
+pub mod prefix_collections;
+#[cfg(feature = "prefix-keys")]
+pub mod prefix_keys;
 #[cfg(feature = "read-only")]
 pub mod read_only;
+#[cfg(feature = "routing")]
+pub mod routing;
+#[cfg(feature = "single-collection")]
+pub mod single_collection;
 #[cfg(feature = "ttl-clamp")]
 pub mod ttl_clamp;
+#[cfg(feature = "versioning")]
+pub mod versioning;
 #[cfg(any(
     feature = "retry",
     feature = "timeout",
@@ -69,23 +69,23 @@ pub mod ttl_clamp;
 #[macro_use]
 mod around;
 
-#[cfg(feature = "retry")]
-pub mod retry;
-#[cfg(feature = "timeout")]
-pub mod timeout;
-#[cfg(feature = "circuit-breaker")]
-pub mod circuit_breaker;
 #[cfg(feature = "bulkhead")]
 pub mod bulkhead;
-#[cfg(feature = "rate-limit")]
-pub mod rate_limit;
+#[cfg(feature = "circuit-breaker")]
+pub mod circuit_breaker;
 #[cfg(feature = "fallback")]
 pub mod fallback;
-#[cfg(feature = "passthrough-cache")]
-pub mod passthrough_cache;
-#[cfg(feature = "statistics")]
-pub mod statistics;
 #[cfg(feature = "logging")]
 pub mod logging;
 #[cfg(feature = "migration")]
 pub mod migration;
+#[cfg(feature = "passthrough-cache")]
+pub mod passthrough_cache;
+#[cfg(feature = "rate-limit")]
+pub mod rate_limit;
+#[cfg(feature = "retry")]
+pub mod retry;
+#[cfg(feature = "statistics")]
+pub mod statistics;
+#[cfg(feature = "timeout")]
+pub mod timeout;
