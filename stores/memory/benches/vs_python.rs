@@ -81,7 +81,7 @@ where
     Fut: Future<Output = ()>,
 {
     // An optional third argument runs one workload alone (for profiling).
-    if std::env::args().nth(3).is_some_and(|only| only != name) {
+    if args().get(2).is_some_and(|only| only != name) {
         return;
     }
     for _ in 0..200 {
@@ -153,12 +153,16 @@ async fn ops(seconds: f64) {
     .await;
 }
 
-fn main() {
-    // `cargo bench` passes `--bench`; the mode and its number follow.
-    let args: Vec<String> = std::env::args()
+/// The arguments, without the `--bench` that `cargo bench` adds.
+fn args() -> Vec<String> {
+    std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
-        .collect();
+        .collect()
+}
+
+fn main() {
+    let args = args();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
