@@ -95,6 +95,13 @@ impl<S: AsyncKeyValue> Layer<S> for CircuitBreaker {
     }
 }
 
+/// `now + duration`, or as late as can be told apart from never when that overflows.
+fn after(now: Instant, duration: Duration) -> Instant {
+    now.checked_add(duration)
+        .or_else(|| now.checked_add(Duration::from_secs(1 << 32)))
+        .unwrap_or(now)
+}
+
 /// The state of a circuit, as [`CircuitBreakerStore::state`] reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CircuitState {
@@ -164,7 +171,7 @@ impl<S> CircuitBreakerStore<S> {
             }
             State::Open { until } => Err(until - now),
             State::HalfOpen { probe_since } => {
-                let probe_end = probe_since + self.config.cool_down;
+                let probe_end = after(probe_since, self.config.cool_down);
                 if now >= probe_end {
                     *state = State::HalfOpen { probe_since: now };
                     Ok(())
@@ -190,14 +197,14 @@ impl<S> CircuitBreakerStore<S> {
                         "circuit breaker opens"
                     );
                     State::Open {
-                        until: Instant::now() + self.config.cool_down,
+                        until: after(Instant::now(), self.config.cool_down),
                     }
                 } else {
                     State::Closed { failures }
                 }
             }
             (State::HalfOpen { .. }, true) => State::Open {
-                until: Instant::now() + self.config.cool_down,
+                until: after(Instant::now(), self.config.cool_down),
             },
         };
     }

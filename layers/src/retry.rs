@@ -46,6 +46,11 @@ use key_value_core::{Error, Layer, Result, StoreFuture};
 
 use crate::around::Call;
 
+/// The longest delay between two attempts, before jitter: one day. Longer settings are
+/// taken as this (far beyond any useful retry, and it keeps the delay arithmetic far
+/// from overflowing).
+pub const LONGEST_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Retries failed operations with exponential backoff and jitter (a [`Layer`]).
 ///
 /// Delays: `initial_delay × factor^n`, capped at `max_delay`, plus a random jitter of
@@ -99,13 +104,14 @@ impl Retry {
         self
     }
 
-    /// The delay before the first retry.
+    /// The delay before the first retry (at most [`LONGEST_DELAY`]).
     pub fn initial_delay(mut self, delay: Duration) -> Self {
         self.initial_delay = delay;
         self
     }
 
-    /// The longest delay between two attempts (before jitter).
+    /// The longest delay between two attempts, before jitter (at most
+    /// [`LONGEST_DELAY`]).
     pub fn max_delay(mut self, delay: Duration) -> Self {
         self.max_delay = delay;
         self
@@ -131,9 +137,11 @@ impl Retry {
     }
 
     fn backoff(&self) -> ExponentialBuilder {
+        let initial_delay = self.initial_delay.min(LONGEST_DELAY);
+        let max_delay = self.max_delay.min(LONGEST_DELAY).max(initial_delay);
         let builder = ExponentialBuilder::default()
-            .with_min_delay(self.initial_delay)
-            .with_max_delay(self.max_delay.max(self.initial_delay))
+            .with_min_delay(initial_delay)
+            .with_max_delay(max_delay)
             .with_factor(self.factor)
             .with_max_times(self.max_retries);
         if self.jitter {

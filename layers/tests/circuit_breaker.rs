@@ -119,3 +119,17 @@ async fn errors_of_the_caller_do_not_count_as_failures() {
     assert_eq!(store.state(), CircuitState::Closed);
     assert_eq!(faults.calls(), 5);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_endless_cool_down_does_not_overflow() {
+    let (store, faults) = faulty();
+    let store = store.layer(CircuitBreaker::new(1, Duration::MAX));
+    faults.fail(1, ErrorKind::Connection);
+    store.get("k", None).await.unwrap_err();
+    assert_eq!(store.state(), CircuitState::Open);
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    assert_eq!(
+        store.get("k", None).await.unwrap_err().kind(),
+        ErrorKind::Unavailable
+    );
+}

@@ -121,3 +121,24 @@ async fn a_predicate_of_ones_own_chooses_what_is_retried() {
     );
     assert_eq!(faults.calls(), 4);
 }
+
+#[tokio::test(start_paused = true)]
+async fn absurd_delays_do_not_overflow() {
+    let (store, faults) = faulty();
+    let store = store.layer(
+        Retry::new()
+            .max_retries(2)
+            .initial_delay(Duration::MAX)
+            .max_delay(Duration::MAX)
+            .factor(f32::MAX),
+    );
+    faults.fail(2, ErrorKind::Connection);
+    let started = tokio::time::Instant::now();
+    assert_eq!(store.get("k", None).await.unwrap(), None);
+    let waited = started.elapsed();
+    // Two delays of one day each, plus jitter of up to as much.
+    assert!(
+        waited >= Duration::from_secs(2 * 86_400) && waited <= Duration::from_secs(4 * 86_400),
+        "{waited:?}"
+    );
+}
