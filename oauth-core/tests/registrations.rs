@@ -308,23 +308,66 @@ async fn any_failed_login_with_a_stored_registration_makes_the_next_one_register
 }
 
 #[tokio::test]
-async fn headless_logins_check_the_stored_registration_too() {
-    let server = Server::start().await;
-    server.fault(|f| {
-        f.unknown_client_authorize = Some((StatusCode::NOT_FOUND, "text/html", "<h1>?</h1>"));
-    });
-    let store = Arc::new(MemoryStore::new());
-    let first = oauth(&server, &store, BrowserMode::FetchRedirect);
-    first.access_token().await.unwrap();
-    server.set(|st| st.clients.clear());
-    first.clear_tokens().await.unwrap();
+async fn headless_logins_with_a_forgotten_registration_fail_at_most_once() {
+    // Headless, the authorization request is the check: a server that does not know
+    // the client starts nothing, and no person waits for a timeout.
+    for (authorize_case, status, content_type, body) in AUTHORIZE_ANSWERS {
+        let server = Server::start().await;
+        server.fault(|f| f.unknown_client_authorize = Some((status, content_type, body)));
+        let store = Arc::new(MemoryStore::new());
+        let first = oauth(&server, &store, BrowserMode::FetchRedirect);
+        first.access_token().await.unwrap();
+        let dead = stored_client_id(&store, &server).await.unwrap();
+        server.set(|st| st.clients.clear());
+        first.clear_tokens().await.unwrap();
 
-    oauth(&server, &store, BrowserMode::FetchRedirect)
-        .access_token()
-        .await
-        .unwrap();
-
-    assert_eq!(server.registrations.load(Ordering::SeqCst), 2);
-    assert!(server.seen().authorize_unknown.is_empty());
-    assert!(server.state.lock().unwrap().codes.is_empty());
+        let mut failures = 0;
+        for _ in 0..2 {
+            match oauth(&server, &store, BrowserMode::FetchRedirect)
+                .access_token()
+                .await
+            {
+                Ok(_) => break,
+                Err(e) => {
+                    assert!(!matches!(e, Error::Timeout(_)), "{authorize_case}: {e}");
+                    failures += 1;
+                }
+            }
+        }
+        let seen = server.seen();
+        // HTTP 400 without a redirect (RFC 6749 §4.1.2.1) or `invalid_client` in the
+        // answer: registered again within the same login.
+        let retried_within = status == StatusCode::BAD_REQUEST || body.contains("invalid_client");
+        assert_eq!(
+            failures,
+            usize::from(!retried_within),
+            "{authorize_case}: failed logins"
+        );
+        assert_eq!(
+            seen.authorize_unknown,
+            vec![dead.clone()],
+            "{authorize_case}"
+        );
+        assert_eq!(
+            server.registrations.load(Ordering::SeqCst),
+            2,
+            "{authorize_case}"
+        );
+        assert!(
+            !seen
+                .token_requests
+                .iter()
+                .any(|(_, id, known)| *id == dead && !known),
+            "{authorize_case}: no token request for the check"
+        );
+        assert!(
+            server.state.lock().unwrap().codes.is_empty(),
+            "{authorize_case}"
+        );
+        assert_ne!(
+            stored_client_id(&store, &server).await.as_deref(),
+            Some(dead.as_str()),
+            "{authorize_case}"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use tracing::Instrument;
 use super::client::{ReadyClient, is_stale_client, may_be_forgotten};
 use super::{FlowState, OAuth};
 use crate::authorize;
-use crate::config::GrantMode;
+use crate::config::{BrowserMode, GrantMode};
 use crate::discovery::{Challenge, Discovered};
 use crate::error::{Error, Result};
 use crate::storage::Tokens;
@@ -100,6 +100,13 @@ impl OAuth {
     /// or during the exchange, clears the registration and registers once more. A
     /// login with it that fails anyway (no callback in time, an error at the callback,
     /// a refused exchange) marks it, and the next authorization registers anew.
+    ///
+    /// Headless ([`BrowserMode::FetchRedirect`]) there is no check: no person waits,
+    /// and the authorization request itself starts nothing at a server that does not
+    /// know the client. Its answer without a redirect fails the attempt at once (HTTP
+    /// 400 registers again within it, as `invalid_client` does), and marks the
+    /// registration like any failed login. The check would be a token request that a
+    /// strict test server counts against the flow.
     async fn authorization_code(
         &self,
         discovered: &Discovered,
@@ -109,7 +116,12 @@ impl OAuth {
         loop {
             let ready = self.ready_client(&discovered.server, scope).await?;
             let (dynamic, reused) = (ready.dynamic, ready.reused);
-            if reused && !redone && self.client_forgotten(&discovered.server, &ready.info).await {
+            let headless = matches!(self.inner.config.browser, BrowserMode::FetchRedirect);
+            if reused
+                && !redone
+                && !headless
+                && self.client_forgotten(&discovered.server, &ready.info).await
+            {
                 tracing::info!("the server no longer knows the stored client; registering again");
                 self.inner.storage.clear_client().await?;
                 redone = true;
