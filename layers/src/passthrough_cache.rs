@@ -41,8 +41,9 @@
 //! - A cache that fails on a read, or when filled, is logged at warn level and bypassed
 //!   (py-key-value raises): the cache is an optimisation. A failed invalidation fails the
 //!   write, since going on would serve a stale value.
-//! - `put_if_absent`, `destroy_collection` and `destroy` invalidate the cache too; `close`
-//!   closes both stores. Enumeration and culling are the primary's.
+//! - `put_if_absent`, `destroy_collection` and `destroy` invalidate the cache too (a
+//!   cache that cannot destroy keeps the entries it holds until their cache TTL ends);
+//!   `close` closes both stores. Enumeration and culling are the primary's.
 //! - The default collection (`None`) is the primary's, on both stores.
 
 use std::fmt;
