@@ -14,7 +14,7 @@ use super::store::{
     self, Access, CLIENT_SECRET_ENV, Opened, Options, TokenInfo, describe_expiry, server_key,
     server_url, token_info,
 };
-use super::{Failure, LoginArgs, Outcome};
+use super::{Failure, LoginArgs, Outcome, ProxyArgs};
 use crate::output::{errln, outln};
 
 /// The OAuth client settings every command shares: the store, and a client ID given
@@ -499,4 +499,32 @@ pub(crate) async fn logout(
         );
     }
     Ok(())
+}
+
+/// `mcp-auth proxy URL`: the store and the OAuth client as `login` has them, then the
+/// message pump (see `proxy.rs`).
+pub(crate) async fn proxy(options: &Options, args: ProxyArgs) -> Outcome {
+    let url = server_url(&args.url)?;
+    let opened = store::open(options).await?;
+    refuse_plain_over_encrypted(&opened, options, &url).await?;
+    let settings = crate::proxy::Settings {
+        url: url.clone(),
+        headers: crate::proxy::parse_headers(&args.headers)?,
+        transport: args.transport,
+    };
+    crate::proxy::check(&settings)?;
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    let (browser, countdown) = browser_handoff(args.no_browser, timeout);
+    let mut builder = builder(&opened, options, &url, browser).callback_timeout(timeout);
+    if let Some(port) = args.callback_port {
+        builder = builder.callback_port(port);
+    }
+    let oauth = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
+    // A login, when one is needed, before the first message (its URL goes to stderr).
+    let first = oauth.access_token().await;
+    countdown.stop();
+    if let Err(e) = first {
+        return Err(oauth_failure(e, &url));
+    }
+    crate::proxy::run(settings, oauth).await
 }

@@ -34,6 +34,7 @@ mod output;
 pub mod paths;
 mod probe;
 mod progress;
+mod proxy;
 mod store;
 
 use std::path::PathBuf;
@@ -191,6 +192,11 @@ enum Command {
         #[arg(long)]
         local: bool,
     },
+    /// Serve MCP on stdin/stdout and forward every message to the remote server at URL
+    /// with a token from the store (logging in first when needed): for MCP clients that
+    /// speak only stdio
+    #[command(after_help = PROXY_HELP)]
+    Proxy(ProxyArgs),
     /// Start the demo server on this machine, log in to it without a browser, store
     /// the tokens and call a tool; run it twice to see the stored token reused
     Demo(DemoArgs),
@@ -228,6 +234,39 @@ struct LoginArgs {
     /// only when the new login succeeds)
     #[arg(long)]
     force: bool,
+}
+
+const PROXY_HELP: &str = "\
+A desktop MCP client is configured with:
+  {\"command\": \"mcp-auth\", \"args\": [\"proxy\", \"https://mcp.example.com/mcp\"]}
+stdout carries only MCP messages; the login URL and failures go to stderr. The session
+ends (HTTP DELETE) when the client closes stdin or on SIGTERM/Ctrl-C.
+
+Exit codes: 0 the client went away, 1 failure (login refused, server gone), 2 usage error.
+Store, key and environment options: see `mcp-auth --help`.";
+
+#[derive(Debug, Args)]
+struct ProxyArgs {
+    /// The MCP server URL (its Streamable HTTP endpoint), e.g. https://mcp.example.com/mcp
+    url: String,
+    /// An extra HTTP header for every request to the server, `Name: value` (repeatable);
+    /// not Authorization, which comes from the store
+    #[arg(long = "header", short = 'H', value_name = "'NAME: VALUE'")]
+    headers: Vec<String>,
+    /// The local port the browser returns to when a login is needed [default: a free port]
+    #[arg(long, value_name = "PORT")]
+    callback_port: Option<u16>,
+    /// Do not open a browser when a login is needed; print the URL on stderr instead
+    #[arg(long)]
+    no_browser: bool,
+    /// Seconds to wait for a login to finish in the browser
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    timeout: u64,
+    /// The server's transport: http (Streamable HTTP), sse (the older HTTP+SSE
+    /// transport: not supported yet) or auto (Streamable HTTP, saying so when the server
+    /// answers like an HTTP+SSE-only server)
+    #[arg(long, value_enum, default_value = "auto", value_name = "TRANSPORT")]
+    transport: proxy::TransportChoice,
 }
 
 #[derive(Debug, Args)]
@@ -345,6 +384,7 @@ async fn run(cli: Cli) -> Outcome {
             forget_client,
             local,
         } => commands::logout(&options, &url, forget_client, local).await,
+        Command::Proxy(args) => commands::proxy(&options, args).await,
         Command::Demo(args) => demo::run(&options, args).await,
         Command::Completions { shell } => {
             let mut out = Vec::new();
