@@ -125,6 +125,68 @@ async fn rmcp_client_through_the_proxy_survives_an_expiring_token() {
     server.shutdown().await;
 }
 
+/// The server stops accepting a token the proxy holds as valid (its state lost the
+/// access tokens): the proxy's request gets a 401, oauth-core renews the token with the
+/// refresh token and the request is sent again; the client sees only the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_the_server_rejects_is_renewed_and_the_request_resent() {
+    use key_value::AsyncKeyValue;
+    let home = tempfile::tempdir().unwrap();
+    let state: Arc<dyn AsyncKeyValue> = Arc::new(key_value::memory::MemoryStore::new());
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let server = DemoServer::builder()
+        .port(0)
+        .state_store(state.clone())
+        .on_event(move |e| sink.lock().unwrap().push(e.to_string()))
+        .start()
+        .await
+        .unwrap();
+    let store = format!("sqlite:{}", home.path().join("tokens.sqlite").display());
+    let (ok, log) = login_headless(home.path(), &store, server.mcp_url()).await;
+    assert!(ok, "login failed:\n{log}");
+
+    let mut command = tokio::process::Command::from(mcp_auth(home.path()));
+    command.args(["--store", &store, "proxy", server.mcp_url(), "--no-browser"]);
+    let client =
+        ().serve(TokioChildProcess::new(command).unwrap())
+            .await
+            .expect("initialize through the proxy");
+    let who = client
+        .call_tool(CallToolRequestParams::new("whoami"))
+        .await
+        .unwrap();
+    assert!(tool_text(&who).contains("mcp:tools"));
+    assert_eq!(count(&events, "MCP request with a bad token"), 0);
+
+    assert!(
+        state
+            .destroy_collection(mcp_demo_server::collections::ACCESS_TOKENS)
+            .await
+            .unwrap()
+    );
+    let who = client
+        .call_tool(CallToolRequestParams::new("whoami"))
+        .await
+        .unwrap();
+    assert!(tool_text(&who).contains("mcp:tools"), "{}", tool_text(&who));
+    let seen = events.lock().unwrap().clone();
+    assert_eq!(
+        count(&events, "MCP request with a bad token"),
+        1,
+        "{seen:?}"
+    );
+    assert_eq!(count(&events, "refreshed"), 1, "{seen:?}");
+    assert_eq!(
+        count(&events, "exchanged a code"),
+        1,
+        "no new login: {seen:?}"
+    );
+    assert_eq!(count(&events, "MCP tools/call"), 2, "{seen:?}");
+    client.cancel().await.unwrap();
+    server.shutdown().await;
+}
+
 /// One JSON-RPC line in, the answer out: stdout holds nothing but the answers, one
 /// JSON object per line, equal to what the server gives for the same request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
