@@ -55,7 +55,7 @@ use rmcp::transport::{IntoTransport, StreamableHttpClientTransport, Transport};
 use sse_stream::{Error as SseError, Sse};
 use url::Url;
 
-use crate::output::errln;
+use crate::output::{errln, one_line};
 use crate::{Failure, Outcome};
 
 /// Which transport the remote server speaks.
@@ -438,24 +438,41 @@ async fn answer_failure<C: Transport<RoleServer>>(
     if let StreamableHttpError::Client(AuthedError::Token(_)) = &e {
         why = format!("{why} (log in again with `mcp-auth login URL`)");
     }
-    if let StreamableHttpError::HttpStatus(status) = &e
-        && matches!(status.status, 404 | 405)
-    {
+    if let Some(status @ (404 | 405)) = refused_with(&e) {
         why = match transport {
             TransportChoice::Auto => format!(
-                "{why}: the server refuses Streamable HTTP, as servers that speak only the \
-                 older HTTP+SSE transport do, which the proxy does not support yet"
+                "{why}: the server refuses Streamable HTTP ({status}), as servers that speak \
+                 only the older HTTP+SSE transport do, which the proxy does not support yet"
             ),
             _ => format!("{why}: check the URL (is it the server's Streamable HTTP endpoint?)"),
         };
     }
-    errln!("mcp-auth proxy: a message could not be delivered: {why}");
+    errln!(
+        "mcp-auth proxy: a message could not be delivered: {}",
+        one_line(&why, MAX_MESSAGE)
+    );
     let Some(id) = id else { return Ok(()) };
     let error = ErrorData::new(ErrorCode::INTERNAL_ERROR, why, None);
     client
         .send(ServerJsonRpcMessage::error(error, Some(id)))
         .await
         .map_err(|_| ())
+}
+
+/// The longest failure told on stderr, in characters (server text can be long).
+const MAX_MESSAGE: usize = 600;
+
+/// The HTTP status a POST was refused with, when the error tells it: rmcp's reqwest
+/// client keeps 429 and 5xx as a status, and words other refusals `HTTP <status> …`.
+fn refused_with(e: &HttpError) -> Option<u16> {
+    match e {
+        StreamableHttpError::HttpStatus(status) => Some(status.status),
+        StreamableHttpError::UnexpectedServerResponse(text) => text
+            .strip_prefix("HTTP ")
+            .and_then(|rest| rest.get(..3))
+            .and_then(|code| code.parse().ok()),
+        _ => None,
+    }
 }
 
 /// Resolves on Ctrl-C, or on SIGTERM where there is one.
@@ -486,12 +503,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn refusals_tell_their_status() {
+        let worded =
+            StreamableHttpError::UnexpectedServerResponse("HTTP 405 Method Not Allowed: x".into());
+        assert_eq!(refused_with(&worded), Some(405));
+        let status = StreamableHttpError::HttpStatus(
+            rmcp::transport::streamable_http_client::HttpStatusError::new(503, None),
+        );
+        assert_eq!(refused_with(&status), Some(503));
+        let other = StreamableHttpError::UnexpectedServerResponse("HTTP é".into());
+        assert_eq!(refused_with(&other), None);
+        assert_eq!(refused_with(&StreamableHttpError::SessionExpired), None);
+    }
+
+    #[test]
     fn headers_parse_and_refuse_what_they_must() {
         let headers =
             parse_headers(&["X-Api-Key: abc".into(), "x-team:  blue ".into()]).unwrap_or_default();
         assert_eq!(headers.len(), 2);
         assert_eq!(
-            headers.get(&HeaderName::from_static("x-team")).and_then(|v| v.to_str().ok()),
+            headers
+                .get(&HeaderName::from_static("x-team"))
+                .and_then(|v| v.to_str().ok()),
             Some("blue")
         );
         for bad in [
