@@ -712,12 +712,9 @@ impl Backend for SqliteStore {
     }
 
     async fn read(&self, collection: &str, key: &str) -> Result<Option<Entry>> {
-        if let Some(found) = self
-            .pool
-            .try_inline(|connection| read_one(connection, collection, key))
-        {
-            return found;
-        }
+        // On the blocking pool like every call: even a read from the page cache may go
+        // to the file, and a runtime worker must never wait for a disk (or a network
+        // file system that hangs).
         let (collection, key) = (collection.to_owned(), key.to_owned());
         self.run(move |connection| read_one(connection, &collection, &key))
             .await

@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
 
 use key_value_core::{Error, ErrorKind, Result};
 use rusqlite::{Connection, OpenFlags};
@@ -20,7 +19,6 @@ pub(crate) struct Pool {
     path: PathBuf,
     connections: Vec<Mutex<Connection>>,
     next: AtomicUsize,
-    busy_timeout: Duration,
 }
 
 impl Pool {
@@ -56,7 +54,6 @@ impl Pool {
             path: settings.path.clone(),
             connections,
             next: AtomicUsize::new(0),
-            busy_timeout: settings.busy_timeout,
         })
     }
 
@@ -66,29 +63,6 @@ impl Pool {
 
     pub(crate) fn size(&self) -> usize {
         self.connections.len()
-    }
-
-    /// Runs a quick read on the calling thread if a connection is free at once, with
-    /// SQLite's busy wait switched off so it can never block the caller. `None` when no
-    /// connection was free or the database was busy: run the read on the blocking pool.
-    pub(crate) fn try_inline<T>(
-        &self,
-        work: impl FnOnce(&Connection) -> Result<T>,
-    ) -> Option<Result<T>> {
-        let connection = self
-            .connections
-            .iter()
-            .find_map(|slot| slot.try_lock().ok())?;
-        connection.busy_timeout(Duration::ZERO).ok()?;
-        let result = work(&connection);
-        if connection.busy_timeout(self.busy_timeout).is_err() {
-            tracing::warn!("could not restore the busy timeout of a connection");
-        }
-        match result {
-            // Busy or locked: the blocking path waits for the lock instead.
-            Err(e) if e.is_retryable() => None,
-            other => Some(other),
-        }
     }
 
     /// Runs `work` on a free connection, or waits for one in turn.
