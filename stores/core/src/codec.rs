@@ -1,37 +1,4 @@
-//! Stores whose values pass through a reversible change on their way in and out:
-//! [`ValueCodec`] says what the change is, [`Encoded`] applies it around any store.
-//!
-//! Encryption (the Fernet wrapper), compression and versioning are such changes: they
-//! differ in how one value is encoded and decoded, and share everything else, which
-//! lives here once: which operations carry values, keeping a read's TTL, checking a
-//! batch before encoding any of it, and naming the key and collection in errors.
-//! Operations without values (deletes, listing, destruction) forward to the inner store.
-//!
-//! ```
-//! use key_value_core::{Capabilities, Encoded, JsonObject, Result, ValueCodec};
-//!
-//! /// Wraps each value as `{"wrapped": value}`.
-//! struct Wrap;
-//!
-//! impl ValueCodec for Wrap {
-//!     fn encode(&self, value: JsonObject, _inner: &Capabilities) -> Result<JsonObject> {
-//!         let mut stored = JsonObject::new();
-//!         stored.insert("wrapped".into(), value.into());
-//!         Ok(stored)
-//!     }
-//!     fn decode(&self, mut stored: JsonObject) -> Result<Option<JsonObject>> {
-//!         Ok(match stored.swap_remove("wrapped") {
-//!             Some(serde_json::Value::Object(value)) => Some(value),
-//!             _ => Some(stored),
-//!         })
-//!     }
-//! }
-//!
-//! # fn demo(any_store: impl key_value_core::AsyncKeyValue) {
-//! let store = Encoded::new(Wrap, any_store);
-//! # let _ = store;
-//! # }
-//! ```
+//! Stores whose values pass through a reversible change: [`ValueCodec`], [`Encoded`].
 
 use std::time::Duration;
 
@@ -41,8 +8,42 @@ use crate::entry::JsonObject;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::{AsyncKeyValue, Capabilities, WithTtl};
 
-/// A reversible change of values: what an [`Encoded`] store applies on writes and
-/// undoes on reads.
+/// A reversible change of stored values on their way in and out of a store:
+/// this trait says what the change is, [`Encoded`] applies it around any store.
+///
+/// Encryption (the Fernet wrapper), compression and versioning are such changes: they
+/// differ in how one value is encoded and decoded, and share everything else, which
+/// lives here once: which operations carry values, keeping a read's TTL, checking a
+/// batch before encoding any of it, and naming the key and collection in errors.
+/// Operations without values (deletes, listing, destruction) forward to the inner store.
+///
+/// ```
+/// use key_value_core::{Capabilities, Encoded, JsonObject, Result, ValueCodec};
+///
+/// /// Wraps each value as `{"wrapped": value}`.
+/// struct Wrap;
+///
+/// impl ValueCodec for Wrap {
+///     fn encode(&self, value: JsonObject, _inner: &Capabilities) -> Result<JsonObject> {
+///         let mut stored = JsonObject::new();
+///         stored.insert("wrapped".into(), value.into());
+///         Ok(stored)
+///     }
+///     fn decode(&self, mut stored: JsonObject) -> Result<Option<JsonObject>> {
+///         Ok(match stored.swap_remove("wrapped") {
+///             Some(serde_json::Value::Object(value)) => Some(value),
+///             _ => Some(stored),
+///         })
+///     }
+/// }
+///
+/// # fn demo(any_store: impl key_value_core::AsyncKeyValue) {
+/// let store = Encoded::new(Wrap, any_store);
+/// # let _ = store;
+/// # }
+/// ```
+///
+/// What an [`Encoded`] store applies on writes and undoes on reads.
 pub trait ValueCodec: Send + Sync {
     /// What the inner store keeps for `value`. `inner` are the inner store's
     /// capabilities (for a codec that must fit its `max_entry_bytes`).
@@ -65,7 +66,8 @@ pub trait ValueCodec: Send + Sync {
     }
 }
 
-/// A store whose values pass through `codec`: see the [module docs](self).
+/// A store whose values pass through a [`ValueCodec`] (see there): values are encoded on
+/// writes and decoded on reads; every other operation reaches the inner store.
 #[derive(Debug, Clone)]
 pub struct Encoded<C, S> {
     codec: C,
