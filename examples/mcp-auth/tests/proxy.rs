@@ -422,3 +422,219 @@ async fn the_mcp_inspector_drives_the_proxy() {
     assert_eq!(count(&events, "MCP tools/call"), 1);
     server.shutdown().await;
 }
+
+/// What the streaming server saw.
+#[derive(Default)]
+struct Seen {
+    /// `METHOD jsonrpc-method session version x-team authorization` per request.
+    requests: Vec<String>,
+}
+
+/// A Streamable HTTP MCP server with what the demo server lacks: a session ID, answers
+/// as event streams (with a notification before the answer), a GET event stream with a
+/// server-initiated notification, and DELETE. It takes only the seeded token.
+async fn streaming_server() -> (String, Arc<Mutex<Seen>>) {
+    use axum::body::{Body, Bytes};
+    use axum::http::{HeaderMap, Method, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use futures_util::StreamExt as _;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let record = seen.clone();
+    let handler = move |method: Method, headers: HeaderMap, body: Bytes| {
+        let seen = record.clone();
+        async move {
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-")
+                    .to_string()
+            };
+            let message: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let rpc = message["method"].as_str().unwrap_or("-").to_string();
+            seen.lock().unwrap().requests.push(format!(
+                "{method} {rpc} {} {} {} {}",
+                header("mcp-session-id"),
+                header("mcp-protocol-version"),
+                header("x-team"),
+                header("authorization"),
+            ));
+            if header("authorization") != "Bearer seeded-token" {
+                return StatusCode::UNAUTHORIZED.into_response();
+            }
+            let sse = |events: Vec<Value>| -> Response {
+                let mut text = String::new();
+                for e in events {
+                    text.push_str(&format!("event: message\ndata: {e}\n\n"));
+                }
+                let opening = futures_util::stream::once(async move {
+                    Ok::<_, std::io::Error>(Bytes::from(text))
+                });
+                // The GET stream stays open; an answer's stream ends after the answer.
+                let body = if method == Method::GET {
+                    Body::from_stream(opening.chain(futures_util::stream::pending()))
+                } else {
+                    Body::from_stream(opening)
+                };
+                ([("content-type", "text/event-stream")], body).into_response()
+            };
+            match (method.as_str(), rpc.as_str()) {
+                ("GET", _) => sse(vec![json!({"jsonrpc": "2.0",
+                    "method": "notifications/tools/list_changed"})]),
+                ("DELETE", _) => StatusCode::OK.into_response(),
+                (_, "initialize") => (
+                    [
+                        ("mcp-session-id", "sess-1"),
+                        ("content-type", "application/json"),
+                    ],
+                    json!({"jsonrpc": "2.0", "id": message["id"], "result": {
+                        "protocolVersion": "2025-06-18",
+                        "capabilities": {"tools": {"listChanged": true}},
+                        "serverInfo": {"name": "streaming", "version": "1"}}})
+                    .to_string(),
+                )
+                    .into_response(),
+                (_, "tools/call") => sse(vec![
+                    json!({"jsonrpc": "2.0", "method": "notifications/message",
+                        "params": {"level": "info", "data": "working"}}),
+                    json!({"jsonrpc": "2.0", "id": message["id"], "result": {
+                        "content": [{"type": "text", "text": "streamed"}], "isError": false}}),
+                ]),
+                (_, _) if message.get("id").is_none() => StatusCode::ACCEPTED.into_response(),
+                _ => axum::Json(json!({"jsonrpc": "2.0", "id": message["id"],
+                    "error": {"code": -32601, "message": "no"}}))
+                .into_response(),
+            }
+        }
+    };
+    let app = axum::Router::new().route("/mcp", axum::routing::any(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+/// Sessions and streams: the session ID and the negotiated protocol version on every
+/// later request, an event-stream answer with a notification before it, the server's
+/// own notification from the GET stream, extra headers, and DELETE at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_event_streams_and_session_end_pass_through() {
+    use key_value::AsyncKeyValue;
+    let home = tempfile::tempdir().unwrap();
+    let (url, seen) = streaming_server().await;
+    // A stored token for the server, in FastMCP's layout, so no login is needed.
+    let path = home.path().join("tokens.sqlite");
+    {
+        let store = key_value::sqlite::SqliteStore::open(&path).await.unwrap();
+        let expires_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3600;
+        let object = |v: Value| v.as_object().cloned().unwrap();
+        store
+            .put(
+                &format!("{url}/tokens"),
+                object(
+                    json!({"access_token": "seeded-token", "token_type": "Bearer",
+                    "expires_in": 3600}),
+                ),
+                None,
+                Some("mcp-oauth-token"),
+            )
+            .await
+            .unwrap();
+        store
+            .put(
+                &format!("{url}/token_expiry"),
+                object(json!({"expires_at": expires_at})),
+                None,
+                Some("mcp-oauth-token-expiry"),
+            )
+            .await
+            .unwrap();
+    }
+    let store = format!("sqlite:{}", path.display());
+    let mut child = mcp_auth(home.path())
+        .args(["--store", &store, "--no-encryption", "proxy", &url])
+        .args(["--no-browser", "--header", "X-Team: blue"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut out: Vec<Value> = Vec::new();
+    let next = || -> Value {
+        let line = tokio::task::block_in_place(|| received.recv_timeout(Duration::from_secs(20)))
+            .unwrap_or_else(|_| panic!("no more messages"));
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON on stdout: {line:?}"))
+    };
+    let mut send = move |m: Value| {
+        writeln!(stdin, "{m}").unwrap();
+        stdin.flush().unwrap();
+    };
+    send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"}}}),
+    );
+    out.push(next());
+    assert_eq!(
+        out[0]["result"]["serverInfo"]["name"], "streaming",
+        "{}",
+        out[0]
+    );
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "anything", "arguments": {}}}));
+    // The answer, the notification before it, and the GET stream's notification.
+    while !out.iter().any(|m| m["id"] == 2)
+        || !out
+            .iter()
+            .any(|m| m["method"] == "notifications/tools/list_changed")
+    {
+        out.push(next());
+    }
+    let position = |f: &dyn Fn(&Value) -> bool| out.iter().position(f).unwrap();
+    let progress = position(&|m| m["method"] == "notifications/message");
+    let answer = position(&|m| m["id"] == 2);
+    assert!(progress < answer, "{out:?}");
+    assert_eq!(out[answer]["result"]["content"][0]["text"], "streamed");
+    drop(send);
+    let status = tokio::task::block_in_place(|| child.wait()).unwrap();
+    assert!(status.success(), "{status}");
+    let rest: Vec<String> = received.try_iter().collect();
+    assert!(rest.is_empty(), "stray output: {rest:?}");
+    let requests = seen.lock().unwrap().requests.clone();
+    let with = |prefix: &str| {
+        requests
+            .iter()
+            .find(|r| r.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {requests:?}"))
+            .clone()
+    };
+    assert_eq!(
+        with("POST initialize"),
+        "POST initialize - - blue Bearer seeded-token"
+    );
+    assert_eq!(
+        with("POST tools/call"),
+        "POST tools/call sess-1 2025-06-18 blue Bearer seeded-token"
+    );
+    assert!(
+        with("GET").starts_with("GET - sess-1 2025-06-18 blue Bearer"),
+        "{requests:?}"
+    );
+    assert!(
+        with("DELETE").starts_with("DELETE - sess-1"),
+        "{requests:?}"
+    );
+}
