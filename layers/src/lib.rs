@@ -89,3 +89,9 @@ pub mod retry;
 pub mod statistics;
 #[cfg(feature = "timeout")]
 pub mod timeout;
+
+/// Borrowed names of `keys`, for the store calls that take `&[&str]`.
+#[cfg(any(feature = "prefix-keys", feature = "single-collection"))]
+fn refs(keys: &[String]) -> Vec<&str> {
+    keys.iter().map(String::as_str).collect()
+}

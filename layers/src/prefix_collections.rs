@@ -122,13 +122,9 @@ impl<S: AsyncKeyValue> AsyncKeyValue for PrefixCollectionsStore<S> {
 
     /// The wrapped store's name, and the layer's default collection (unprefixed).
     fn info(&self) -> StoreInfo<'_> {
-        let inner = self.inner.info();
-        StoreInfo::new(
-            inner.name,
-            self.default_collection
-                .as_deref()
-                .unwrap_or(inner.default_collection),
-        )
+        self.inner
+            .info()
+            .with_default_collection(self.default_collection.as_deref())
     }
 
     /// The wrapped store's, except that `destroy` (of the prefixed collections only)

@@ -123,10 +123,6 @@ impl<S: AsyncKeyValue> PrefixKeysStore<S> {
     }
 }
 
-fn refs(keys: &[String]) -> Vec<&str> {
-    keys.iter().map(String::as_str).collect()
-}
-
 #[async_trait]
 impl<S: AsyncKeyValue> AsyncKeyValue for PrefixKeysStore<S> {
     fn inner_store(&self) -> Option<&dyn AsyncKeyValue> {
@@ -156,7 +152,7 @@ impl<S: AsyncKeyValue> AsyncKeyValue for PrefixKeysStore<S> {
         collection: Option<&str>,
     ) -> Result<Vec<Option<JsonObject>>> {
         let keys = self.stored_many(keys)?;
-        self.inner.get_many(&refs(&keys), collection).await
+        self.inner.get_many(&crate::refs(&keys), collection).await
     }
 
     async fn ttl(&self, key: &str, collection: Option<&str>) -> Result<Option<WithTtl>> {
@@ -169,7 +165,7 @@ impl<S: AsyncKeyValue> AsyncKeyValue for PrefixKeysStore<S> {
         collection: Option<&str>,
     ) -> Result<Vec<Option<WithTtl>>> {
         let keys = self.stored_many(keys)?;
-        self.inner.ttl_many(&refs(&keys), collection).await
+        self.inner.ttl_many(&crate::refs(&keys), collection).await
     }
 
     async fn put(
@@ -193,7 +189,7 @@ impl<S: AsyncKeyValue> AsyncKeyValue for PrefixKeysStore<S> {
     ) -> Result<()> {
         let keys = self.stored_many(keys)?;
         self.inner
-            .put_many(&refs(&keys), values, ttl, collection)
+            .put_many(&crate::refs(&keys), values, ttl, collection)
             .await
     }
 
@@ -215,7 +211,9 @@ impl<S: AsyncKeyValue> AsyncKeyValue for PrefixKeysStore<S> {
 
     async fn delete_many(&self, keys: &[&str], collection: Option<&str>) -> Result<usize> {
         let keys = self.stored_many(keys)?;
-        self.inner.delete_many(&refs(&keys), collection).await
+        self.inner
+            .delete_many(&crate::refs(&keys), collection)
+            .await
     }
 
     /// The prefixed keys of the collection, without the prefix; others are skipped.

@@ -245,14 +245,10 @@ impl<S: AsyncKeyValue> SingleCollectionStore<S> {
         }
         Ok(self
             .inner
-            .delete_many(&refs(&keys), Some(&self.single))
+            .delete_many(&crate::refs(&keys), Some(&self.single))
             .await?
             > 0)
     }
-}
-
-fn refs(keys: &[String]) -> Vec<&str> {
-    keys.iter().map(String::as_str).collect()
 }
 
 #[async_trait]
@@ -263,13 +259,9 @@ impl<S: AsyncKeyValue> AsyncKeyValue for SingleCollectionStore<S> {
 
     /// The wrapped store's name, and the layer's default collection.
     fn info(&self) -> StoreInfo<'_> {
-        let inner = self.inner.info();
-        StoreInfo::new(
-            inner.name,
-            self.default_collection
-                .as_deref()
-                .unwrap_or(inner.default_collection),
-        )
+        self.inner
+            .info()
+            .with_default_collection(self.default_collection.as_deref())
     }
 
     /// Enumeration and destruction work by listing the one collection's keys, so they
@@ -297,7 +289,9 @@ impl<S: AsyncKeyValue> AsyncKeyValue for SingleCollectionStore<S> {
         collection: Option<&str>,
     ) -> Result<Vec<Option<JsonObject>>> {
         let keys = self.stored_many(collection, keys)?;
-        self.inner.get_many(&refs(&keys), Some(&self.single)).await
+        self.inner
+            .get_many(&crate::refs(&keys), Some(&self.single))
+            .await
     }
 
     async fn ttl(&self, key: &str, collection: Option<&str>) -> Result<Option<WithTtl>> {
@@ -311,7 +305,9 @@ impl<S: AsyncKeyValue> AsyncKeyValue for SingleCollectionStore<S> {
         collection: Option<&str>,
     ) -> Result<Vec<Option<WithTtl>>> {
         let keys = self.stored_many(collection, keys)?;
-        self.inner.ttl_many(&refs(&keys), Some(&self.single)).await
+        self.inner
+            .ttl_many(&crate::refs(&keys), Some(&self.single))
+            .await
     }
 
     async fn put(
@@ -334,7 +330,7 @@ impl<S: AsyncKeyValue> AsyncKeyValue for SingleCollectionStore<S> {
     ) -> Result<()> {
         let keys = self.stored_many(collection, keys)?;
         self.inner
-            .put_many(&refs(&keys), values, ttl, Some(&self.single))
+            .put_many(&crate::refs(&keys), values, ttl, Some(&self.single))
             .await
     }
 
@@ -359,7 +355,7 @@ impl<S: AsyncKeyValue> AsyncKeyValue for SingleCollectionStore<S> {
     async fn delete_many(&self, keys: &[&str], collection: Option<&str>) -> Result<usize> {
         let keys = self.stored_many(collection, keys)?;
         self.inner
-            .delete_many(&refs(&keys), Some(&self.single))
+            .delete_many(&crate::refs(&keys), Some(&self.single))
             .await
     }
 

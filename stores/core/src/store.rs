@@ -77,6 +77,15 @@ impl<'a> StoreInfo<'a> {
             default_collection,
         }
     }
+
+    /// This description with `collection` as the default collection when one is given:
+    /// for a layer that may have a default collection of its own.
+    pub fn with_default_collection(self, collection: Option<&'a str>) -> Self {
+        StoreInfo {
+            default_collection: collection.unwrap_or(self.default_collection),
+            ..self
+        }
+    }
 }
 
 /// The error future of an operation neither implemented nor forwarded.
