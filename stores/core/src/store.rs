@@ -642,16 +642,38 @@ impl<S: AsyncKeyValue + ?Sized> AsyncKeyValue for Arc<S> {
 /// What a persistent store's acknowledged writes survive, for stores that let users
 /// trade durability for speed (the disk and SQLite stores).
 ///
-/// Both levels are crash safe: a write is either wholly there or not at all, and older
-/// data is never corrupted. They differ in whether the newest writes may be lost when
-/// the whole machine stops.
+/// Every level survives the process crashing at any instant: a write is then either
+/// wholly there or not at all. The levels differ in what a power loss or kernel crash
+/// (the whole machine stopping) may do to the latest writes, from weakest to strongest.
+/// New levels may be added; match with a wildcard arm.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Durability {
-    /// A write survives the process crashing at any instant, because the operating
-    /// system holds it; a power loss or kernel crash may lose the latest writes.
+    /// Nothing is flushed to stable storage: the operating system holds the writes. On
+    /// power loss the latest writes may be lost, and the disk store's entries written
+    /// just before may be left empty (on file systems that delay allocation), which
+    /// reads as an error for that key.
     ProcessCrash,
-    /// A write also survives power loss: it is flushed to stable storage (fsync)
-    /// before it is acknowledged. Slower.
+    /// On power loss the latest writes may be rolled back, but every entry holds a whole
+    /// value that was once written, never a torn or empty one. The disk store flushes
+    /// each file (fsync) before renaming it into place but not the directory: what
+    /// py-key-value's `FileTreeStore` does. SQLite's WAL with `synchronous = NORMAL`
+    /// gives this already, so the SQLite store treats it as [`Durability::ProcessCrash`].
+    PowerLossAtomic,
+    /// A write also survives power loss: it and the directory entry naming it are
+    /// flushed to stable storage (fsync) before it is acknowledged. Slowest.
     #[default]
     PowerLoss,
+}
+
+impl Durability {
+    /// Whether a written file's data is flushed before it is renamed into place.
+    pub fn flushes_files(self) -> bool {
+        self != Durability::ProcessCrash
+    }
+
+    /// Whether directories are flushed, so that renames and removals survive power loss.
+    pub fn flushes_directories(self) -> bool {
+        self == Durability::PowerLoss
+    }
 }

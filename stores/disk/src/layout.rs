@@ -548,9 +548,9 @@ impl Layout {
         Ok(lock)
     }
 
-    /// Writes `key`'s entry: a temporary file (flushed at `PowerLoss`), put in place of the
-    /// old entry. The directory is flushed (at `PowerLoss`) when `sync_dir`; a batch
-    /// passes `false` and calls [`Layout::sync_collection`] once at its end.
+    /// Writes `key`'s entry: a temporary file (flushed unless at `ProcessCrash`), put in
+    /// place of the old entry. The directory is flushed (at `PowerLoss`) when `sync_dir`;
+    /// a batch passes `false` and calls [`Layout::sync_collection`] once at its end.
     ///
     /// A key whose py-key-value file name is shared by construction (see
     /// [`crate::names`]) is written under the collection's lock, so that two such names
@@ -592,7 +592,7 @@ impl Layout {
     /// Stores `key`'s entry if no live entry is there, atomically against every other
     /// caller of this method in any process on this machine: under an exclusive lock
     /// (`flock`) on the collection's lock file it reads the entry, and writes (temporary
-    /// file and rename, file and directory flushed at `PowerLoss`) only when it is absent
+    /// file and rename, flushed as [`Durability`] asks) only when it is absent
     /// or expired. A plain put does not take the lock and is not part of the race.
     pub(crate) fn write_if_absent(
         &self,
@@ -637,7 +637,7 @@ impl Layout {
 
     /// Flushes the collection's directory at `PowerLoss` (once per batch of writes).
     pub(crate) fn sync_collection(&self, collection: &str) -> Result<()> {
-        if self.durability != Durability::PowerLoss {
+        if !self.durability.flushes_directories() {
             return Ok(());
         }
         match self.find_dir(collection)? {
@@ -1033,8 +1033,8 @@ impl Layout {
         }
     }
 
-    /// Writes `name` in `dir` (at `dir_path`) as a whole: temporary file, flush at
-    /// `PowerLoss`, atomic replace.
+    /// Writes `name` in `dir` (at `dir_path`) as a whole: temporary file, flush (unless
+    /// at `ProcessCrash`), atomic replace.
     fn write_atomic(
         &self,
         dir: &Arc<OwnedFd>,
@@ -1044,13 +1044,8 @@ impl Layout {
     ) -> Result<Leftover> {
         let temp = unique(TEMP_PREFIX);
         let path = || dir_path.join(name);
-        sys::create_file(
-            &**dir,
-            &temp,
-            bytes,
-            self.durability == Durability::PowerLoss,
-        )
-        .map_err(|e| io_error("write", &path(), e))?;
+        sys::create_file(&**dir, &temp, bytes, self.durability.flushes_files())
+            .map_err(|e| io_error("write", &path(), e))?;
         match sys::replace(&**dir, &temp, name) {
             Ok(true) => Ok(Leftover(Some((Arc::clone(dir), temp)))),
             Ok(false) => Ok(Leftover(None)),
@@ -1063,7 +1058,7 @@ impl Layout {
 
     /// Makes renames in `dir` durable, when the store promises durability past power loss.
     fn sync(&self, dir: &impl AsFd, path: &Path) -> Result<()> {
-        if self.durability == Durability::PowerLoss {
+        if self.durability.flushes_directories() {
             sys::sync(dir).map_err(|e| io_error("flush", path, e))?;
         }
         Ok(())

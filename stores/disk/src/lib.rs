@@ -31,9 +31,11 @@
 //! the entry only when complete, so a reader (in this process or another) sees the old
 //! entry or the new one, never a torn one. With [`Durability::PowerLoss`] (the default)
 //! the file and its directory are flushed to stable storage before a write is
-//! acknowledged (a batch flushes the directory once); [`Durability::ProcessCrash`]
-//! skips the flushes, at the price of the latest writes on a power cut. py-key-value
-//! flushes the file but not the directory.
+//! acknowledged (a batch flushes the directory once). [`Durability::PowerLossAtomic`]
+//! flushes each file but not the directory, as py-key-value's `FileTreeStore` does: a
+//! power cut may roll the latest writes and deletes back, but leaves every entry whole.
+//! [`Durability::ProcessCrash`] skips the flushes, at the price of the latest writes on
+//! a power cut.
 //!
 //! **Hostile files.** Directories are opened with `O_NOFOLLOW` and files relative to
 //! them, with `O_NOFOLLOW | O_NONBLOCK` and their type checked on the open handle: a
@@ -44,6 +46,13 @@
 //! another name's entry, is an error for its key alone or is left out of enumeration.
 //! Temporary files of killed writers (named with their writer's PID) are removed on open
 //! and by `cull` as soon as their writer is gone.
+//!
+//! **Threads.** File work never blocks an async runtime's worker. Batches, listings
+//! and anything that flushes run on tokio's blocking pool. A single entry's read, and
+//! its write or delete when nothing is flushed, are a few system calls: on a
+//! multi-thread runtime they run in place with `block_in_place` (the worker hands its
+//! other tasks to another thread first), which spares the pool's round trip of 20–30
+//! µs; on a current-thread runtime they go to the pool too.
 //!
 //! **Lease.** [`put_if_absent`](key_value_core::AsyncKeyValue::put_if_absent) is atomic
 //! across processes on one machine: it takes an exclusive lock on the collection's
@@ -201,6 +210,31 @@ impl DiskStore {
         let layout = Arc::clone(&self.layout);
         blocking(move || work(&layout)).await
     }
+
+    /// Runs `work`, a few system calls on one entry that never wait for a flush, in
+    /// place on a multi-thread runtime ([`tokio::task::block_in_place`]: the worker
+    /// hands its other tasks to another thread first, so none of them waits). That
+    /// spares the round trip to the blocking pool, which costs more than the work
+    /// (20–30 µs against a few, `benches/side_by_side.rs`). On a current-thread
+    /// runtime, where nothing can take over the worker's tasks, it goes to the pool.
+    async fn run_short<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Layout) -> Result<T> + Send + 'static,
+    {
+        if on_multi_thread_runtime() {
+            tokio::task::block_in_place(|| work(&self.layout))
+        } else {
+            self.run(work).await
+        }
+    }
+}
+
+/// Whether this thread may use [`tokio::task::block_in_place`]: it runs a multi-thread
+/// runtime's task (block_in_place panics on a current-thread runtime).
+fn on_multi_thread_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 /// The error for blocking file work whose task was cancelled or panicked.
@@ -264,7 +298,8 @@ impl Backend for DiskStore {
 
     async fn read(&self, collection: &str, key: &str) -> Result<Option<Entry>> {
         let (collection, key) = (collection.to_owned(), key.to_owned());
-        self.run(move |layout| layout.read(&collection, &key)).await
+        self.run_short(move |layout| layout.read(&collection, &key))
+            .await
     }
 
     async fn read_many(&self, collection: &str, keys: &[&str]) -> Result<Vec<Option<Entry>>> {
@@ -280,6 +315,14 @@ impl Backend for DiskStore {
 
     async fn write(&self, collection: &str, key: &str, entry: Entry) -> Result<()> {
         let (collection, key) = (collection.to_owned(), key.to_owned());
+        if !self.layout.durability.flushes_files() {
+            let leftover = self
+                .run_short(move |layout| layout.write(&collection, &key, &entry, true))
+                .await?;
+            // The old file's unlink is nobody's wait.
+            drop(tokio::task::spawn_blocking(move || drop(leftover)));
+            return Ok(());
+        }
         let layout = Arc::clone(&self.layout);
         answer_first(
             move || match layout.write(&collection, &key, &entry, true) {
@@ -343,9 +386,13 @@ impl Backend for DiskStore {
 
     async fn remove(&self, collection: &str, key: &str) -> Result<bool> {
         let (collection, key) = (collection.to_owned(), vec![key.to_owned()]);
-        self.run(move |layout| layout.remove(&collection, &key))
-            .await
-            .map(|removed| removed > 0)
+        let remove = move |layout: &Layout| layout.remove(&collection, &key);
+        let removed = if self.layout.durability.flushes_directories() {
+            self.run(remove).await?
+        } else {
+            self.run_short(remove).await?
+        };
+        Ok(removed > 0)
     }
 
     async fn remove_many(&self, collection: &str, keys: &[&str]) -> Result<usize> {

@@ -4,7 +4,9 @@
 #![allow(clippy::panic)] // a store that cannot be set up fails the test
 
 use key_value_conformance::{Fixture, Hostile, RawAccess};
-use key_value_core::{AsyncKeyValue, Error, ErrorKind, JsonObject, Result, async_trait};
+use key_value_core::{
+    AsyncKeyValue, Durability, Error, ErrorKind, JsonObject, Result, async_trait,
+};
 use key_value_disk::DiskStore;
 
 /// Plants raw bytes as an entry's file: the store writes a real entry first (so the
@@ -63,12 +65,16 @@ impl RawAccess for Planter {
     }
 }
 
-async fn new_store() -> Fixture {
+async fn new_store(durability: Durability) -> Fixture {
     let dir = match tempfile::tempdir() {
         Ok(dir) => dir,
         Err(e) => panic!("no temporary directory: {e}"),
     };
-    let store = match DiskStore::open(dir.path().join("store")).await {
+    let opened = DiskStore::builder(dir.path().join("store"))
+        .durability(durability)
+        .open()
+        .await;
+    let store = match opened {
         Ok(store) => store,
         Err(e) => panic!("could not open a disk store: {e}"),
     };
@@ -78,4 +84,15 @@ async fn new_store() -> Fixture {
         .keep_alive(dir)
 }
 
-key_value_conformance::suite!(new_store);
+/// The default: every write flushed, on the blocking pool.
+mod power_loss {
+    use super::*;
+    key_value_conformance::suite!(|| new_store(Durability::PowerLoss));
+}
+
+/// Nothing flushed: single reads, writes and deletes run in place on the suite's
+/// multi-thread runtime (`block_in_place`) rather than on the blocking pool.
+mod process_crash {
+    use super::*;
+    key_value_conformance::suite!(|| new_store(Durability::ProcessCrash));
+}

@@ -100,15 +100,35 @@ async fn reopening_keeps_entries_and_names() {
 }
 
 #[tokio::test]
-async fn the_durability_setting_is_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = DiskStore::builder(dir.path())
-        .durability(key_value_core::Durability::ProcessCrash)
-        .open()
-        .await
-        .unwrap();
-    let shown = format!("{store:?}");
-    assert!(shown.contains("ProcessCrash"), "{shown}");
-    store.put("k", value(5), None, None).await.unwrap();
-    assert_eq!(store.get("k", None).await.unwrap(), Some(value(5)));
+async fn every_durability_level_is_kept_and_serves_reads_writes_and_deletes() {
+    use key_value_core::Durability;
+    for (durability, name) in [
+        (Durability::ProcessCrash, "ProcessCrash"),
+        (Durability::PowerLossAtomic, "PowerLossAtomic"),
+        (Durability::PowerLoss, "PowerLoss"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::builder(dir.path())
+            .durability(durability)
+            .open()
+            .await
+            .unwrap();
+        let shown = format!("{store:?}");
+        assert!(shown.contains(&format!("durability: {name}")), "{shown}");
+        store.put("k", value(5), None, None).await.unwrap();
+        store
+            .put_many(&["a", "b"], vec![value(1), value(2)], None, Some("c"))
+            .await
+            .unwrap();
+        assert_eq!(store.get("k", None).await.unwrap(), Some(value(5)));
+        assert_eq!(store.get("b", Some("c")).await.unwrap(), Some(value(2)));
+        assert!(store.delete("k", None).await.unwrap());
+        assert_eq!(store.delete_many(&["a", "b"], Some("c")).await.unwrap(), 2);
+        assert_eq!(store.get("a", Some("c")).await.unwrap(), None);
+        // A second store on the same directory (another process, after a restart)
+        // sees the same state.
+        drop(store);
+        let again = DiskStore::open(dir.path()).await.unwrap();
+        assert_eq!(again.keys(None, None).await.unwrap(), Vec::<String>::new());
+    }
 }

@@ -101,7 +101,9 @@ pub struct SqliteStoreBuilder {
 
 impl SqliteStoreBuilder {
     /// What acknowledged writes survive (default [`Durability::PowerLoss`]:
-    /// `synchronous = FULL`; [`Durability::ProcessCrash`] is `synchronous = NORMAL`).
+    /// `synchronous = FULL`; [`Durability::ProcessCrash`] and
+    /// [`Durability::PowerLossAtomic`] are `synchronous = NORMAL`, which already rolls
+    /// back whole commits only).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
         self
@@ -170,8 +172,21 @@ fn configure(connection: &Connection, settings: &SqliteStoreBuilder, first: bool
         }
     }
     let synchronous = match settings.durability {
-        Durability::PowerLoss => "FULL",
         Durability::ProcessCrash => "NORMAL",
+        // In WAL mode NORMAL never leaves a torn commit after power loss, it only rolls
+        // the latest ones back: what `PowerLossAtomic` promises. A rollback journal
+        // needs FULL for that.
+        Durability::PowerLossAtomic => {
+            let mode: String = connection
+                .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+                .map_err(|e| failed("read the journal mode", e))?;
+            if mode.eq_ignore_ascii_case("wal") {
+                "NORMAL"
+            } else {
+                "FULL"
+            }
+        }
+        _ => "FULL",
     };
     connection
         .pragma_update(None, "synchronous", synchronous)
