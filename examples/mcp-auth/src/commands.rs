@@ -512,7 +512,6 @@ pub(crate) async fn proxy(options: &Options, args: ProxyArgs) -> Outcome {
         headers: crate::proxy::parse_headers(&args.headers)?,
         transport: args.transport,
     };
-    crate::proxy::check(&settings)?;
     let timeout = Duration::from_secs(args.timeout.max(1));
     let (browser, countdown) = browser_handoff(args.no_browser, timeout);
     let mut builder = builder(&opened, options, &url, browser).callback_timeout(timeout);

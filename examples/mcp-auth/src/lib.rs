@@ -247,7 +247,8 @@ Store, key and environment options: see `mcp-auth --help`.";
 
 #[derive(Debug, Args)]
 struct ProxyArgs {
-    /// The MCP server URL (its Streamable HTTP endpoint), e.g. https://mcp.example.com/mcp
+    /// The MCP server URL (its Streamable HTTP endpoint, or the event stream URL of an
+    /// HTTP+SSE server), e.g. https://mcp.example.com/mcp
     url: String,
     /// An extra HTTP header for every request to the server, `Name: value` (repeatable);
     /// not Authorization, which comes from the store
@@ -263,8 +264,9 @@ struct ProxyArgs {
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     timeout: u64,
     /// The server's transport: http (Streamable HTTP), sse (the older HTTP+SSE
-    /// transport: not supported yet) or auto (Streamable HTTP, saying so when the server
-    /// answers like an HTTP+SSE-only server)
+    /// transport of MCP 2024-11-05: the URL is its event stream) or auto (Streamable
+    /// HTTP, and HTTP+SSE at the same URL when the initialize POST is refused with 400,
+    /// 404 or 405)
     #[arg(long, value_enum, default_value = "auto", value_name = "TRANSPORT")]
     transport: proxy::TransportChoice,
 }

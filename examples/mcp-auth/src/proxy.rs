@@ -1,5 +1,6 @@
 //! `mcp-auth proxy URL`: a stdio MCP server that forwards every message to a remote
-//! Streamable HTTP MCP server with a token from the store.
+//! MCP server (Streamable HTTP, or the older HTTP+SSE transport) with a token from the
+//! store.
 //!
 //! A desktop client that only speaks stdio starts it as its "server":
 //!
@@ -15,7 +16,11 @@
 //! `Mcp-Session-Id` it is given, the `MCP-Protocol-Version` header after `initialize`,
 //! JSON and event-stream answers, the GET event stream for server-initiated requests
 //! and notifications, answers to those requests, and the `DELETE` that ends the session
-//! when the proxy stops.
+//! when the proxy stops. For a server that speaks only the older HTTP+SSE transport
+//! (MCP 2024-11-05), which rmcp 3 no longer has a client for, [`sse`] is the server's
+//! side; `--transport auto` (the default) tries Streamable HTTP first and falls back to
+//! HTTP+SSE when the `initialize` POST is refused with 400, 404 or 405, as the MCP
+//! specification's backwards-compatibility rule says.
 //!
 //! rmcp's transport takes a fixed `Authorization` value, which cannot follow a token
 //! that is refreshed mid-session, but it lets the HTTP client be replaced: it calls a
@@ -25,7 +30,8 @@
 //! `oauth_core::http_client_builder()`), a token from oauth-core on every request
 //! (refreshed ahead of expiry, once per expiry for everyone sharing the store), and on
 //! a 401 [`OAuth::handle_unauthorized`], on a 403 [`OAuth::handle_forbidden`] (step-up),
-//! then the same request once more with the new token.
+//! then the same request once more with the new token. The HTTP+SSE side sends its
+//! GETs and POSTs through it too.
 //!
 //! Messages cross the proxy as rmcp's typed JSON-RPC messages: requests with methods
 //! rmcp does not know pass as its custom requests, but a field the protocol version
@@ -58,15 +64,17 @@ use url::Url;
 use crate::output::{errln, one_line};
 use crate::{Failure, Outcome};
 
+mod sse;
+
 /// Which transport the remote server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum TransportChoice {
     /// Streamable HTTP (MCP 2025-03-26 and later).
     Http,
-    /// The older HTTP+SSE transport (MCP 2024-11-05): not supported yet.
+    /// The older HTTP+SSE transport (MCP 2024-11-05).
     Sse,
-    /// Streamable HTTP; when the server refuses it the way an HTTP+SSE-only server
-    /// does (404 or 405 to the first POST), the failure says so.
+    /// Streamable HTTP; when the server refuses the `initialize` POST with 400, 404 or
+    /// 405, as an HTTP+SSE-only server does, HTTP+SSE at the same URL.
     Auto,
 }
 
@@ -75,17 +83,6 @@ pub(crate) struct Settings {
     pub(crate) url: Url,
     pub(crate) headers: HashMap<HeaderName, HeaderValue>,
     pub(crate) transport: TransportChoice,
-}
-
-/// Refuses what the proxy cannot do, before any login.
-pub(crate) fn check(settings: &Settings) -> Outcome {
-    match settings.transport {
-        TransportChoice::Sse => Err(Failure::usage(
-            "--transport sse: the older HTTP+SSE transport is not supported yet; \
-             use the server's Streamable HTTP endpoint (--transport http)",
-        )),
-        TransportChoice::Http | TransportChoice::Auto => Ok(()),
-    }
 }
 
 /// Parses `--header 'Name: value'` options into headers for every request.
@@ -342,6 +339,9 @@ enum Stop {
     ServerGone,
 }
 
+/// The server's side over HTTP+SSE: rmcp's worker transport around [`sse::SseWorker`].
+type SseTransport = rmcp::transport::WorkerTransport<sse::SseWorker>;
+
 /// Runs the proxy until the client goes away; ends the session at the server.
 pub(crate) async fn run(settings: Settings, oauth: OAuth) -> Outcome {
     let url = settings.url;
@@ -351,16 +351,28 @@ pub(crate) async fn run(settings: Settings, oauth: OAuth) -> Outcome {
         .map_err(|e| setup(&e))?
         .build()
         .map_err(|e| setup(&e))?;
-    let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
-        .custom_headers(settings.headers);
-    let mut server: StreamableHttpClientTransport<Authed> =
-        StreamableHttpClientTransport::with_client(Authed::new(http, oauth), config);
+    let authed = Authed::new(http, oauth);
     let mut client = IntoTransport::<RoleServer, _, _>::into_transport(rmcp::transport::stdio());
-    let stop = pump(&mut client, &mut server, settings.transport).await;
-    // Ends the session at the server (DELETE), if it gave one.
-    if let Err(e) = Transport::<RoleClient>::close(&mut server).await {
-        tracing::debug!(error = %e, "closing the server side");
-    }
+    let stop = match settings.transport {
+        TransportChoice::Http => {
+            let mut server = streamable(authed, &url, settings.headers);
+            pump_and_close(&mut client, &mut server, None, TransportChoice::Http).await
+        }
+        TransportChoice::Sse => {
+            // The event stream opens before the client says anything, so that a server
+            // that does not speak HTTP+SSE is told at once.
+            let remote = sse::Remote::new(authed, url.clone(), settings.headers);
+            let connection = remote.connect().await.map_err(|e| {
+                Failure::failed(format!(
+                    "cannot open the HTTP+SSE event stream of {url}: {}",
+                    describe(&e, TransportChoice::Sse)
+                ))
+            })?;
+            let mut server = SseTransport::spawn(sse::SseWorker::new(remote, connection));
+            pump_and_close(&mut client, &mut server, None, TransportChoice::Sse).await
+        }
+        TransportChoice::Auto => auto(&mut client, authed, &url, settings.headers).await,
+    };
     match stop {
         Stop::ClientGone | Stop::Signal => Ok(()),
         Stop::ServerGone => Err(Failure::failed(format!(
@@ -369,54 +381,152 @@ pub(crate) async fn run(settings: Settings, oauth: OAuth) -> Outcome {
     }
 }
 
-/// Moves messages both ways until one side ends.
-async fn pump<C, S>(client: &mut C, server: &mut S, transport: TransportChoice) -> Stop
+/// rmcp's Streamable HTTP client transport over [`Authed`].
+fn streamable(
+    authed: Authed,
+    url: &Url,
+    headers: HashMap<HeaderName, HeaderValue>,
+) -> StreamableHttpClientTransport<Authed> {
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(headers);
+    StreamableHttpClientTransport::with_client(authed, config)
+}
+
+/// [`pump`], then the end of the session at the server (a DELETE, if it gave one).
+async fn pump_and_close<C, S>(
+    client: &mut C,
+    server: &mut S,
+    first: Option<ClientJsonRpcMessage>,
+    transport: TransportChoice,
+) -> Stop
+where
+    C: Transport<RoleServer>,
+    S: Transport<RoleClient, Error = HttpError>,
+{
+    let stop = pump(client, server, first, transport).await;
+    if let Err(e) = server.close().await {
+        tracing::debug!(error = %e, "closing the server side");
+    }
+    stop
+}
+
+/// `--transport auto`: the client's `initialize` goes to the URL as Streamable HTTP;
+/// refused with 400, 404 or 405, it goes to an HTTP+SSE session at the same URL (the
+/// MCP specification's rule for servers of the older transport).
+async fn auto<C: Transport<RoleServer>>(
+    client: &mut C,
+    authed: Authed,
+    url: &Url,
+    headers: HashMap<HeaderName, HeaderValue>,
+) -> Stop {
+    let Some(first) = client.receive().await else {
+        return Stop::ClientGone;
+    };
+    let mut server = streamable(authed.clone(), url, headers.clone());
+    let initialize = match &first {
+        ClientJsonRpcMessage::Request(r)
+            if matches!(r.request, rmcp::model::ClientRequest::InitializeRequest(_)) =>
+        {
+            r.id.clone()
+        }
+        _ => return pump_and_close(client, &mut server, Some(first), TransportChoice::Auto).await,
+    };
+    // rmcp's transport answers the send once the POST has its response.
+    let refused = match server.send(first.clone()).await {
+        Ok(()) => return pump_and_close(client, &mut server, None, TransportChoice::Auto).await,
+        Err(e) => e,
+    };
+    let Some(status @ (400 | 404 | 405)) = refused_with(&refused) else {
+        let why = describe(&refused, TransportChoice::Auto);
+        if answer_failure(client, Some(initialize), why).await.is_err() {
+            return Stop::ClientGone;
+        }
+        return Stop::ServerGone;
+    };
+    drop(server);
+    tracing::debug!(status, "Streamable HTTP refused; trying HTTP+SSE");
+    let remote = sse::Remote::new(authed, url.clone(), headers);
+    match remote.connect().await {
+        Ok(connection) => {
+            let mut server = SseTransport::spawn(sse::SseWorker::new(remote, connection));
+            pump_and_close(client, &mut server, Some(first), TransportChoice::Sse).await
+        }
+        Err(e) => {
+            let why = format!(
+                "the server refuses Streamable HTTP ({}), and its HTTP+SSE event stream \
+                 cannot be opened either: {}",
+                one_line(&refused.to_string(), MAX_MESSAGE),
+                describe(&e, TransportChoice::Sse)
+            );
+            if answer_failure(client, Some(initialize), why).await.is_err() {
+                return Stop::ClientGone;
+            }
+            Stop::ServerGone
+        }
+    }
+}
+
+/// Moves messages both ways until one side ends; `first` goes to the server first.
+async fn pump<C, S>(
+    client: &mut C,
+    server: &mut S,
+    first: Option<ClientJsonRpcMessage>,
+    transport: TransportChoice,
+) -> Stop
 where
     C: Transport<RoleServer>,
     S: Transport<RoleClient, Error = HttpError>,
 {
     let mut deliveries = FuturesUnordered::<Delivery>::new();
     let mut signal = std::pin::pin!(stop_signal());
+    let mut first = first;
     let stop = loop {
-        tokio::select! {
-            incoming = client.receive() => {
-                let Some(message) = incoming else { break Stop::ClientGone };
-                let id = match &message {
-                    ClientJsonRpcMessage::Request(r) => Some(r.id.clone()),
-                    _ => None,
-                };
-                let send = server.send(message);
-                let mut delivery: Delivery = Box::pin(async move { (id, send.await) });
-                // Polled once now, so that messages enter the transport in the order
-                // the client sent them; the rest of the delivery runs alongside.
-                match futures_util::poll!(delivery.as_mut()) {
-                    Poll::Ready(done) => {
-                        if answer_failure(client, done, transport).await.is_err() {
-                            break Stop::ClientGone;
-                        }
+        let incoming = match first.take() {
+            Some(message) => Some(message),
+            None => tokio::select! {
+                incoming = client.receive() => {
+                    let Some(message) = incoming else { break Stop::ClientGone };
+                    Some(message)
+                }
+                outgoing = server.receive() => {
+                    let Some(message) = outgoing else { break Stop::ServerGone };
+                    if client.send(message).await.is_err() {
+                        break Stop::ClientGone;
                     }
-                    Poll::Pending => deliveries.push(delivery),
+                    None
                 }
-            }
-            outgoing = server.receive() => {
-                let Some(message) = outgoing else { break Stop::ServerGone };
-                if client.send(message).await.is_err() {
+                Some(done) = deliveries.next(), if !deliveries.is_empty() => {
+                    if failed(client, done, transport).await.is_err() {
+                        break Stop::ClientGone;
+                    }
+                    None
+                }
+                () = &mut signal => break Stop::Signal,
+            },
+        };
+        let Some(message) = incoming else { continue };
+        let id = match &message {
+            ClientJsonRpcMessage::Request(r) => Some(r.id.clone()),
+            _ => None,
+        };
+        let send = server.send(message);
+        let mut delivery: Delivery = Box::pin(async move { (id, send.await) });
+        // Polled once now, so that messages enter the transport in the order the
+        // client sent them; the rest of the delivery runs alongside.
+        match futures_util::poll!(delivery.as_mut()) {
+            Poll::Ready(done) => {
+                if failed(client, done, transport).await.is_err() {
                     break Stop::ClientGone;
                 }
             }
-            Some(done) = deliveries.next(), if !deliveries.is_empty() => {
-                if answer_failure(client, done, transport).await.is_err() {
-                    break Stop::ClientGone;
-                }
-            }
-            () = &mut signal => break Stop::Signal,
+            Poll::Pending => deliveries.push(delivery),
         }
     };
     if matches!(stop, Stop::ServerGone) {
         // The failures of the last deliveries are the answers the client still waits for.
         let _ = tokio::time::timeout(DRAIN, async {
             while let Some(done) = deliveries.next().await {
-                if answer_failure(client, done, transport).await.is_err() {
+                if failed(client, done, transport).await.is_err() {
                     break;
                 }
             }
@@ -426,27 +536,47 @@ where
     stop
 }
 
-/// A request that could not be delivered gets a JSON-RPC error, so the client does not
-/// wait for ever; the failure is also told on stderr. `Err` when stdout is gone.
-async fn answer_failure<C: Transport<RoleServer>>(
+/// A delivery that failed is answered (see [`answer_failure`]). `Err` when stdout is
+/// gone.
+async fn failed<C: Transport<RoleServer>>(
     client: &mut C,
     (id, result): (Option<RequestId>, Result<(), HttpError>),
     transport: TransportChoice,
 ) -> Result<(), ()> {
-    let Err(e) = result else { return Ok(()) };
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => answer_failure(client, id, describe(&e, transport)).await,
+    }
+}
+
+/// What went wrong, with what the user can do about it.
+fn describe(e: &HttpError, transport: TransportChoice) -> String {
     let mut why = e.to_string();
-    if let StreamableHttpError::Client(AuthedError::Token(_)) = &e {
+    if let StreamableHttpError::Client(AuthedError::Token(_)) = e {
         why = format!("{why} (log in again with `mcp-auth login URL`)");
     }
-    if let Some(status @ (404 | 405)) = refused_with(&e) {
-        why = match transport {
-            TransportChoice::Auto => format!(
-                "{why}: the server refuses Streamable HTTP ({status}), as servers that speak \
-                 only the older HTTP+SSE transport do, which the proxy does not support yet"
-            ),
-            _ => format!("{why}: check the URL (is it the server's Streamable HTTP endpoint?)"),
-        };
+    if let (Some(status @ (404 | 405)), TransportChoice::Http) = (refused_with(e), transport) {
+        why = format!(
+            "{why}: check the URL ({status}: is it the server's Streamable HTTP endpoint? \
+             --transport sse or auto for the older HTTP+SSE transport)"
+        );
     }
+    if let (StreamableHttpError::ServerDoesNotSupportSse, TransportChoice::Sse) = (e, transport) {
+        why = format!(
+            "{why}: the URL refuses a GET (405); is it the server's HTTP+SSE endpoint? \
+             --transport http or auto for Streamable HTTP"
+        );
+    }
+    why
+}
+
+/// A request that could not be delivered gets a JSON-RPC error, so the client does not
+/// wait for ever; the failure is also told on stderr. `Err` when stdout is gone.
+async fn answer_failure<C: Transport<RoleServer>>(
+    client: &mut C,
+    id: Option<RequestId>,
+    why: String,
+) -> Result<(), ()> {
     errln!(
         "mcp-auth proxy: a message could not be delivered: {}",
         one_line(&why, MAX_MESSAGE)

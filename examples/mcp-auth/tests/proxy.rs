@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{login_headless, mcp_auth, text};
+use common::{login_headless, mcp_auth, text, tool_text};
 use mcp_demo_server::DemoServer;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
@@ -37,15 +37,6 @@ fn count(events: &Mutex<Vec<String>>, needle: &str) -> usize {
         .iter()
         .filter(|e| e.contains(needle))
         .count()
-}
-
-fn tool_text(result: &rmcp::model::CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// rmcp's client launches the real binary; the token expires mid-session and the
@@ -283,14 +274,13 @@ async fn stdout_carries_only_mcp_messages() {
 }
 
 /// Without a stored token and without a browser, the proxy prints the login URL on
-/// stderr and nothing on stdout; `--transport sse` and bad headers are usage errors.
+/// stderr and nothing on stdout; bad headers are usage errors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_errors_and_headless_login_keep_stdout_clean() {
     let home = tempfile::tempdir().unwrap();
     let (server, _events) = demo(Duration::from_secs(3600)).await;
     let store = format!("sqlite:{}", home.path().join("tokens.sqlite").display());
     for args in [
-        vec!["--transport", "sse"],
         vec!["--header", "no colon here"],
         vec!["--header", "Authorization: Bearer x"],
     ] {
@@ -339,85 +329,32 @@ async fn usage_errors_and_headless_login_keep_stdout_clean() {
 /// makes that a failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mcp_inspector_drives_the_proxy() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let node = root.join("target/deps/node22/bin/node");
-    let inspector = root.join(
-        "target/deps/mcp-inspector/node_modules/@modelcontextprotocol/inspector-cli/build/index.js",
-    );
-    if !node.exists() || !inspector.exists() {
-        let why = format!(
-            "SKIPPED the_mcp_inspector_drives_the_proxy: no {} or {}",
-            node.display(),
-            inspector.display()
-        );
-        assert!(
-            std::env::var_os("KEYVALUE_REQUIRE_SERVERS").is_none(),
-            "{why}"
-        );
-        eprintln!("{why}");
-        return;
-    }
+    let inspector = match common::Inspector::find() {
+        Ok(inspector) => inspector,
+        Err(missing) => {
+            let why = format!("SKIPPED the_mcp_inspector_drives_the_proxy: {missing}");
+            assert!(
+                std::env::var_os("KEYVALUE_REQUIRE_SERVERS").is_none(),
+                "{why}"
+            );
+            eprintln!("{why}");
+            return;
+        }
+    };
     let home = tempfile::tempdir().unwrap();
     let (server, events) = demo(Duration::from_secs(3600)).await;
     let store = format!("sqlite:{}", home.path().join("tokens.sqlite").display());
     let (ok, log) = login_headless(home.path(), &store, server.mcp_url()).await;
     assert!(ok, "login failed:\n{log}");
-    // The Inspector's command line takes the server command as its last arguments and
-    // reads options among them: a script holds the proxy's command line instead.
-    let script = home.path().join("proxy.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nexec '{}' --store '{store}' proxy '{}' --no-browser\n",
-            common::BIN,
-            server.mcp_url()
-        ),
-    )
-    .unwrap();
-    let mut permissions = std::fs::metadata(&script).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o700);
-    std::fs::set_permissions(&script, permissions).unwrap();
-    let inspect = |method_args: &[&str]| {
-        let out = std::process::Command::new(&node)
-            .arg(&inspector)
-            .arg(&script)
-            .args(method_args)
-            // It finds its package.json relative to the working directory.
-            .current_dir(inspector.parent().unwrap())
-            .env("HOME", home.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "inspector {method_args:?}: {}\n{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        let json: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| panic!("the inspector printed no JSON: {}", text(&out.stdout)));
-        json
-    };
-    let listed = tokio::task::block_in_place(|| inspect(&["--method", "tools/list"]));
-    let names: Vec<&str> = listed["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|t| t["name"].as_str())
-        .collect();
-    assert_eq!(names, ["whoami", "add"], "{listed}");
-    let called = tokio::task::block_in_place(|| {
-        inspect(&[
-            "--method",
-            "tools/call",
-            "--tool-name",
-            "add",
-            "--tool-arg",
-            "a=2",
-            "b=3",
-        ])
-    });
-    assert_eq!(called["content"][0]["text"], "5", "{called}");
+    let script = common::proxy_script(
+        home.path(),
+        &["--store", &store, "proxy", server.mcp_url(), "--no-browser"],
+    );
+    assert_eq!(
+        inspector.tool_names(&script, home.path()),
+        ["whoami", "add"]
+    );
+    assert_eq!(inspector.add(&script, home.path(), "2", "3"), "5");
     assert_eq!(count(&events, "exchanged a code"), 1, "no new login");
     assert_eq!(count(&events, "MCP tools/call"), 1);
     server.shutdown().await;

@@ -109,3 +109,117 @@ pub async fn tools_list_status(url: &str, token: &str) -> reqwest::StatusCode {
         .unwrap()
         .status()
 }
+
+/// The text of a tool result's text contents, one a line.
+pub fn tool_text(result: &rmcp::model::CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The official MCP Inspector's command-line mode (npm `@modelcontextprotocol/inspector-cli`)
+/// under Node 22, both in `target/deps` (`scripts/deps/node22.sh`,
+/// `scripts/deps/mcp-inspector.sh`).
+pub struct Inspector {
+    node: std::path::PathBuf,
+    cli: std::path::PathBuf,
+}
+
+impl Inspector {
+    /// The Inspector, or why it cannot run (with the command that installs it).
+    pub fn find() -> Result<Inspector, String> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let node = root.join("target/deps/node22/bin/node");
+        let cli = root.join(
+            "target/deps/mcp-inspector/node_modules/@modelcontextprotocol/inspector-cli/build/index.js",
+        );
+        if node.exists() && cli.exists() {
+            Ok(Inspector { node, cli })
+        } else {
+            Err(format!(
+                "no {} or {} (install: scripts/deps/node22.sh && scripts/deps/mcp-inspector.sh)",
+                node.display(),
+                cli.display()
+            ))
+        }
+    }
+
+    /// Runs `inspector SCRIPT METHOD_ARGS…` with `home` as HOME; the JSON it prints.
+    /// Its command line takes the server command as its last arguments and reads
+    /// options among them, so a script ([`proxy_script`]) holds the proxy's command.
+    pub fn run(&self, script: &Path, home: &Path, method_args: &[&str]) -> serde_json::Value {
+        let out = Command::new(&self.node)
+            .arg(&self.cli)
+            .arg(script)
+            .args(method_args)
+            // It finds its package.json relative to the working directory.
+            .current_dir(self.cli.parent().unwrap())
+            .env("HOME", home)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "inspector {method_args:?}: {}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("the inspector printed no JSON: {}", text(&out.stdout)))
+    }
+}
+
+impl Inspector {
+    /// The names of the tools `tools/list` gives, in the server's order.
+    pub fn tool_names(&self, script: &Path, home: &Path) -> Vec<String> {
+        let listed =
+            tokio::task::block_in_place(|| self.run(script, home, &["--method", "tools/list"]));
+        listed["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no tools: {listed}"))
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// `tools/call` of the tool `add` with `a` and `b`: the text of its first content.
+    pub fn add(&self, script: &Path, home: &Path, a: &str, b: &str) -> String {
+        let (a, b) = (format!("a={a}"), format!("b={b}"));
+        let called = tokio::task::block_in_place(|| {
+            self.run(
+                script,
+                home,
+                &[
+                    "--method",
+                    "tools/call",
+                    "--tool-name",
+                    "add",
+                    "--tool-arg",
+                    &a,
+                    &b,
+                ],
+            )
+        });
+        called["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no text: {called}"))
+            .to_string()
+    }
+}
+
+/// An executable `proxy.sh` in `dir` that runs `mcp-auth ARGS…` (quoted for sh).
+pub fn proxy_script(dir: &Path, args: &[&str]) -> std::path::PathBuf {
+    let script = dir.join("proxy.sh");
+    let quoted: Vec<String> = std::iter::once(BIN)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    std::fs::write(&script, format!("#!/bin/sh\nexec {}\n", quoted.join(" "))).unwrap();
+    let mut permissions = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o700);
+    std::fs::set_permissions(&script, permissions).unwrap();
+    script
+}

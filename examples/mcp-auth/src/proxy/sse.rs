@@ -1,0 +1,508 @@
+//! The older HTTP+SSE transport (MCP 2024-11-05) on the server's side of the proxy.
+//!
+//! rmcp 3 has no client for it (it dropped its SSE client transport), so this is a
+//! small one, built from rmcp's parts: its [`Worker`] turns it into a transport for the
+//! pump, and every request goes through [`Authed`], the same client as for Streamable
+//! HTTP (rmcp's reqwest client, oauth-core's token, a renewal on 401, a step-up on
+//! `insufficient_scope`, the event stream parsed and bounded as rmcp does).
+//!
+//! The protocol: a GET of the server's URL opens an event stream whose first event,
+//! `endpoint`, names the URL that takes the client's messages by POST; every answer,
+//! notification and request of the server comes on that stream as a `message` event.
+//!
+//! The token is sent only to the server's origin: an `endpoint` elsewhere is refused.
+//! When the stream is lost (a restart, a proxy in between, the token refused on the
+//! way back in), the proxy opens a new one (a 401 renews the token first), answers
+//! the requests the old stream still owed with an error, and sends the client's
+//! `initialize` and `notifications/initialized` again in the new session, whose
+//! answer only the proxy sees.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
+use http::{HeaderName, HeaderValue};
+use rmcp::model::{
+    ClientJsonRpcMessage, ClientNotification, ClientRequest, ErrorCode, ErrorData, JsonRpcMessage,
+    JsonRpcRequest, RequestId, ServerJsonRpcMessage,
+};
+use rmcp::service::RoleClient;
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+    StreamableHttpResponseLimits,
+};
+use rmcp::transport::worker::{Worker, WorkerContext, WorkerQuitReason};
+use sse_stream::{Error as SseError, Sse};
+use tokio::sync::mpsc::Sender;
+use url::Url;
+
+use super::{Authed, AuthedError, HttpError, MAX_MESSAGE};
+use crate::output::{errln, one_line};
+
+/// How long the server may take to name its message endpoint after the GET.
+const ENDPOINT_WAIT: Duration = Duration::from_secs(30);
+
+/// How long the server may take to answer the `initialize` sent again after a reconnect.
+const REINITIALIZE_WAIT: Duration = Duration::from_secs(30);
+
+/// The pauses before each attempt to reopen a lost event stream.
+const RECONNECT_DELAYS: [Duration; 3] = [
+    Duration::from_millis(250),
+    Duration::from_secs(1),
+    Duration::from_secs(4),
+];
+
+type Events = BoxStream<'static, Result<Sse, SseError>>;
+
+/// An open event stream and the URL its server named for the client's messages.
+pub(crate) struct Connection {
+    events: Events,
+    endpoint: Arc<str>,
+}
+
+/// The server and what goes with every request to it.
+#[derive(Clone)]
+pub(crate) struct Remote {
+    client: Authed,
+    url: Url,
+    headers: HashMap<HeaderName, HeaderValue>,
+}
+
+impl Remote {
+    pub(crate) fn new(client: Authed, url: Url, headers: HashMap<HeaderName, HeaderValue>) -> Self {
+        Remote {
+            client,
+            url,
+            headers,
+        }
+    }
+
+    /// GETs the event stream and reads it up to the `endpoint` event.
+    pub(crate) async fn connect(&self) -> Result<Connection, HttpError> {
+        let limits = StreamableHttpResponseLimits::default();
+        let mut events = self
+            .client
+            .get_stream_with_max_sse_event_size(
+                self.url.as_str().into(),
+                None,
+                None,
+                None,
+                self.headers.clone(),
+                limits.max_sse_event_size,
+            )
+            .await?;
+        let named = tokio::time::timeout(ENDPOINT_WAIT, async {
+            while let Some(event) = events.next().await {
+                let event = event.map_err(StreamableHttpError::Sse)?;
+                if event.event.as_deref() == Some("endpoint") {
+                    return endpoint(&self.url, event.data.as_deref().unwrap_or_default());
+                }
+            }
+            Err(StreamableHttpError::UnexpectedEndOfStream)
+        })
+        .await
+        .map_err(|_| {
+            unexpected(format!(
+                "no `endpoint` event within {} s (is this the server's HTTP+SSE URL?)",
+                ENDPOINT_WAIT.as_secs()
+            ))
+        })??;
+        Ok(Connection {
+            events,
+            endpoint: named,
+        })
+    }
+
+    /// POSTs one message to the endpoint; what the server answers in the POST's own
+    /// response (the answer belongs on the event stream, but some servers put it
+    /// here) goes to `to_handler`.
+    async fn post(
+        &self,
+        endpoint: Arc<str>,
+        message: ClientJsonRpcMessage,
+        to_handler: &Sender<ServerJsonRpcMessage>,
+    ) -> Result<(), HttpError> {
+        let answer = self
+            .client
+            .post_message_with_response_limits(
+                endpoint,
+                message,
+                None,
+                None,
+                self.headers.clone(),
+                StreamableHttpResponseLimits::default(),
+            )
+            .await;
+        match answer {
+            Ok(StreamableHttpPostResponse::Json(message, _)) => {
+                let _ = to_handler.send(message).await;
+                Ok(())
+            }
+            Ok(StreamableHttpPostResponse::Sse(mut events, _)) => {
+                while let Some(event) = events.next().await {
+                    let event = event.map_err(StreamableHttpError::Sse)?;
+                    if let Some(message) = carried(event) {
+                        let _ = to_handler.send(message).await;
+                    }
+                }
+                Ok(())
+            }
+            // Servers of this transport answer 202 Accepted, some 200 with a word of
+            // plain text: either way the answer comes on the event stream.
+            Ok(_) | Err(StreamableHttpError::UnexpectedContentType(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn unexpected(text: String) -> HttpError {
+    StreamableHttpError::UnexpectedServerResponse(text.into())
+}
+
+/// The URL an `endpoint` event names, resolved against the stream's URL; only on the
+/// same origin, which is the one the token is for.
+fn endpoint(base: &Url, data: &str) -> Result<Arc<str>, HttpError> {
+    let url = base
+        .join(data.trim())
+        .map_err(|_| unexpected("the `endpoint` event holds no URL".into()))?;
+    if url.origin() != base.origin() {
+        return Err(unexpected(format!(
+            "the `endpoint` event names another origin ({}); the proxy sends its token only to {}",
+            url.origin().ascii_serialization(),
+            base.origin().ascii_serialization()
+        )));
+    }
+    Ok(url.as_str().into())
+}
+
+/// The MCP message an event carries: `message` events (or events with no name) with
+/// data; keep-alive comments and other events carry none.
+fn carried(event: Sse) -> Option<ServerJsonRpcMessage> {
+    if event.event.as_deref().is_some_and(|name| name != "message") {
+        tracing::debug!("an event that is not a message, skipped");
+        return None;
+    }
+    let data = event.data?;
+    match serde_json::from_str(&data) {
+        Ok(message) => Some(message),
+        Err(e) => {
+            errln!(
+                "mcp-auth proxy: a message from the server could not be read and is dropped: {}",
+                one_line(&e.to_string(), MAX_MESSAGE)
+            );
+            None
+        }
+    }
+}
+
+/// What the proxy keeps of the session to answer for a lost stream and open a new one.
+#[derive(Default)]
+struct Session {
+    /// Requests sent whose answers have not come on the stream yet.
+    waiting: HashSet<RequestId>,
+    /// The client's `initialize`, and whether the server accepted it.
+    initialize: Option<ClientJsonRpcMessage>,
+    initialized: bool,
+    /// The client's `notifications/initialized`.
+    initialized_notification: Option<ClientJsonRpcMessage>,
+    /// How many times the session was opened again.
+    reopened: u32,
+}
+
+impl Session {
+    fn sent(&mut self, message: &ClientJsonRpcMessage) {
+        match message {
+            JsonRpcMessage::Request(request) => {
+                self.waiting.insert(request.id.clone());
+                if matches!(request.request, ClientRequest::InitializeRequest(_)) {
+                    self.initialize = Some(message.clone());
+                    self.initialized = false;
+                }
+            }
+            JsonRpcMessage::Notification(notification)
+                if matches!(
+                    notification.notification,
+                    ClientNotification::InitializedNotification(_)
+                ) =>
+            {
+                self.initialized_notification = Some(message.clone());
+            }
+            _ => {}
+        }
+    }
+
+    fn received(&mut self, message: &ServerJsonRpcMessage) {
+        let id = match message {
+            JsonRpcMessage::Response(response) => &response.id,
+            JsonRpcMessage::Error(error) => match &error.id {
+                Some(id) => id,
+                None => return,
+            },
+            _ => return,
+        };
+        self.waiting.remove(id);
+        if let (JsonRpcMessage::Response(_), Some(JsonRpcMessage::Request(initialize))) =
+            (message, &self.initialize)
+            && &initialize.id == id
+        {
+            self.initialized = true;
+        }
+    }
+}
+
+/// rmcp's worker for the transport: POSTs what the client sends, passes on what the
+/// event stream brings, and reopens a lost stream.
+pub(crate) struct SseWorker {
+    remote: Remote,
+    connection: Connection,
+}
+
+impl SseWorker {
+    /// The worker over an event stream already open (so that a failure to open it is
+    /// told before the client sends anything).
+    pub(crate) fn new(remote: Remote, connection: Connection) -> Self {
+        SseWorker { remote, connection }
+    }
+}
+
+type Quit = WorkerQuitReason<HttpError>;
+
+impl Worker for SseWorker {
+    type Error = HttpError;
+    type Role = RoleClient;
+
+    fn err_closed() -> HttpError {
+        StreamableHttpError::TransportChannelClosed
+    }
+
+    fn err_join(e: tokio::task::JoinError) -> HttpError {
+        StreamableHttpError::TokioJoinError(e)
+    }
+
+    async fn run(self, mut context: WorkerContext<Self>) -> Result<(), Quit> {
+        let SseWorker {
+            remote,
+            mut connection,
+        } = self;
+        let mut session = Session::default();
+        let cancelled = context.cancellation_token.clone();
+        loop {
+            tokio::select! {
+                () = cancelled.cancelled() => return Err(WorkerQuitReason::Cancelled),
+                request = context.recv_from_handler() => {
+                    let request = request?;
+                    session.sent(&request.message);
+                    let remote = remote.clone();
+                    let endpoint = connection.endpoint.clone();
+                    let to_handler = context.to_handler_tx.clone();
+                    let (message, responder) = (request.message, request.responder);
+                    // Each POST on its own, as the answers come on the stream anyway.
+                    tokio::spawn(async move {
+                        let sent = remote.post(endpoint, message, &to_handler).await;
+                        let _ = responder.send(sent);
+                    });
+                }
+                event = connection.events.next() => match event {
+                    Some(Ok(event)) => {
+                        if let Some(message) = carried(event) {
+                            session.received(&message);
+                            context.send_to_handler(message).await?;
+                        }
+                    }
+                    lost => {
+                        if let Some(Err(e)) = lost {
+                            tracing::debug!(error = %e, "the event stream failed");
+                        } else {
+                            tracing::debug!("the event stream ended");
+                        }
+                        connection = reopen(&remote, &mut session, &mut context).await?;
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Opens a new event stream after the old one was lost: the requests it owed get an
+/// error, and the client's `initialize` is sent again in the new session.
+async fn reopen(
+    remote: &Remote,
+    session: &mut Session,
+    context: &mut WorkerContext<SseWorker>,
+) -> Result<Connection, Quit> {
+    for id in session.waiting.drain().collect::<Vec<_>>() {
+        let error = ErrorData::new(
+            ErrorCode::INTERNAL_ERROR,
+            "the server's event stream ended before the answer came (the proxy opens a new one)",
+            None,
+        );
+        context
+            .send_to_handler(ServerJsonRpcMessage::error(error, Some(id)))
+            .await?;
+    }
+    let cancelled = context.cancellation_token.clone();
+    let mut last = StreamableHttpError::UnexpectedEndOfStream;
+    for delay in RECONNECT_DELAYS {
+        tokio::select! {
+            () = cancelled.cancelled() => return Err(WorkerQuitReason::Cancelled),
+            () = tokio::time::sleep(delay) => {}
+        }
+        match remote.connect().await {
+            Ok(mut connection) => {
+                reinitialize(remote, &mut connection, session, &context.to_handler_tx)
+                    .await
+                    .map_err(|e| lost(remote, e))?;
+                tracing::debug!("the event stream is open again");
+                return Ok(connection);
+            }
+            // No token (the refresh failed and no login is possible): no use trying.
+            Err(e @ StreamableHttpError::Client(AuthedError::Token(_))) => {
+                return Err(lost(remote, e));
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "reopening the event stream failed");
+                last = e;
+            }
+        }
+    }
+    Err(lost(remote, last))
+}
+
+/// The end of the transport: told on stderr, as the worker's own error goes only to
+/// the log.
+fn lost(remote: &Remote, e: HttpError) -> Quit {
+    let why = e.to_string();
+    errln!(
+        "mcp-auth proxy: the event stream of {} was lost and could not be opened again: {}",
+        remote.url,
+        one_line(&why, MAX_MESSAGE)
+    );
+    WorkerQuitReason::fatal(e, "reopening the event stream")
+}
+
+/// Sends the client's `initialize` (under an ID of the proxy's) and its
+/// `notifications/initialized` in a new session; the answer is kept from the client,
+/// which already has one.
+async fn reinitialize(
+    remote: &Remote,
+    connection: &mut Connection,
+    session: &mut Session,
+    to_handler: &Sender<ServerJsonRpcMessage>,
+) -> Result<(), HttpError> {
+    let Some(JsonRpcMessage::Request(initialize)) = session.initialize.clone() else {
+        return Ok(());
+    };
+    if !session.initialized {
+        return Ok(());
+    }
+    session.reopened += 1;
+    let id = RequestId::String(format!("mcp-auth-proxy-reinitialize-{}", session.reopened).into());
+    let again = JsonRpcMessage::Request(JsonRpcRequest {
+        id: id.clone(),
+        ..initialize
+    });
+    remote
+        .post(connection.endpoint.clone(), again, to_handler)
+        .await?;
+    let answered = tokio::time::timeout(REINITIALIZE_WAIT, async {
+        while let Some(event) = connection.events.next().await {
+            match carried(event.map_err(StreamableHttpError::Sse)?) {
+                Some(JsonRpcMessage::Response(response)) if response.id == id => return Ok(()),
+                Some(JsonRpcMessage::Error(error)) if error.id.as_ref() == Some(&id) => {
+                    return Err(unexpected(format!(
+                        "the server refused the session's initialize: {}",
+                        error.error.message
+                    )));
+                }
+                Some(_) => tracing::debug!("a message before the initialize answer, dropped"),
+                None => {}
+            }
+        }
+        Err(StreamableHttpError::UnexpectedEndOfStream)
+    })
+    .await
+    .map_err(|_| unexpected("no answer to initialize in the new session".into()))?;
+    answered?;
+    if let Some(initialized) = session.initialized_notification.clone() {
+        remote
+            .post(connection.endpoint.clone(), initialized, to_handler)
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_stays_on_the_servers_origin() {
+        let base = Url::parse("https://mcp.example.com/sse").unwrap();
+        let named = endpoint(&base, "/messages/?session_id=abc").ok();
+        assert_eq!(
+            named.as_deref(),
+            Some("https://mcp.example.com/messages/?session_id=abc")
+        );
+        let absolute = endpoint(&base, " https://mcp.example.com/m?s=1\n").ok();
+        assert_eq!(absolute.as_deref(), Some("https://mcp.example.com/m?s=1"));
+        for elsewhere in [
+            "https://evil.example/messages",
+            "//evil.example/messages",
+            "http://mcp.example.com/messages",
+            "https://mcp.example.com:8443/messages",
+        ] {
+            assert!(endpoint(&base, elsewhere).is_err(), "{elsewhere}");
+        }
+    }
+
+    #[test]
+    fn only_message_events_with_data_are_messages() {
+        let event = |name: Option<&str>, data: Option<&str>| Sse {
+            event: name.map(str::to_string),
+            data: data.map(str::to_string),
+            id: None,
+            retry: None,
+        };
+        let ping = r#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+        assert!(carried(event(Some("message"), Some(ping))).is_some());
+        assert!(carried(event(None, Some(ping))).is_some());
+        assert!(carried(event(Some("endpoint"), Some(ping))).is_none());
+        assert!(carried(event(Some("message"), None)).is_none());
+        assert!(carried(event(Some("message"), Some("not json"))).is_none());
+    }
+
+    #[test]
+    fn the_session_knows_what_it_owes_and_how_it_began() {
+        let parse =
+            |v: serde_json::Value| -> ClientJsonRpcMessage { serde_json::from_value(v).unwrap() };
+        let answer =
+            |v: serde_json::Value| -> ServerJsonRpcMessage { serde_json::from_value(v).unwrap() };
+        let mut session = Session::default();
+        session.sent(&parse(serde_json::json!({"jsonrpc": "2.0", "id": 1,
+            "method": "initialize", "params": {"protocolVersion": "2024-11-05",
+            "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})));
+        assert!(!session.initialized);
+        session.received(&answer(serde_json::json!({"jsonrpc": "2.0", "id": 1,
+            "result": {"protocolVersion": "2024-11-05", "capabilities": {},
+            "serverInfo": {"name": "s", "version": "0"}}})));
+        assert!(session.initialized);
+        session.sent(&parse(
+            serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        ));
+        assert!(session.initialized_notification.is_some());
+        session.sent(&parse(
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        ));
+        session.sent(&parse(
+            serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}),
+        ));
+        session.received(&answer(serde_json::json!({"jsonrpc": "2.0", "id": 2,
+            "error": {"code": -32601, "message": "no"}})));
+        assert_eq!(
+            session.waiting.iter().collect::<Vec<_>>(),
+            [&RequestId::Number(3)]
+        );
+    }
+}
