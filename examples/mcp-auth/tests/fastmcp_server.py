@@ -1,0 +1,179 @@
+"""A real FastMCP server over its HTTP+SSE transport (MCP 2024-11-05), protected by
+FastMCP's in-memory OAuth provider (dynamic client registration, an /authorize that
+grants at once), for `mcp-auth proxy`'s tests (`tests/proxy_fastmcp.rs`).
+
+    python fastmcp_server.py ACCESS_TOKEN_LIFETIME_SECONDS
+
+It listens on a free loopback port and prints, one line each on stdout:
+
+    ready http://127.0.0.1:PORT/sse
+    http GET /sse 200                    (every HTTP request and its status)
+    rpc tools/call                       (the method of a message POSTed to the endpoint)
+    registered / authorized / exchanged a code / refreshed / refused an expired token
+    dropped N streams                    (after POST /test/drop-streams)
+
+Access tokens are announced as FastMCP's provider does (an hour) but refused by the
+server after ACCESS_TOKEN_LIFETIME_SECONDS: the client holds a token it believes valid
+and meets a 401 mid-session, as after a server-side revocation. The provider's
+load_access_token would also revoke the refresh token of an expired access token;
+here the expired access token alone is forgotten, as authorization servers do, so
+that the refresh token can renew it.
+
+POST /test/drop-streams (no token needed) ends every open event stream, as a restart
+of a proxy in front of the server would.
+"""
+
+import json
+import socket
+import sys
+import time
+
+import anyio
+import uvicorn
+from fastmcp import Context, FastMCP
+from fastmcp.server.auth.providers.in_memory import InMemoryOAuthProvider
+from fastmcp.server.dependencies import get_access_token
+from mcp.server.auth.settings import ClientRegistrationOptions
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+
+lifetime = int(sys.argv[1])
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+class ShortLivedProvider(InMemoryOAuthProvider):
+    async def register_client(self, client_info):
+        await super().register_client(client_info)
+        say("registered")
+
+    async def authorize(self, client, params):
+        say("authorized")
+        return await super().authorize(client, params)
+
+    def _shorten(self, token):
+        stored = self.access_tokens[token.access_token]
+        self.access_tokens[token.access_token] = stored.model_copy(
+            update={"expires_at": int(time.time() + lifetime)}
+        )
+        return token
+
+    async def exchange_authorization_code(self, client, authorization_code):
+        token = self._shorten(
+            await super().exchange_authorization_code(client, authorization_code)
+        )
+        say("exchanged a code")
+        return token
+
+    async def exchange_refresh_token(self, client, refresh_token, scopes):
+        token = self._shorten(
+            await super().exchange_refresh_token(client, refresh_token, scopes)
+        )
+        say("refreshed")
+        return token
+
+    async def load_access_token(self, token):
+        found = self.access_tokens.get(token)
+        if found is not None and found.expires_at is not None and found.expires_at < time.time():
+            del self.access_tokens[token]
+            say("refused an expired token")
+            return None
+        return found
+
+
+listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", 0))
+# Listening before "ready": connections wait in the backlog until uvicorn accepts.
+listener.listen(128)
+port = listener.getsockname()[1]
+base = f"http://127.0.0.1:{port}"
+
+auth = ShortLivedProvider(
+    base_url=base,
+    client_registration_options=ClientRegistrationOptions(
+        enabled=True, valid_scopes=["mcp:tools"], default_scopes=["mcp:tools"]
+    ),
+    required_scopes=["mcp:tools"],
+)
+mcp = FastMCP("fastmcp-sse-test", auth=auth)
+
+
+@mcp.tool
+async def add(a: float, b: float, ctx: Context) -> float:
+    """Adds two numbers (and logs a line to the client first)."""
+    await ctx.info(f"adding {a} and {b}")
+    return a + b
+
+
+@mcp.tool
+def whoami() -> str:
+    """The client and scopes of the caller's token."""
+    token = get_access_token()
+    if token is None:
+        return "nobody"
+    return f"{token.client_id} {' '.join(token.scopes)}"
+
+
+streams: set[anyio.CancelScope] = set()
+
+
+@mcp.custom_route("/test/drop-streams", methods=["POST"])
+async def drop_streams(request: Request) -> PlainTextResponse:
+    count = len(streams)
+    for scope in list(streams):
+        scope.cancel()
+    say(f"dropped {count} streams")
+    return PlainTextResponse(str(count))
+
+
+class Watch:
+    """Logs every request with its status; lets /test/drop-streams end the GET streams."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watched(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                say(f"http {scope['method']} {scope['path']} {message['status']}")
+            await send(message)
+
+        if scope["method"] == "POST" and scope["path"] == "/messages/":
+
+            async def peeked():
+                message = await receive()
+                try:
+                    method = json.loads(message.get("body", b"")).get("method")
+                except ValueError:
+                    method = None
+                if method:
+                    say(f"rpc {method}")
+                return message
+
+            return await self.app(scope, peeked, watched)
+        if scope["method"] != "GET" or scope["path"] != "/sse":
+            return await self.app(scope, receive, watched)
+        with anyio.CancelScope() as cancel:
+            streams.add(cancel)
+            try:
+                await self.app(scope, receive, watched)
+            finally:
+                streams.discard(cancel)
+        if cancel.cancelled_caught and started:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+app = Watch(mcp.http_app(transport="sse", path="/sse"))
+config = uvicorn.Config(app, log_level="warning", lifespan="on")
+server = uvicorn.Server(config)
+say(f"ready {base}/sse")
+anyio.run(lambda: server.serve(sockets=[listener]))
