@@ -2,7 +2,7 @@
 FastMCP's in-memory OAuth provider (dynamic client registration, an /authorize that
 grants at once), for `mcp-auth proxy`'s tests (`tests/proxy_fastmcp.rs`).
 
-    python fastmcp_server.py ACCESS_TOKEN_LIFETIME_SECONDS
+    python fastmcp_server.py
 
 It listens on a free loopback port and prints, one line each on stdout:
 
@@ -10,22 +10,21 @@ It listens on a free loopback port and prints, one line each on stdout:
     http GET /sse 200                    (every HTTP request and its status)
     rpc tools/call                       (the method of a message POSTed to the endpoint)
     registered / authorized / exchanged a code / refreshed / refused an expired token
+    expired N tokens                     (after POST /test/expire-tokens)
     dropped N streams                    (after POST /test/drop-streams)
 
-Access tokens are announced as FastMCP's provider does (an hour) but refused by the
-server after ACCESS_TOKEN_LIFETIME_SECONDS: the client holds a token it believes valid
-and meets a 401 mid-session, as after a server-side revocation. The provider's
-load_access_token would also revoke the refresh token of an expired access token;
-here the expired access token alone is forgotten, as authorization servers do, so
-that the refresh token can renew it.
+Test routes (no token needed): POST /test/expire-tokens makes every access token's
+expiry pass now, while the client holds it for valid (FastMCP's provider announces an
+hour), so that the server refuses it mid-session with a 401; POST /test/drop-streams
+ends every open event stream, as a restart of a proxy in front of the server would.
 
-POST /test/drop-streams (no token needed) ends every open event stream, as a restart
-of a proxy in front of the server would.
+The provider's load_access_token would also revoke the refresh token of an expired
+access token; here the expired access token alone is forgotten, as authorization
+servers do, so that the refresh token can renew it.
 """
 
 import json
 import socket
-import sys
 import time
 
 import anyio
@@ -37,14 +36,12 @@ from mcp.server.auth.settings import ClientRegistrationOptions
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 
-lifetime = int(sys.argv[1])
-
 
 def say(line: str) -> None:
     print(line, flush=True)
 
 
-class ShortLivedProvider(InMemoryOAuthProvider):
+class WatchedProvider(InMemoryOAuthProvider):
     async def register_client(self, client_info):
         await super().register_client(client_info)
         say("registered")
@@ -53,24 +50,13 @@ class ShortLivedProvider(InMemoryOAuthProvider):
         say("authorized")
         return await super().authorize(client, params)
 
-    def _shorten(self, token):
-        stored = self.access_tokens[token.access_token]
-        self.access_tokens[token.access_token] = stored.model_copy(
-            update={"expires_at": int(time.time() + lifetime)}
-        )
-        return token
-
     async def exchange_authorization_code(self, client, authorization_code):
-        token = self._shorten(
-            await super().exchange_authorization_code(client, authorization_code)
-        )
+        token = await super().exchange_authorization_code(client, authorization_code)
         say("exchanged a code")
         return token
 
     async def exchange_refresh_token(self, client, refresh_token, scopes):
-        token = self._shorten(
-            await super().exchange_refresh_token(client, refresh_token, scopes)
-        )
+        token = await super().exchange_refresh_token(client, refresh_token, scopes)
         say("refreshed")
         return token
 
@@ -91,7 +77,7 @@ listener.listen(128)
 port = listener.getsockname()[1]
 base = f"http://127.0.0.1:{port}"
 
-auth = ShortLivedProvider(
+auth = WatchedProvider(
     base_url=base,
     client_registration_options=ClientRegistrationOptions(
         enabled=True, valid_scopes=["mcp:tools"], default_scopes=["mcp:tools"]
@@ -115,6 +101,15 @@ def whoami() -> str:
     if token is None:
         return "nobody"
     return f"{token.client_id} {' '.join(token.scopes)}"
+
+
+@mcp.custom_route("/test/expire-tokens", methods=["POST"])
+async def expire_tokens(request: Request) -> PlainTextResponse:
+    past = int(time.time()) - 1
+    for token, stored in list(auth.access_tokens.items()):
+        auth.access_tokens[token] = stored.model_copy(update={"expires_at": past})
+    say(f"expired {len(auth.access_tokens)} tokens")
+    return PlainTextResponse(str(len(auth.access_tokens)))
 
 
 streams: set[anyio.CancelScope] = set()

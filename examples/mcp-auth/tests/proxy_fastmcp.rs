@@ -38,9 +38,8 @@ struct FastMcp {
 }
 
 impl FastMcp {
-    /// Starts `fastmcp_server.py` with access tokens the server refuses after
-    /// `lifetime` (announced as an hour, so the client does not renew them ahead).
-    fn start(lifetime: Duration) -> FastMcp {
+    /// Starts `fastmcp_server.py`.
+    fn start() -> FastMcp {
         let Some(python) = key_value_test_support::python::fastmcp_interpreter() else {
             panic!(
                 "FastMCP 4.2.3 is not installed (target/py/fastmcp): run scripts/deps/fastmcp.sh \
@@ -50,7 +49,6 @@ impl FastMcp {
         let home = std::env::temp_dir();
         let mut child = Command::new(python)
             .arg(SCRIPT)
-            .arg(lifetime.as_secs().to_string())
             // No `.env` file of FastMCP's from the caller's directory.
             .current_dir(&home)
             .env_remove("FASTMCP_ENV_FILE")
@@ -111,14 +109,15 @@ impl FastMcp {
         }
     }
 
-    /// Ends every open event stream (the server's test route).
-    async fn drop_streams(&self) -> String {
+    /// POSTs to one of the server's test routes (`expire-tokens`, `drop-streams`);
+    /// the number it answers (of tokens expired, of streams ended).
+    async fn test_route(&self, name: &str) -> String {
         let base = self.url.trim_end_matches("/sse");
         oauth_core::http_client_builder()
             .unwrap()
             .build()
             .unwrap()
-            .post(format!("{base}/test/drop-streams"))
+            .post(format!("{base}/test/{name}"))
             .send()
             .await
             .unwrap()
@@ -218,7 +217,7 @@ async fn finish((client, stderr): Proxied) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_clients_reach_a_fastmcp_sse_server_through_the_proxy() {
     let inspector = common::Inspector::find().unwrap_or_else(|missing| panic!("{missing}"));
-    let server = FastMcp::start(Duration::from_secs(3600));
+    let server = FastMcp::start();
     let (home, store) = logged_in(&server).await;
     let url = server.url.clone();
     // The login's discovery may have POSTed to the URL too.
@@ -293,16 +292,15 @@ async fn real_clients_reach_a_fastmcp_sse_server_through_the_proxy() {
     );
 }
 
-/// Tokens the server stops accepting mid-session, with the client holding them for
-/// valid (announced for an hour, refused after 4 s): a message POST refused with 401
-/// is sent again after a refresh; later, with the new token refused too, the event
-/// stream is lost, and the GET that reopens it is refused with 401: the proxy
-/// refreshes, opens a new session, initializes it again, and the client goes on
-/// with no new login and no error.
+/// Tokens that expire at the server mid-session while the client holds them for valid
+/// (announced for an hour, their expiry made to pass by the server's test route): a
+/// message POST refused with 401 is sent again after a refresh; later, with the new
+/// token expired too, the event stream is lost, and the GET that reopens it is refused
+/// with 401: the proxy refreshes, opens a new session, initializes it again, and the
+/// client goes on with no new login and no error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proxy_over_sse_survives_tokens_expiring_mid_session() {
-    let lifetime = Duration::from_secs(4);
-    let server = FastMcp::start(lifetime);
+    let server = FastMcp::start();
     let (home, store) = logged_in(&server).await;
     let proxy = proxied(home.path(), &store, &server.url, "sse").await;
     let sum = proxy.0.call_tool(add(1, 2)).await.unwrap();
@@ -310,7 +308,7 @@ async fn the_proxy_over_sse_survives_tokens_expiring_mid_session() {
     assert_eq!(server.count("refused an expired token"), 0);
 
     // The access token expires at the server: the next POST is refused, renewed, resent.
-    tokio::time::sleep(lifetime + Duration::from_secs(1)).await;
+    assert_eq!(server.test_route("expire-tokens").await, "1");
     let sum = proxy.0.call_tool(add(40, 2)).await.unwrap();
     assert_eq!(tool_text(&sum), "42.0");
     let log = server.log();
@@ -320,8 +318,8 @@ async fn the_proxy_over_sse_survives_tokens_expiring_mid_session() {
 
     // The renewed token expires too, and the event stream is lost: the GET that
     // reopens it meets a 401, the token is renewed, a new session begins.
-    tokio::time::sleep(lifetime + Duration::from_secs(1)).await;
-    assert_eq!(server.drop_streams().await, "1");
+    assert_eq!(server.test_route("expire-tokens").await, "1");
+    assert_eq!(server.test_route("drop-streams").await, "1");
     server.wait_for("http GET /sse 200", 2).await;
     assert_whoami(&proxy).await;
     let sum = proxy.0.call_tool(add(5, 5)).await.unwrap();
