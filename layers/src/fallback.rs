@@ -43,7 +43,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use key_value_core::{AsyncKeyValue, Error, ErrorKind, JsonObject, Layer, Result, WithTtl};
+use key_value_core::{
+    AsyncKeyValue, Error, ErrorKind, JsonObject, Layer, Result, StoreFuture, WithTtl,
+};
 
 /// Falls back to a second store on failure (a [`Layer`] over the primary store).
 #[derive(Clone)]
@@ -142,16 +144,17 @@ impl<S: AsyncKeyValue> FallbackStore<S> {
         &self.config.fallback
     }
 
-    /// Whether to try the fallback store after the primary's `result`.
-    fn falls_back<T>(
-        &self,
-        result: &Result<T>,
+    /// Runs `call` on the primary and, when it fails with an error that
+    /// `fallback_if` accepts, logs that and runs `call` on the fallback store.
+    async fn either<'a, T>(
+        &'a self,
         operation: &'static str,
-        key: Option<&str>,
-        collection: &str,
-    ) -> bool {
-        match result {
-            Err(error) if (self.config.fallback_if)(error) => {
+        key: Option<&'a str>,
+        collection: &'a str,
+        call: impl Fn(&'a dyn AsyncKeyValue) -> StoreFuture<'a, T>,
+    ) -> Result<T> {
+        match call(&self.primary).await {
+            Err(error) if (self.config.fallback_if)(&error) => {
                 tracing::warn!(
                     operation,
                     collection,
@@ -160,9 +163,9 @@ impl<S: AsyncKeyValue> FallbackStore<S> {
                     fallback = self.config.fallback.info().name,
                     "the primary store failed; trying the fallback store"
                 );
-                true
+                call(self.config.fallback.as_ref()).await
             }
-            _ => false,
+            result => result,
         }
     }
 
@@ -179,11 +182,10 @@ impl<S: AsyncKeyValue> AsyncKeyValue for FallbackStore<S> {
 
     async fn get(&self, key: &str, collection: Option<&str>) -> Result<Option<JsonObject>> {
         let collection = self.collection(collection);
-        let result = self.primary.get(key, Some(collection)).await;
-        if !self.falls_back(&result, "get", Some(key), collection) {
-            return result;
-        }
-        self.config.fallback.get(key, Some(collection)).await
+        self.either("get", Some(key), collection, |store| {
+            store.get(key, Some(collection))
+        })
+        .await
     }
 
     async fn get_many(
@@ -192,20 +194,18 @@ impl<S: AsyncKeyValue> AsyncKeyValue for FallbackStore<S> {
         collection: Option<&str>,
     ) -> Result<Vec<Option<JsonObject>>> {
         let collection = self.collection(collection);
-        let result = self.primary.get_many(keys, Some(collection)).await;
-        if !self.falls_back(&result, "get_many", None, collection) {
-            return result;
-        }
-        self.config.fallback.get_many(keys, Some(collection)).await
+        self.either("get_many", None, collection, |store| {
+            store.get_many(keys, Some(collection))
+        })
+        .await
     }
 
     async fn ttl(&self, key: &str, collection: Option<&str>) -> Result<Option<WithTtl>> {
         let collection = self.collection(collection);
-        let result = self.primary.ttl(key, Some(collection)).await;
-        if !self.falls_back(&result, "ttl", Some(key), collection) {
-            return result;
-        }
-        self.config.fallback.ttl(key, Some(collection)).await
+        self.either("ttl", Some(key), collection, |store| {
+            store.ttl(key, Some(collection))
+        })
+        .await
     }
 
     async fn ttl_many(
@@ -214,11 +214,10 @@ impl<S: AsyncKeyValue> AsyncKeyValue for FallbackStore<S> {
         collection: Option<&str>,
     ) -> Result<Vec<Option<WithTtl>>> {
         let collection = self.collection(collection);
-        let result = self.primary.ttl_many(keys, Some(collection)).await;
-        if !self.falls_back(&result, "ttl_many", None, collection) {
-            return result;
-        }
-        self.config.fallback.ttl_many(keys, Some(collection)).await
+        self.either("ttl_many", None, collection, |store| {
+            store.ttl_many(keys, Some(collection))
+        })
+        .await
     }
 
     async fn put(
@@ -232,17 +231,10 @@ impl<S: AsyncKeyValue> AsyncKeyValue for FallbackStore<S> {
             return self.primary.put(key, value, ttl, collection).await;
         }
         let collection = self.collection(collection);
-        let result = self
-            .primary
-            .put(key, value.clone(), ttl, Some(collection))
-            .await;
-        if !self.falls_back(&result, "put", Some(key), collection) {
-            return result;
-        }
-        self.config
-            .fallback
-            .put(key, value, ttl, Some(collection))
-            .await
+        self.either("put", Some(key), collection, |store| {
+            store.put(key, value.clone(), ttl, Some(collection))
+        })
+        .await
     }
 
     async fn put_many(
@@ -256,17 +248,10 @@ impl<S: AsyncKeyValue> AsyncKeyValue for FallbackStore<S> {
             return self.primary.put_many(keys, values, ttl, collection).await;
         }
         let collection = self.collection(collection);
-        let result = self
-            .primary
-            .put_many(keys, values.clone(), ttl, Some(collection))
-            .await;
-        if !self.falls_back(&result, "put_many", None, collection) {
-            return result;
-        }
-        self.config
-            .fallback
-            .put_many(keys, values, ttl, Some(collection))
-            .await
+        self.either("put_many", None, collection, |store| {
+            store.put_many(keys, values.clone(), ttl, Some(collection))
+        })
+        .await
     }
 
     async fn delete(&self, key: &str, collection: Option<&str>) -> Result<bool> {
@@ -274,11 +259,10 @@ impl<S: AsyncKeyValue> AsyncKeyValue for FallbackStore<S> {
             return self.primary.delete(key, collection).await;
         }
         let collection = self.collection(collection);
-        let result = self.primary.delete(key, Some(collection)).await;
-        if !self.falls_back(&result, "delete", Some(key), collection) {
-            return result;
-        }
-        self.config.fallback.delete(key, Some(collection)).await
+        self.either("delete", Some(key), collection, |store| {
+            store.delete(key, Some(collection))
+        })
+        .await
     }
 
     async fn delete_many(&self, keys: &[&str], collection: Option<&str>) -> Result<usize> {
@@ -286,13 +270,9 @@ impl<S: AsyncKeyValue> AsyncKeyValue for FallbackStore<S> {
             return self.primary.delete_many(keys, collection).await;
         }
         let collection = self.collection(collection);
-        let result = self.primary.delete_many(keys, Some(collection)).await;
-        if !self.falls_back(&result, "delete_many", None, collection) {
-            return result;
-        }
-        self.config
-            .fallback
-            .delete_many(keys, Some(collection))
-            .await
+        self.either("delete_many", None, collection, |store| {
+            store.delete_many(keys, Some(collection))
+        })
+        .await
     }
 }
