@@ -15,7 +15,7 @@
 //! | `DefaultValue` | `default-value` | a missing key reads as a default value, with a default TTL; nothing written | `DefaultValueWrapper` |
 //! | `LimitSize` | `limit-size` | a value over (or under) a size, measured as Python does, is refused or skipped with a warning | `LimitSizeWrapper` |
 //! | `Compression` | `compression` | values of 1 KiB or more are stored gzip-compressed (the `flate2` crate) in Python's envelope | `CompressionWrapper` |
-//! | `Versioning` | `versioning` | values are tagged with a version; other versions read as missing | `VersioningWrapper` (main branch, not in 0.5) |
+//! | `Versioning` | `versioning` | values are tagged with a version; other versions read as missing | `VersioningWrapper` (an unmerged py-key-value branch; not in 0.5, not on main) |
 //! | `ReadOnly` | `read-only` | every write is refused (or ignored); `Capabilities::read_only` | `ReadOnlyWrapper` |
 //! | `TtlClamp` | `ttl-clamp` | written TTLs are clamped to a minimum and maximum; a TTL for writes without one | `TTLClampWrapper` |
 //! | `Retry` | `retry` | a failed operation is tried again, with exponential backoff and jitter (the `backon` crate), when its error is retryable | `RetryWrapper` |
@@ -27,7 +27,7 @@
 //! | `PassthroughCache` | `passthrough-cache` | reads are served from a fast store, filled from the wrapped one (cache TTL capped, 30 min by default); writes and deletes invalidate | `PassthroughCacheWrapper` |
 //! | `Statistics` | `statistics` | nothing; counts hits, misses, puts and deletes per collection, read as a snapshot | `StatisticsWrapper` |
 //! | `Logging` | `logging` | nothing; one `tracing` event per operation (store, collection, key, outcome, duration; never values) | `LoggingWrapper` |
-//! | `Migration`, `copy` | `migration` | reads fall through to an old store and move what they find to the new one; writes go to the new one; `copy` moves a whole store or collection at once, keeping TTLs | none |
+//! | `Migration`, `copy` | `migration` | reads fall through to an old store (or an old naming of the same backend) and move what they find to the new one, optionally removing the old copy; writes go to the new one; `copy` moves a whole store or collection at once in bounded batches, keeping TTLs, and says how far it got when it fails | none (main's unmerged `SanitizationMigrationWrapper` did the renaming part) |
 //!
 //! The resilience layers fail with two error kinds of their own:
 //! [`ErrorKind::Timeout`](key_value_core::ErrorKind::Timeout) (retryable) and

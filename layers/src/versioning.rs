@@ -2,8 +2,9 @@
 //! another version reads as missing, so a new release of a program does not read what
 //! an old one cached.
 //!
-//! py-key-value 0.5 has no such wrapper; its main branch has `VersioningWrapper`, and
-//! this layer writes and reads its format:
+//! py-key-value 0.5 has no such wrapper, nor has its main branch: `VersioningWrapper`
+//! was written on a branch of its own (for py-key-value's issue 187) that was not
+//! merged. This layer writes and reads that wrapper's format:
 //!
 //! ```json
 //! {"__version__": "v2", "__versioned_data__": {"the": "value"}}
@@ -31,7 +32,7 @@
 //! # }
 //! ```
 //!
-//! # Where it differs from py-key-value's main branch
+//! # Where it differs from py-key-value's `VersioningWrapper`
 //!
 //! - Every value is wrapped, even one that holds a `__version__` field of its own;
 //!   Python stores such a value unwrapped, and then reads it back as missing (or as
@@ -107,7 +108,7 @@ impl Version {
 }
 
 /// Tags values with a version and reads other versions as missing: py-key-value's
-/// `VersioningWrapper(key_value, version)` (main branch). See the [module docs](self).
+/// `VersioningWrapper(key_value, version)` (unmerged branch). See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct Versioning {
     version: Version,

@@ -1,6 +1,6 @@
 //! The versioning layer: the conformance suite over the memory store, the stored
-//! envelope of py-key-value's `VersioningWrapper` (main branch), and values of other
-//! versions reading as missing.
+//! envelope of py-key-value's `VersioningWrapper` (from an unmerged branch: no Python
+//! release has it to test against), and values of other versions reading as missing.
 
 #![cfg(feature = "versioning")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
