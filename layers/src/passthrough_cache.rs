@@ -150,6 +150,14 @@ impl<S: AsyncKeyValue> PassthroughCacheStore<S> {
             .min(self.config.max_ttl)
     }
 
+    /// What a read of the cache found; a failure is logged and reads as nothing cached.
+    fn cache_read<T>(&self, read: Result<T>, key: Option<&str>, collection: &str) -> Option<T> {
+        read.inspect_err(|error| {
+            tracing::warn!(collection, key, error = %error, "could not read the cache");
+        })
+        .ok()
+    }
+
     /// Caches an entry read from the primary; a failure is logged, not returned.
     async fn fill(
         &self,
@@ -208,12 +216,9 @@ impl<S: AsyncKeyValue> AsyncKeyValue for PassthroughCacheStore<S> {
 
     async fn get(&self, key: &str, collection: Option<&str>) -> Result<Option<JsonObject>> {
         let collection = self.collection(collection);
-        match self.config.cache.get(key, Some(collection)).await {
-            Ok(Some(value)) => return Ok(Some(value)),
-            Ok(None) => {}
-            Err(error) => {
-                tracing::warn!(collection, key, error = %error, "could not read the cache")
-            }
+        let cached = self.config.cache.get(key, Some(collection)).await;
+        if let Some(Some(value)) = self.cache_read(cached, Some(key), collection) {
+            return Ok(Some(value));
         }
         let Some((value, remaining)) = self.primary.ttl(key, Some(collection)).await? else {
             return Ok(None);
@@ -228,14 +233,11 @@ impl<S: AsyncKeyValue> AsyncKeyValue for PassthroughCacheStore<S> {
         collection: Option<&str>,
     ) -> Result<Vec<Option<JsonObject>>> {
         let collection = self.collection(collection);
-        let mut values = match self.config.cache.get_many(keys, Some(collection)).await {
-            Ok(values) if values.len() == keys.len() => values,
-            Ok(_) => vec![None; keys.len()],
-            Err(error) => {
-                tracing::warn!(collection, error = %error, "could not read the cache");
-                vec![None; keys.len()]
-            }
-        };
+        let cached = self.config.cache.get_many(keys, Some(collection)).await;
+        let mut values = self
+            .cache_read(cached, None, collection)
+            .filter(|values| values.len() == keys.len())
+            .unwrap_or_else(|| vec![None; keys.len()]);
         let missing: Vec<usize> = (0..keys.len()).filter(|&i| values[i].is_none()).collect();
         if missing.is_empty() {
             return Ok(values);

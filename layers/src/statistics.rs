@@ -192,11 +192,17 @@ impl<S: AsyncKeyValue> StatisticsStore<S> {
         let collection = collection.unwrap_or(self.inner.info().default_collection);
         self.stats.count(collection, update);
     }
-}
 
-fn hits<T>(slots: &[Option<T>]) -> (usize, usize) {
-    let hits = slots.iter().filter(|slot| slot.is_some()).count();
-    (hits, slots.len() - hits)
+    /// Counts what a read found, a hit or a miss per slot, in the counter `which` picks.
+    fn count_reads<T>(
+        &self,
+        collection: Option<&str>,
+        slots: &[Option<T>],
+        which: fn(&mut CollectionStatistics) -> &mut HitMiss,
+    ) {
+        let found = slots.iter().filter(|slot| slot.is_some()).count();
+        self.count(collection, |c| which(c).add(found, slots.len() - found));
+    }
 }
 
 #[async_trait]
@@ -207,8 +213,7 @@ impl<S: AsyncKeyValue> AsyncKeyValue for StatisticsStore<S> {
 
     async fn get(&self, key: &str, collection: Option<&str>) -> Result<Option<JsonObject>> {
         let value = self.inner.get(key, collection).await?;
-        let hit = usize::from(value.is_some());
-        self.count(collection, |c| c.get.add(hit, 1 - hit));
+        self.count_reads(collection, std::slice::from_ref(&value), |c| &mut c.get);
         Ok(value)
     }
 
@@ -218,15 +223,13 @@ impl<S: AsyncKeyValue> AsyncKeyValue for StatisticsStore<S> {
         collection: Option<&str>,
     ) -> Result<Vec<Option<JsonObject>>> {
         let values = self.inner.get_many(keys, collection).await?;
-        let (found, missing) = hits(&values);
-        self.count(collection, |c| c.get.add(found, missing));
+        self.count_reads(collection, &values, |c| &mut c.get);
         Ok(values)
     }
 
     async fn ttl(&self, key: &str, collection: Option<&str>) -> Result<Option<WithTtl>> {
         let entry = self.inner.ttl(key, collection).await?;
-        let hit = usize::from(entry.is_some());
-        self.count(collection, |c| c.ttl.add(hit, 1 - hit));
+        self.count_reads(collection, std::slice::from_ref(&entry), |c| &mut c.ttl);
         Ok(entry)
     }
 
@@ -236,8 +239,7 @@ impl<S: AsyncKeyValue> AsyncKeyValue for StatisticsStore<S> {
         collection: Option<&str>,
     ) -> Result<Vec<Option<WithTtl>>> {
         let entries = self.inner.ttl_many(keys, collection).await?;
-        let (found, missing) = hits(&entries);
-        self.count(collection, |c| c.ttl.add(found, missing));
+        self.count_reads(collection, &entries, |c| &mut c.ttl);
         Ok(entries)
     }
 
