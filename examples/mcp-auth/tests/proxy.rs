@@ -179,7 +179,8 @@ async fn a_token_the_server_rejects_is_renewed_and_the_request_resent() {
 }
 
 /// One JSON-RPC line in, the answer out: stdout holds nothing but the answers, one
-/// JSON object per line, equal to what the server gives for the same request.
+/// JSON object per line, equal to what the server gives for the same request; and
+/// `--transport sse` at this Streamable HTTP endpoint fails on stderr alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdout_carries_only_mcp_messages() {
     let home = tempfile::tempdir().unwrap();
@@ -270,6 +271,25 @@ async fn stdout_carries_only_mcp_messages() {
     let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr);
     assert!(!stderr.contains(&token), "the token reached stderr");
     assert_eq!(count(&events, "exchanged a code"), 1, "no new login");
+
+    // `--transport sse` at a Streamable HTTP endpoint: told on stderr before the client
+    // says anything, and nothing on stdout.
+    let out = common::run(mcp_auth(home.path()).args([
+        "--store",
+        &store,
+        "proxy",
+        server.mcp_url(),
+        "--transport",
+        "sse",
+    ]));
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(out.stdout.is_empty(), "stdout: {:?}", text(&out.stdout));
+    assert!(
+        said.starts_with("mcp-auth: cannot open the HTTP+SSE event stream of "),
+        "{said}"
+    );
+    assert!(!said.contains(&token), "the token reached stderr");
     server.shutdown().await;
 }
 
