@@ -58,10 +58,187 @@ pub enum JsonStyle {
 /// Errors: an [`ErrorKind::Serialization`] error, which a `Value` (finite numbers,
 /// string keys) never causes in practice.
 pub fn python_json(value: &JsonObject, style: JsonStyle) -> Result<String> {
-    match style {
-        JsonStyle::Sorted => write_python_json(&SortedObject(value), style),
-        JsonStyle::Compact => write_python_json(value, style),
+    let mut writer = PythonWriter {
+        out: String::with_capacity(text_len(value)),
+        style,
+        float: Vec::new(),
+    };
+    writer.object(value)?;
+    Ok(writer.out)
+}
+
+/// About how long `value`'s JSON is, escapes and spaces aside: the writer's first
+/// allocation, so that a value of long strings is not copied as its text grows.
+fn text_len(value: &JsonObject) -> usize {
+    fn of(value: &Value) -> usize {
+        match value {
+            Value::String(text) => text.len() + 2,
+            Value::Array(items) => items.iter().map(|item| of(item) + 1).sum::<usize>() + 2,
+            Value::Object(object) => text_len(object),
+            Value::Null | Value::Bool(_) | Value::Number(_) => 4,
+        }
     }
+    value
+        .iter()
+        .map(|(key, value)| key.len() + 4 + of(value))
+        .sum::<usize>()
+        + 2
+}
+
+/// Writes a [`JsonObject`] as [`python_json`] does, straight from the tree: each string
+/// is looked at once, many bytes at a time where nothing needs escaping (serde_json's
+/// serializer looks at each byte, and a formatter would look again). Writes the same
+/// bytes as [`write_python_json`] with [`PythonFormatter`] (the tests compare them).
+struct PythonWriter {
+    out: String,
+    style: JsonStyle,
+    /// A float's text, before it joins `out`.
+    float: Vec<u8>,
+}
+
+impl PythonWriter {
+    fn object(&mut self, object: &JsonObject) -> Result<()> {
+        self.out.push('{');
+        match self.style {
+            JsonStyle::Compact => {
+                for (at, (key, value)) in object.iter().enumerate() {
+                    self.field(at == 0, key, value)?;
+                }
+            }
+            JsonStyle::Sorted => {
+                let mut fields: Vec<(&String, &Value)> = object.iter().collect();
+                fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (at, (key, value)) in fields.into_iter().enumerate() {
+                    self.field(at == 0, key, value)?;
+                }
+            }
+        }
+        self.out.push('}');
+        Ok(())
+    }
+
+    fn field(&mut self, first: bool, key: &str, value: &Value) -> Result<()> {
+        if !first {
+            self.separator();
+        }
+        self.string(key);
+        self.out.push_str(match self.style {
+            JsonStyle::Sorted => ": ",
+            JsonStyle::Compact => ":",
+        });
+        self.value(value)
+    }
+
+    fn separator(&mut self) {
+        self.out.push_str(match self.style {
+            JsonStyle::Sorted => ", ",
+            JsonStyle::Compact => ",",
+        });
+    }
+
+    fn value(&mut self, value: &Value) -> Result<()> {
+        match value {
+            Value::Null => self.out.push_str("null"),
+            Value::Bool(true) => self.out.push_str("true"),
+            Value::Bool(false) => self.out.push_str("false"),
+            Value::Number(n) => self.number(n)?,
+            Value::String(text) => self.string(text),
+            Value::Array(items) => {
+                self.out.push('[');
+                for (at, item) in items.iter().enumerate() {
+                    if at > 0 {
+                        self.separator();
+                    }
+                    self.value(item)?;
+                }
+                self.out.push(']');
+            }
+            Value::Object(object) => self.object(object)?,
+        }
+        Ok(())
+    }
+
+    fn number(&mut self, n: &serde_json::Number) -> Result<()> {
+        use std::fmt::Write as _;
+        let written = if let Some(n) = n.as_u64() {
+            write!(self.out, "{n}")
+        } else if let Some(n) = n.as_i64() {
+            write!(self.out, "{n}")
+        } else {
+            let n = n.as_f64().unwrap_or(f64::NAN);
+            self.float.clear();
+            write_python_float(&mut self.float, n).map_err(unwritable)?;
+            self.out
+                .push_str(std::str::from_utf8(&self.float).map_err(unwritable)?);
+            Ok(())
+        };
+        written.map_err(unwritable)
+    }
+
+    /// A string, quoted and escaped as Python's `json.dumps` (`ensure_ascii=True`).
+    fn string(&mut self, text: &str) {
+        self.out.push('"');
+        let mut rest = text;
+        while !rest.is_empty() {
+            let plain = plain_prefix(rest.as_bytes());
+            // Plain bytes are ASCII, so `plain` is a character boundary.
+            let (head, tail) = rest.split_at(plain);
+            self.out.push_str(head);
+            let mut chars = tail.chars();
+            let Some(c) = chars.next() else {
+                break;
+            };
+            rest = chars.as_str();
+            match c {
+                '"' => self.out.push_str("\\\""),
+                '\\' => self.out.push_str("\\\\"),
+                '\n' => self.out.push_str("\\n"),
+                '\r' => self.out.push_str("\\r"),
+                '\t' => self.out.push_str("\\t"),
+                '\u{8}' => self.out.push_str("\\b"),
+                '\u{c}' => self.out.push_str("\\f"),
+                c => {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        self.out.push_str("\\u");
+                        for shift in [12, 8, 4, 0] {
+                            let digit = (*unit >> shift) & 0xf;
+                            self.out
+                                .push(char::from(b"0123456789abcdef"[usize::from(digit)]));
+                        }
+                    }
+                }
+            }
+        }
+        self.out.push('"');
+    }
+}
+
+/// Whether Python writes `b` as it is in a string: printable ASCII but `"` and `\`.
+fn is_plain(b: u8) -> bool {
+    (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\'
+}
+
+/// How many bytes at the start of `bytes` Python writes as they are. Checked in blocks
+/// without an early exit inside a block, so that the compiler can vectorize it.
+fn plain_prefix(bytes: &[u8]) -> usize {
+    let mut plain = 0;
+    for block in bytes.chunks(32) {
+        if block.iter().fold(true, |all, &b| all & is_plain(b)) {
+            plain += block.len();
+        } else {
+            return plain + block.iter().take_while(|&&b| is_plain(b)).count();
+        }
+    }
+    plain
+}
+
+fn unwritable<E: std::error::Error + Send + Sync + 'static>(e: E) -> Error {
+    Error::new(
+        ErrorKind::Serialization,
+        "could not encode JSON as Python does",
+    )
+    .with_source(e)
 }
 
 /// `value` written with Python's separators, escapes and floats for `style`, its maps in
@@ -111,6 +288,10 @@ impl serde_json::ser::Formatter for PythonFormatter {
     ) -> io::Result<()> {
         // serde_json hands over runs without `"`, `\` or C0 controls; Python also escapes
         // DEL and everything outside ASCII.
+        if is_printable_ascii(fragment.as_bytes()) {
+            // The common case, checked many bytes at a time.
+            return writer.write_all(fragment.as_bytes());
+        }
         let mut plain_from = 0;
         for (at, c) in fragment.char_indices() {
             if (' '..='~').contains(&c) {
@@ -156,6 +337,16 @@ impl serde_json::ser::Formatter for PythonFormatter {
             JsonStyle::Compact => b":",
         })
     }
+}
+
+/// Whether every byte is in `' '..='~'`, which Python writes as it is. Checked in
+/// blocks without an early exit inside a block, so that the compiler can vectorize it.
+fn is_printable_ascii(bytes: &[u8]) -> bool {
+    bytes.chunks(64).all(|block| {
+        block
+            .iter()
+            .fold(true, |printable, &b| printable & (b' '..=b'~').contains(&b))
+    })
 }
 
 impl PythonFormatter {
@@ -323,6 +514,36 @@ mod tests {
             python_json(&value, JsonStyle::Compact).unwrap(),
             r#"{"b":1,"a":{"z":"\u00e9\ud83e\udd80","y":[1,{}]}}"#
         );
+    }
+
+    #[test]
+    fn the_writer_writes_what_the_formatter_writes() {
+        // Every character that is escaped, around the writer's 32-byte blocks.
+        let mut specials: String = (0u8..0x80).map(char::from).collect();
+        specials.push_str("é\u{7ff}\u{ffff}🦀\u{10ffff}");
+        let mut strings = vec![String::new(), specials.clone()];
+        for at in [0, 1, 31, 32, 33, 63, 64, 65, 100] {
+            for special in ['"', '\\', '\n', '\u{1}', '\u{7f}', 'é', '🦀'] {
+                let mut text = "x".repeat(at);
+                text.push(special);
+                text.push_str(&"y".repeat(40));
+                strings.push(text);
+            }
+        }
+        let value = object(json!({
+            "z": strings,
+            "a": {"n": [null, true, false, 0, -1, u64::MAX, i64::MIN, 0.5, -0.0, 1e300]},
+            "é": {},
+            "": [[], {}],
+            "long": "p".repeat(5000),
+        }));
+        for style in [JsonStyle::Compact, JsonStyle::Sorted] {
+            let formatter = match style {
+                JsonStyle::Compact => write_python_json(&value, style),
+                JsonStyle::Sorted => write_python_json(&SortedObject(&value), style),
+            };
+            assert_eq!(python_json(&value, style).unwrap(), formatter.unwrap());
+        }
     }
 
     #[test]
