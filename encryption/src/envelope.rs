@@ -11,12 +11,12 @@
 //! alphabet, and so do we.
 
 use std::borrow::Cow;
+use std::ops::Deref;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64_simd::STANDARD;
 use key_value_core::{Error, ErrorKind, JsonObject, JsonStyle, Result, python_json};
 use serde_json::Value;
-use zeroize::Zeroizing;
+use zeroize::Zeroize;
 
 use crate::key::Keyring;
 
@@ -44,11 +44,38 @@ pub(crate) struct Opened {
 /// what it holds.
 pub(crate) struct Failure(pub(crate) Cow<'static, str>);
 
+/// A value's plaintext bytes, zeroed when dropped: the whole allocation, in bulk
+/// (`Zeroizing<Vec<u8>>` zeroes a vector's elements one volatile byte write at a time,
+/// which showed in profiles of 64 KiB values).
+pub(crate) struct Plaintext(Vec<u8>);
+
+impl Plaintext {
+    pub(crate) fn new(bytes: Vec<u8>) -> Plaintext {
+        Plaintext(bytes)
+    }
+}
+
+impl Deref for Plaintext {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Plaintext {
+    fn drop(&mut self) {
+        // Spare capacity then covers the whole allocation.
+        self.0.clear();
+        self.0.spare_capacity_mut().zeroize();
+    }
+}
+
 /// The plaintext of `value`, byte for byte Python's
 /// `json.dumps(value, separators=(",", ":"))`, in a buffer zeroed on drop.
-pub(crate) fn plaintext(value: &JsonObject) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn plaintext(value: &JsonObject) -> Result<Plaintext> {
     python_json(value, JsonStyle::Compact)
-        .map(|text| Zeroizing::new(text.into_bytes()))
+        .map(|text| Plaintext::new(text.into_bytes()))
         .map_err(|e| {
             Error::new(ErrorKind::Encryption, "could not encode the value as JSON").with_source(e)
         })
@@ -58,7 +85,12 @@ pub(crate) fn plaintext(value: &JsonObject) -> Result<Zeroizing<Vec<u8>>> {
 pub(crate) fn seal(plaintext: &[u8], keys: &Keyring) -> JsonObject {
     let token = keys.encrypt(plaintext);
     let mut envelope = JsonObject::new();
-    envelope.insert(DATA_FIELD.to_owned(), Value::String(STANDARD.encode(token)));
+    // The token, 4/3 of the plaintext, is encoded once more: with SIMD, as it is the
+    // largest piece of work here that the `fernet` crate does not do itself.
+    envelope.insert(
+        DATA_FIELD.to_owned(),
+        Value::String(STANDARD.encode_to_string(token)),
+    );
     envelope.insert(VERSION_FIELD.to_owned(), Value::from(ENCRYPTION_VERSION));
     envelope
 }
@@ -124,7 +156,7 @@ pub(crate) fn token_of(envelope: &JsonObject) -> Result<String, Failure> {
             "the envelope's `__encrypted_data__` is not a string",
         )));
     };
-    let token = STANDARD.decode(data).map_err(|_| {
+    let token = STANDARD.decode_to_vec(data).map_err(|_| {
         Failure(Cow::Borrowed(
             "the envelope's `__encrypted_data__` is not valid standard base64",
         ))

@@ -9,6 +9,8 @@ use key_value_core::{Error, ErrorKind, Result};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::envelope::Plaintext;
+
 /// PBKDF2-HMAC-SHA256 rounds for password-derived keys, as py-key-value uses.
 pub const KDF_ITERATIONS: u32 = 1_200_000;
 
@@ -235,7 +237,7 @@ impl Keyring {
 
     /// Opens `token` with the first key that authenticates it; `true` when that key is
     /// the newest.
-    pub(crate) fn decrypt(&self, token: &str) -> Option<(Zeroizing<Vec<u8>>, bool)> {
+    pub(crate) fn decrypt(&self, token: &str) -> Option<(Plaintext, bool)> {
         self.try_keys(|fernet| fernet.decrypt(token))
     }
 
@@ -247,7 +249,7 @@ impl Keyring {
         token: &str,
         ttl_secs: Option<u64>,
         now_unix: u64,
-    ) -> Option<(Zeroizing<Vec<u8>>, bool)> {
+    ) -> Option<(Plaintext, bool)> {
         self.try_keys(|fernet| fernet.decrypt_at_time(token, ttl_secs, now_unix))
     }
 
@@ -261,14 +263,14 @@ impl Keyring {
     fn try_keys(
         &self,
         open: impl Fn(&Fernet) -> Result<Vec<u8>, fernet::DecryptionError>,
-    ) -> Option<(Zeroizing<Vec<u8>>, bool)> {
+    ) -> Option<(Plaintext, bool)> {
         if let Ok(plaintext) = open(self.newest.fernet()) {
-            return Some((Zeroizing::new(plaintext), true));
+            return Some((Plaintext::new(plaintext), true));
         }
         self.older
             .iter()
             .find_map(|key| open(key.fernet()).ok())
-            .map(|plaintext| (Zeroizing::new(plaintext), false))
+            .map(|plaintext| (Plaintext::new(plaintext), false))
     }
 }
 
@@ -310,7 +312,7 @@ mod tests {
         let reloaded = FernetKey::from_base64(&key.to_base64()).unwrap();
         let token = Keyring::from(key).encrypt(b"x");
         let (plaintext, _) = Keyring::from(reloaded).decrypt(&token).unwrap();
-        assert_eq!(plaintext.as_slice(), b"x");
+        assert_eq!(&*plaintext, b"x");
     }
 
     #[test]
@@ -364,7 +366,7 @@ mod tests {
         let ring = Keyring::new([newest, older]).unwrap();
         let token = old_ring.encrypt(b"x");
         let (plaintext, by_newest) = ring.decrypt(&token).unwrap();
-        assert_eq!(plaintext.as_slice(), b"x");
+        assert_eq!(&*plaintext, b"x");
         assert!(!by_newest);
         let (_, by_newest) = ring.decrypt(&ring.encrypt(b"y")).unwrap();
         assert!(by_newest);

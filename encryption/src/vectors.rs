@@ -78,7 +78,7 @@ fn generate_vectors() {
         let iv: Vec<u8> = serde_json::from_value(vector["iv"].clone()).unwrap();
 
         let (plaintext, _) = keys.decrypt_at(token, None, now).expect("vector token");
-        assert_eq!(plaintext.as_slice(), src.as_bytes());
+        assert_eq!(&*plaintext, src.as_bytes());
 
         let expected = decode_token(token);
         assert_eq!(
@@ -92,7 +92,7 @@ fn generate_vectors() {
         assert_eq!(made.len(), token.len(), "token length");
         assert_eq!(made_bytes[..9], expected[..9], "version and timestamp");
         let (plaintext, _) = keys.decrypt_at(&made, None, now).expect("made token");
-        assert_eq!(plaintext.as_slice(), src.as_bytes());
+        assert_eq!(&*plaintext, src.as_bytes());
     }
 }
 
@@ -104,14 +104,14 @@ fn verify_vectors() {
         let ttl = vector["ttl_sec"].as_u64().unwrap();
 
         let (plaintext, _) = keys.decrypt_at(token, Some(ttl), now).expect("at its time");
-        assert_eq!(plaintext.as_slice(), src.as_bytes());
+        assert_eq!(&*plaintext, src.as_bytes());
 
         // The wrapper's own path: unwrap the envelope, open with the live clock (the
         // wrapper sets no token lifetime, so a token from 1985 still opens).
         let unwrapped = envelope::token_of(&envelope_around(token)).ok().unwrap();
         assert_eq!(unwrapped, token);
         let (plaintext, _) = keys.decrypt(&unwrapped).expect("through the envelope");
-        assert_eq!(plaintext.as_slice(), src.as_bytes());
+        assert_eq!(&*plaintext, src.as_bytes());
     }
 }
 
