@@ -79,7 +79,10 @@ impl Remote {
         }
     }
 
-    /// GETs the event stream and reads it up to the `endpoint` event.
+    /// GETs the event stream and reads it up to the `endpoint` event. The GET has no
+    /// time limit of its own (a 401 may lead to a login in the browser), as the
+    /// Streamable HTTP side's requests have none; the `endpoint` event must come
+    /// within [`ENDPOINT_WAIT`] of the stream's start.
     pub(crate) async fn connect(&self) -> Result<Connection, HttpError> {
         let limits = StreamableHttpResponseLimits::default();
         let mut events = self
