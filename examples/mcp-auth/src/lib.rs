@@ -265,8 +265,8 @@ struct ProxyArgs {
     timeout: u64,
     /// The server's transport: http (Streamable HTTP), sse (the older HTTP+SSE
     /// transport of MCP 2024-11-05: the URL is its event stream) or auto (Streamable
-    /// HTTP, and HTTP+SSE at the same URL when the initialize POST is refused with 400,
-    /// 404 or 405)
+    /// HTTP, and HTTP+SSE at the same URL when the initialize POST is refused with a
+    /// 4xx status other than 401, 403 and 429)
     #[arg(long, value_enum, default_value = "auto", value_name = "TRANSPORT")]
     transport: proxy::TransportChoice,
 }

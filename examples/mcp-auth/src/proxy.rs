@@ -19,8 +19,9 @@
 //! when the proxy stops. For a server that speaks only the older HTTP+SSE transport
 //! (MCP 2024-11-05), which rmcp 3 no longer has a client for, [`sse`] is the server's
 //! side; `--transport auto` (the default) tries Streamable HTTP first and falls back to
-//! HTTP+SSE when the `initialize` POST is refused with 400, 404 or 405, as the MCP
-//! specification's backwards-compatibility rule says.
+//! HTTP+SSE when the `initialize` POST is refused with a 4xx status, as the MCP
+//! specification's backwards-compatibility rule says (except 401, 403 and 429, which
+//! are about the token or the rate, not the transport).
 //!
 //! rmcp's transport takes a fixed `Authorization` value, which cannot follow a token
 //! that is refreshed mid-session, but it lets the HTTP client be replaced: it calls a
@@ -73,8 +74,8 @@ pub(crate) enum TransportChoice {
     Http,
     /// The older HTTP+SSE transport (MCP 2024-11-05).
     Sse,
-    /// Streamable HTTP; when the server refuses the `initialize` POST with 400, 404 or
-    /// 405, as an HTTP+SSE-only server does, HTTP+SSE at the same URL.
+    /// Streamable HTTP; when the server refuses the `initialize` POST with a 4xx status
+    /// (404 or 405 from an HTTP+SSE-only server), HTTP+SSE at the same URL.
     Auto,
 }
 
@@ -410,9 +411,17 @@ where
     stop
 }
 
+/// Whether a status refusing the `initialize` POST says that the URL does not speak
+/// Streamable HTTP: a 4xx status other than 401, 403 (the token) and 429 (the rate).
+fn refuses_the_transport(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 401 | 403 | 429)
+}
+
 /// `--transport auto`: the client's `initialize` goes to the URL as Streamable HTTP;
-/// refused with 400, 404 or 405, it goes to an HTTP+SSE session at the same URL (the
-/// MCP specification's rule for servers of the older transport).
+/// refused with a 4xx status, it goes to an HTTP+SSE session at the same URL (the MCP
+/// specification's rule for servers of the older transport). 401 and 403 (the token,
+/// after renewal and step-up were tried) and 429 (the rate) are not about the
+/// transport and end the session with the server's reason.
 async fn auto<C: Transport<RoleServer>>(
     client: &mut C,
     authed: Authed,
@@ -436,7 +445,8 @@ async fn auto<C: Transport<RoleServer>>(
         Ok(()) => return pump_and_close(client, &mut server, None, TransportChoice::Auto).await,
         Err(e) => e,
     };
-    let Some(status @ (400 | 404 | 405)) = refused_with(&refused) else {
+    let Some(status) = refused_with(&refused).filter(|status| refuses_the_transport(*status))
+    else {
         let why = describe(&refused, TransportChoice::Auto);
         if answer_failure(client, Some(initialize), why).await.is_err() {
             return Stop::ClientGone;
@@ -637,6 +647,12 @@ mod tests {
         let worded =
             StreamableHttpError::UnexpectedServerResponse("HTTP 405 Method Not Allowed: x".into());
         assert_eq!(refused_with(&worded), Some(405));
+        for status in [400, 404, 405, 406, 415, 422] {
+            assert!(refuses_the_transport(status), "{status}");
+        }
+        for status in [200, 302, 401, 403, 429, 500, 503] {
+            assert!(!refuses_the_transport(status), "{status}");
+        }
         let status = StreamableHttpError::HttpStatus(
             rmcp::transport::streamable_http_client::HttpStatusError::new(503, None),
         );
