@@ -108,7 +108,9 @@ fn verify_vectors() {
 
         // The wrapper's own path: unwrap the envelope, open with the live clock (the
         // wrapper sets no token lifetime, so a token from 1985 still opens).
-        let unwrapped = envelope::token_of(&envelope_around(token)).ok().unwrap();
+        let unwrapped = envelope::token_of(&mut envelope_around(token))
+            .ok()
+            .unwrap();
         assert_eq!(unwrapped, token);
         let (plaintext, _) = keys.decrypt(&unwrapped).expect("through the envelope");
         assert_eq!(&*plaintext, src.as_bytes());
