@@ -3,7 +3,8 @@
 //! to see what reached them.
 //!
 //! - passthrough cache: the slow store persistent (SQLite, disk), the cache in memory;
-//! - migration and `copy`: from a disk store into a SQLite file;
+//! - migration and `copy`: from a disk store into a SQLite file, and into Redis (a
+//!   server of the test's own, or `REDIS_URL`);
 //! - compression: over SQLite, and over the disk store against py-key-value's own
 //!   `FileTreeStore` with its `CompressionWrapper` on the same directory, both ways;
 //! - versioning: over SQLite, across reopening with another version;
@@ -538,5 +539,86 @@ mod fallback {
             "the primary's answer"
         );
         assert_eq!(store.primary().memory().get("w", C).await.unwrap(), None);
+    }
+}
+
+/// "Move my tokens from disk to Redis", on a Redis the test starts (`redis-server`, as
+/// `scripts/deps/redis.sh` installs it) or the one `REDIS_URL` names; skipped loudly
+/// without one. Collection names of its own, so a shared server is only added to.
+#[cfg(feature = "migration")]
+mod disk_to_redis {
+    use super::*;
+    use key_value_layers::migration::{CopyOptions, CopyScope, Migration, copy};
+    use key_value_redis::RedisStore;
+    use key_value_test_support::redis::single;
+
+    /// A collection name no other run uses.
+    fn unique(what: &str) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        format!("layers-{what}-{}-{nanos}", std::process::id())
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn copy_and_migration_move_disk_entries_to_redis() {
+        let Some(target) = single("key-value-layers disk to Redis") else {
+            return;
+        };
+        let url = target.urls().remove(0);
+        let tokens = unique("tokens");
+        let clients = unique("clients");
+        let dir = temp();
+        let old = Arc::new(disk(&dir).await);
+        old.put(
+            "github",
+            obj(json!({"access_token": "at-1"})),
+            Some(HOUR),
+            Some(&tokens),
+        )
+        .await
+        .unwrap();
+        for i in 0..150 {
+            old.put(&format!("c{i}"), obj(json!({"i": i})), None, Some(&clients))
+                .await
+                .unwrap();
+        }
+        let redis = RedisStore::connect(&url).await.unwrap();
+        let report = copy(
+            old.as_ref(),
+            &redis,
+            CopyScope::Collection(&clients),
+            CopyOptions::default().batch_size(64),
+        )
+        .await
+        .unwrap();
+        assert_eq!((report.collections, report.copied), (1, 150));
+
+        // Lazily for the tokens: the read moves the entry with its remaining time.
+        let store = redis.layer(Migration::shared(old.clone()));
+        assert_eq!(
+            store.get("github", Some(&tokens)).await.unwrap(),
+            Some(obj(json!({"access_token": "at-1"})))
+        );
+        store.close().await.unwrap();
+
+        // A new connection sees both.
+        let fresh = RedisStore::connect(&url).await.unwrap();
+        let (value, remaining) = fresh.ttl("github", Some(&tokens)).await.unwrap().unwrap();
+        assert_eq!(value, obj(json!({"access_token": "at-1"})));
+        let remaining = remaining.unwrap();
+        assert!(remaining <= HOUR && remaining > HOUR - Duration::from_secs(30));
+        assert_eq!(fresh.keys(Some(&clients), None).await.unwrap().len(), 150);
+        assert_eq!(
+            fresh.get("c149", Some(&clients)).await.unwrap(),
+            Some(obj(json!({"i": 149})))
+        );
+        assert_eq!(
+            fresh.ttl("c0", Some(&clients)).await.unwrap().unwrap().1,
+            None
+        );
+        fresh.destroy_collection(&tokens).await.unwrap();
+        fresh.destroy_collection(&clients).await.unwrap();
     }
 }
