@@ -136,7 +136,7 @@ fn main() {
         let root = dir.path().join("store");
         // In a task on a worker thread, where an application's calls run.
         runtime
-            .block_on(tokio::spawn(async move {
+            .block_on(runtime.spawn(async move {
                 let store = DiskStore::builder(root)
                     .durability(durability)
                     .open()
