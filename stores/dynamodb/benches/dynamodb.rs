@@ -4,7 +4,12 @@
 //! `cargo bench -p key-value-dynamodb --bench dynamodb` runs the criterion groups on
 //! dynalite (and the 64-task group on moto), then a side-by-side comparison that prints
 //! throughput and ratios measured in this one run. Emulators come from
-//! `DYNAMODB_ENDPOINT` or `scripts/deps/dynamodb.sh`.
+//! `DYNAMODB_ENDPOINT` (then only that server: no moto group) or
+//! `scripts/deps/dynamodb.sh`.
+//!
+//! `scripts/bench-vs-python` runs it on a dynalite of its own with
+//! `DYNAMODB_BENCH_CRITERION_ONLY=1` (the criterion groups, no side-by-side comparison:
+//! the script runs py-key-value itself) and `--output-format bencher`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code: failing loudly is the point
 #![allow(missing_docs)] // criterion's macros generate undocumented items
@@ -481,7 +486,11 @@ fn main() {
     let Some(dynalite) = target(&runtime, Emulator::Dynalite) else {
         return;
     };
-    let moto = target(&runtime, Emulator::Moto);
+    // With DYNAMODB_ENDPOINT, `target` would give that same server again.
+    let moto = match key_value_test_support::dynamodb::endpoint_from_env() {
+        Some(_) => None,
+        None => target(&runtime, Emulator::Moto),
+    };
     let mut c = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
@@ -494,5 +503,7 @@ fn main() {
         concurrent_ops(&mut c, &runtime, moto, "moto");
     }
     c.final_summary();
-    compare(&runtime, &dynalite, moto.as_ref());
+    if std::env::var_os("DYNAMODB_BENCH_CRITERION_ONLY").is_none() {
+        compare(&runtime, &dynalite, moto.as_ref());
+    }
 }
