@@ -58,6 +58,9 @@
 //! Keys never appear in `Debug` output. The `fernet` crate keeps each key in a struct
 //! that zeroes itself on drop, and the key text and derived bytes this crate handles are
 //! kept in [`zeroize::Zeroizing`] buffers; see [`FernetKey`] for the one copy that is not.
+//! The plaintext bytes the wrapper seals and opens (a value's JSON) are zeroed when
+//! dropped, their whole allocation; the values themselves, handed in and returned as
+//! [`JsonObject`](key_value_core::JsonObject)s, are the caller's.
 //!
 //! # Errors
 //!
