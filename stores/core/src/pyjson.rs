@@ -19,6 +19,7 @@ use std::io::{self, Write};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
+use zeroize::Zeroize;
 
 use crate::entry::JsonObject;
 use crate::error::{Error, ErrorKind, Result};
@@ -59,12 +60,12 @@ pub enum JsonStyle {
 /// string keys) never causes in practice.
 pub fn python_json(value: &JsonObject, style: JsonStyle) -> Result<String> {
     let mut writer = PythonWriter {
-        out: String::with_capacity(text_len(value)),
+        out: Out(String::with_capacity(text_len(value))),
         style,
         float: Vec::new(),
     };
     writer.object(value)?;
-    Ok(writer.out)
+    Ok(std::mem::take(&mut writer.out.0))
 }
 
 /// About how long `value`'s JSON is, escapes and spaces aside: the writer's first
@@ -90,10 +91,50 @@ fn text_len(value: &JsonObject) -> usize {
 /// serializer looks at each byte, and a formatter would look again). Writes the same
 /// bytes as [`write_python_json`] with [`PythonFormatter`] (the tests compare them).
 struct PythonWriter {
-    out: String,
+    out: Out,
     style: JsonStyle,
     /// A float's text, before it joins `out`.
     float: Vec<u8>,
+}
+
+impl Drop for PythonWriter {
+    fn drop(&mut self) {
+        wipe(std::mem::take(&mut self.float));
+    }
+}
+
+/// The writer's text. It grows by copying into a larger allocation and zeroing the old
+/// one, so that the JSON of a secret value (a Fernet plaintext, whose final buffer its
+/// owner zeroes) leaves no copy behind in freed memory.
+struct Out(String);
+
+impl Out {
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+
+    fn push_str(&mut self, text: &str) {
+        if self.0.capacity() - self.0.len() < text.len() {
+            let wanted = (self.0.capacity() * 2).max(self.0.len() + text.len());
+            let mut grown = String::with_capacity(wanted);
+            grown.push_str(&self.0);
+            wipe(std::mem::replace(&mut self.0, grown).into_bytes());
+        }
+        self.0.push_str(text);
+    }
+}
+
+impl std::fmt::Write for Out {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.push_str(text);
+        Ok(())
+    }
+}
+
+/// Zeroes a buffer's whole allocation before it is freed.
+fn wipe(mut bytes: Vec<u8>) {
+    bytes.clear();
+    bytes.spare_capacity_mut().zeroize();
 }
 
 impl PythonWriter {

@@ -52,7 +52,9 @@
 //! its write or delete when nothing is flushed, are a few system calls: on a
 //! multi-thread runtime they run in place with `block_in_place` (the worker hands its
 //! other tasks to another thread first), which spares the pool's round trip of 20–30
-//! µs; on a current-thread runtime they go to the pool too.
+//! µs; on a current-thread runtime they go to the pool too. (Do not call the store
+//! under a multi-thread runtime's handle entered inside a current-thread runtime's
+//! `block_on`: `block_in_place` panics there.)
 //!
 //! **Lease.** [`put_if_absent`](key_value_core::AsyncKeyValue::put_if_absent) is atomic
 //! across processes on one machine: it takes an exclusive lock on the collection's
@@ -217,6 +219,12 @@ impl DiskStore {
     /// spares the round trip to the blocking pool, which costs more than the work
     /// (20–30 µs against a few, `benches/side_by_side.rs`). On a current-thread
     /// runtime, where nothing can take over the worker's tasks, it goes to the pool.
+    ///
+    /// The runtime is the one whose handle is current: a program that enters a
+    /// multi-thread runtime's handle from inside a current-thread runtime's `block_on`
+    /// and calls the store there makes `block_in_place` panic (tokio's rule for it).
+    /// Nothing else in tokio's contexts does: blocking-pool threads, a multi-thread
+    /// runtime's `block_on` and its tasks are all safe.
     async fn run_short<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,

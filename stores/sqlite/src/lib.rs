@@ -101,9 +101,9 @@ pub struct SqliteStoreBuilder {
 
 impl SqliteStoreBuilder {
     /// What acknowledged writes survive (default [`Durability::PowerLoss`]:
-    /// `synchronous = FULL`; [`Durability::ProcessCrash`] and
-    /// [`Durability::PowerLossAtomic`] are `synchronous = NORMAL`, which already rolls
-    /// back whole commits only).
+    /// `synchronous = FULL`; [`Durability::ProcessCrash`] is `synchronous = NORMAL`, and so
+    /// is [`Durability::PowerLossAtomic`] in WAL mode, where NORMAL only ever rolls back
+    /// whole commits; a database SQLite keeps out of WAL mode gets FULL for it).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
         self
