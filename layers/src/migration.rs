@@ -453,7 +453,11 @@ impl CopyOptions {
         self
     }
 
-    /// Whether existing entries of the destination are replaced.
+    /// Whether existing entries of the destination are replaced. With `false`, a
+    /// destination that declares [`Capabilities::put_if_absent`] writes each entry with
+    /// it, so an entry written there during the copy is kept too; another destination
+    /// is read first, and an entry written between that read and the copy's write is
+    /// replaced.
     pub fn overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
         self
@@ -656,6 +660,9 @@ impl Copier<'_> {
     /// write once the destination has acknowledged it.
     async fn batch(&mut self, keys: &[&str], collection: &str) -> Result<()> {
         let entries = self.from.ttl_many(keys, Some(collection)).await?;
+        if !self.options.overwrite && self.to.capabilities().put_if_absent {
+            return self.batch_if_absent(keys, entries, collection).await;
+        }
         let existing = if self.options.overwrite {
             vec![false; keys.len()]
         } else {
@@ -690,6 +697,40 @@ impl Copier<'_> {
                 .put_many(&lasting_keys, lasting_values, None, Some(collection))
                 .await?;
             self.report.copied += lasting_keys.len();
+        }
+        Ok(())
+    }
+
+    /// [`Copier::batch`] without overwriting, atomically per entry: each one is written
+    /// with `put_if_absent`, so nothing the destination holds is replaced, even an entry
+    /// written there while the copy runs.
+    async fn batch_if_absent(
+        &mut self,
+        keys: &[&str],
+        entries: Vec<Option<(JsonObject, Option<Duration>)>>,
+        collection: &str,
+    ) -> Result<()> {
+        for (key, entry) in keys.iter().zip(entries) {
+            let (value, ttl) = match entry {
+                None => {
+                    self.report.vanished += 1;
+                    continue;
+                }
+                Some((_, Some(remaining))) if remaining.is_zero() => {
+                    self.report.vanished += 1;
+                    continue;
+                }
+                Some(entry) => entry,
+            };
+            if self
+                .to
+                .put_if_absent(key, value, ttl, Some(collection))
+                .await?
+            {
+                self.report.copied += 1;
+            } else {
+                self.report.kept += 1;
+            }
         }
         Ok(())
     }

@@ -652,3 +652,56 @@ mod renaming {
         assert_eq!(store.get("k", C).await.unwrap(), Some(obj(json!({"v": 1}))));
     }
 }
+
+/// A destination whose reads miss what it holds: as if each entry were written there
+/// just after the copy looked.
+struct WrittenMeanwhile(MemoryStore);
+#[async_trait]
+impl AsyncKeyValue for WrittenMeanwhile {
+    fn inner_store(&self) -> Option<&dyn AsyncKeyValue> {
+        Some(&self.0)
+    }
+    async fn get_many(
+        &self,
+        keys: &[&str],
+        _collection: Option<&str>,
+    ) -> Result<Vec<Option<JsonObject>>> {
+        Ok(vec![None; keys.len()])
+    }
+}
+
+#[tokio::test]
+async fn copy_without_overwrite_keeps_entries_written_during_the_copy() {
+    let source = MemoryStore::new();
+    source
+        .put("a", obj(json!({"v": "old"})), None, C)
+        .await
+        .unwrap();
+    source
+        .put("b", obj(json!({"v": "old"})), Some(HOUR), C)
+        .await
+        .unwrap();
+    let destination = WrittenMeanwhile(MemoryStore::new());
+    destination
+        .0
+        .put("a", obj(json!({"v": "new"})), None, C)
+        .await
+        .unwrap();
+    let report = copy(
+        &source,
+        &destination,
+        CopyScope::Collection("tokens"),
+        CopyOptions::default().overwrite(false),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.copied, report.kept), (1, 1));
+    assert_eq!(
+        destination.0.get("a", C).await.unwrap(),
+        Some(obj(json!({"v": "new"}))),
+        "the copy replaced an entry written during it"
+    );
+    let (value, ttl) = destination.0.ttl("b", C).await.unwrap().unwrap();
+    assert_eq!(value, obj(json!({"v": "old"})));
+    assert!(ttl.is_some_and(|ttl| ttl <= HOUR && ttl > HOUR - Duration::from_secs(10)));
+}
