@@ -341,7 +341,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // Not waiting for blocking tasks: the proxy's read of stdin, whose client may keep
+    // it open after the server's side ended, would hold the exit for ever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match outcome {
         Ok(()) => ExitCode::from(exit::OK),
         Err(failure) => {
             // Server text can be long: one line, cut, and (by errln) made terminal-safe.

@@ -323,6 +323,9 @@ impl StreamableHttpClient for Authed {
     }
 }
 
+/// How long the end of the session at the server may take.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
 /// How long, after the server's side closed, answers still owed to the client may take.
 const DRAIN: Duration = Duration::from_secs(5);
 
@@ -405,8 +408,12 @@ where
     S: Transport<RoleClient, Error = HttpError>,
 {
     let stop = pump(client, server, first, transport).await;
-    if let Err(e) = server.close().await {
-        tracing::debug!(error = %e, "closing the server side");
+    // rmcp's close waits for its worker to end: bounded, so a server that holds a
+    // request cannot keep the proxy from exiting.
+    match tokio::time::timeout(CLOSE_WAIT, server.close()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "closing the server side"),
+        Err(_) => tracing::debug!("closing the server side took too long; left"),
     }
     stop
 }

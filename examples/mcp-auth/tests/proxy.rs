@@ -476,42 +476,10 @@ async fn streaming_server() -> (String, Arc<Mutex<Seen>>) {
 /// own notification from the GET stream, extra headers, and DELETE at the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_event_streams_and_session_end_pass_through() {
-    use key_value::AsyncKeyValue;
     let home = tempfile::tempdir().unwrap();
     let (url, seen) = streaming_server().await;
-    // A stored token for the server, in FastMCP's layout, so no login is needed.
-    let path = home.path().join("tokens.sqlite");
-    {
-        let store = key_value::sqlite::SqliteStore::open(&path).await.unwrap();
-        let expires_at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            + 3600;
-        let object = |v: Value| v.as_object().cloned().unwrap();
-        store
-            .put(
-                &format!("{url}/tokens"),
-                object(
-                    json!({"access_token": "seeded-token", "token_type": "Bearer",
-                    "expires_in": 3600}),
-                ),
-                None,
-                Some("mcp-oauth-token"),
-            )
-            .await
-            .unwrap();
-        store
-            .put(
-                &format!("{url}/token_expiry"),
-                object(json!({"expires_at": expires_at})),
-                None,
-                Some("mcp-oauth-token-expiry"),
-            )
-            .await
-            .unwrap();
-    }
-    let store = format!("sqlite:{}", path.display());
+    // A stored token for the server, so no login is needed.
+    let store = common::seed_token(&home.path().join("tokens.sqlite"), &url, "seeded-token").await;
     let mut child = mcp_auth(home.path())
         .args(["--store", &store, "--no-encryption", "proxy", &url])
         .args(["--no-browser", "--header", "X-Team: blue"])

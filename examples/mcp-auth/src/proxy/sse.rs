@@ -17,12 +17,13 @@
 //! `initialize` and `notifications/initialized` again in the new session, whose
 //! answer only the proxy sees.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use futures_util::stream::BoxStream;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{BoxStream, SelectAll};
 use http::{HeaderName, HeaderValue};
 use rmcp::model::{
     ClientJsonRpcMessage, ClientNotification, ClientRequest, ErrorCode, ErrorData, JsonRpcMessage,
@@ -33,9 +34,9 @@ use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
     StreamableHttpResponseLimits,
 };
-use rmcp::transport::worker::{Worker, WorkerContext, WorkerQuitReason};
+use rmcp::transport::worker::{Worker, WorkerContext, WorkerQuitReason, WorkerSendRequest};
 use sse_stream::{Error as SseError, Sse};
-use tokio::sync::mpsc::Sender;
+use tokio::sync::oneshot;
 use url::Url;
 
 use super::{Authed, AuthedError, HttpError, MAX_MESSAGE};
@@ -53,6 +54,11 @@ const RECONNECT_DELAYS: [Duration; 3] = [
     Duration::from_secs(1),
     Duration::from_secs(4),
 ];
+
+/// How many times within [`REOPEN_WINDOW`] a lost event stream is opened again: a
+/// server that ends every stream at once is given up on, not reconnected for ever.
+const MAX_REOPENS: usize = 5;
+const REOPEN_WINDOW: Duration = Duration::from_secs(60);
 
 type Events = BoxStream<'static, Result<Sse, SseError>>;
 
@@ -118,15 +124,14 @@ impl Remote {
         })
     }
 
-    /// POSTs one message to the endpoint; what the server answers in the POST's own
-    /// response (the answer belongs on the event stream, but some servers put it
-    /// here) goes to `to_handler`.
+    /// POSTs one message to the endpoint. Returns once the server has answered the
+    /// POST (so it has the message): with what it put in the POST's own response (the
+    /// answer belongs on the event stream, but some servers put it here).
     async fn post(
         &self,
         endpoint: Arc<str>,
         message: ClientJsonRpcMessage,
-        to_handler: &Sender<ServerJsonRpcMessage>,
-    ) -> Result<(), HttpError> {
+    ) -> Result<Posted, HttpError> {
         let answer = self
             .client
             .post_message_with_response_limits(
@@ -140,24 +145,22 @@ impl Remote {
             .await;
         match answer {
             Ok(StreamableHttpPostResponse::Json(message, _)) => {
-                let _ = to_handler.send(message).await;
-                Ok(())
+                Ok(Posted::Answer(Box::new(message)))
             }
-            Ok(StreamableHttpPostResponse::Sse(mut events, _)) => {
-                while let Some(event) = events.next().await {
-                    let event = event.map_err(StreamableHttpError::Sse)?;
-                    if let Some(message) = carried(event) {
-                        let _ = to_handler.send(message).await;
-                    }
-                }
-                Ok(())
-            }
+            Ok(StreamableHttpPostResponse::Sse(events, _)) => Ok(Posted::Stream(events)),
             // Servers of this transport answer 202 Accepted, some 200 with a word of
             // plain text: either way the answer comes on the event stream.
-            Ok(_) | Err(StreamableHttpError::UnexpectedContentType(_)) => Ok(()),
+            Ok(_) | Err(StreamableHttpError::UnexpectedContentType(_)) => Ok(Posted::Nothing),
             Err(e) => Err(e),
         }
     }
+}
+
+/// What the server put in a POST's own response.
+enum Posted {
+    Nothing,
+    Answer(Box<ServerJsonRpcMessage>),
+    Stream(Events),
 }
 
 fn unexpected(text: String) -> HttpError {
@@ -203,7 +206,7 @@ fn carried(event: Sse) -> Option<ServerJsonRpcMessage> {
 /// What the proxy keeps of the session to answer for a lost stream and open a new one.
 #[derive(Default)]
 struct Session {
-    /// Requests sent whose answers have not come on the stream yet.
+    /// Requests sent whose answers have not reached the client yet.
     waiting: HashSet<RequestId>,
     /// The client's `initialize`, and whether the server accepted it.
     initialize: Option<ClientJsonRpcMessage>,
@@ -212,9 +215,12 @@ struct Session {
     initialized_notification: Option<ClientJsonRpcMessage>,
     /// How many times the session was opened again.
     reopened: u32,
+    /// When the event stream was lost, within the last [`REOPEN_WINDOW`].
+    losses: VecDeque<Instant>,
 }
 
 impl Session {
+    /// A message about to be POSTed.
     fn sent(&mut self, message: &ClientJsonRpcMessage) {
         match message {
             JsonRpcMessage::Request(request) => {
@@ -224,34 +230,63 @@ impl Session {
                     self.initialized = false;
                 }
             }
-            JsonRpcMessage::Notification(notification)
-                if matches!(
-                    notification.notification,
-                    ClientNotification::InitializedNotification(_)
-                ) =>
-            {
-                self.initialized_notification = Some(message.clone());
-            }
+            JsonRpcMessage::Notification(notification) => match &notification.notification {
+                ClientNotification::InitializedNotification(_) => {
+                    self.initialized_notification = Some(message.clone());
+                }
+                // The client no longer waits for it: nothing is owed.
+                ClientNotification::CancelledNotification(cancelled) => {
+                    if let Some(id) = &cancelled.params.request_id {
+                        self.waiting.remove(id);
+                    }
+                }
+                _ => {}
+            },
             _ => {}
         }
     }
 
-    fn received(&mut self, message: &ServerJsonRpcMessage) {
+    /// A message from the server, on the event stream or in a POST's response: whether
+    /// it goes to the client. An answer to a request the client no longer waits for
+    /// (answered with an error already, or cancelled) does not.
+    fn received(&mut self, message: &ServerJsonRpcMessage) -> bool {
         let id = match message {
             JsonRpcMessage::Response(response) => &response.id,
             JsonRpcMessage::Error(error) => match &error.id {
                 Some(id) => id,
-                None => return,
+                None => return true,
             },
-            _ => return,
+            _ => return true,
         };
-        self.waiting.remove(id);
+        if !self.waiting.remove(id) {
+            return false;
+        }
         if let (JsonRpcMessage::Response(_), Some(JsonRpcMessage::Request(initialize))) =
             (message, &self.initialize)
             && &initialize.id == id
         {
             self.initialized = true;
         }
+        true
+    }
+
+    /// A request whose POST failed: whether its failure is still owed to the client
+    /// (not when the loss of the stream already answered it).
+    fn failed(&mut self, id: Option<&RequestId>) -> bool {
+        id.is_none_or(|id| self.waiting.remove(id))
+    }
+
+    /// The stream was lost now: `false` when it was lost too often lately.
+    fn lost_again(&mut self, now: Instant) -> bool {
+        while self
+            .losses
+            .front()
+            .is_some_and(|lost| now.duration_since(*lost) > REOPEN_WINDOW)
+        {
+            self.losses.pop_front();
+        }
+        self.losses.push_back(now);
+        self.losses.len() <= MAX_REOPENS
     }
 }
 
@@ -272,6 +307,16 @@ impl SseWorker {
 
 type Quit = WorkerQuitReason<HttpError>;
 
+/// The POST under way: the request's ID, the client's wait for it, the POST.
+struct InFlight {
+    id: Option<RequestId>,
+    responder: oneshot::Sender<Result<(), HttpError>>,
+    post: BoxFuture<'static, Result<Posted, HttpError>>,
+}
+
+/// Event streams the server opened in POST responses, each with its request's ID.
+type PostStreams = SelectAll<BoxStream<'static, (Option<RequestId>, Result<Sse, SseError>)>>;
+
 impl Worker for SseWorker {
     type Error = HttpError;
     type Role = RoleClient;
@@ -291,27 +336,89 @@ impl Worker for SseWorker {
         } = self;
         let mut session = Session::default();
         let cancelled = context.cancellation_token.clone();
+        // One POST at a time, in the order the client sent its messages: the server
+        // gets `notifications/initialized` before the next request, and a
+        // `notifications/cancelled` after its request. (A server of this transport
+        // answers a POST at once, 202, and the answer comes on the event stream.)
+        let mut queue = VecDeque::<WorkerSendRequest<SseWorker>>::new();
+        let mut posting: Option<InFlight> = None;
+        let mut post_streams = PostStreams::new();
         loop {
+            if posting.is_none()
+                && let Some(request) = queue.pop_front()
+            {
+                session.sent(&request.message);
+                let id = match &request.message {
+                    JsonRpcMessage::Request(r) => Some(r.id.clone()),
+                    _ => None,
+                };
+                let remote = remote.clone();
+                let endpoint = connection.endpoint.clone();
+                let message = request.message;
+                posting = Some(InFlight {
+                    id,
+                    responder: request.responder,
+                    post: Box::pin(async move { remote.post(endpoint, message).await }),
+                });
+            }
             tokio::select! {
                 () = cancelled.cancelled() => return Err(WorkerQuitReason::Cancelled),
-                request = context.recv_from_handler() => {
-                    let request = request?;
-                    session.sent(&request.message);
-                    let remote = remote.clone();
-                    let endpoint = connection.endpoint.clone();
-                    let to_handler = context.to_handler_tx.clone();
-                    let (message, responder) = (request.message, request.responder);
-                    // Each POST on its own, as the answers come on the stream anyway.
-                    tokio::spawn(async move {
-                        let sent = remote.post(endpoint, message, &to_handler).await;
-                        let _ = responder.send(sent);
-                    });
+                request = context.recv_from_handler() => queue.push_back(request?),
+                posted = async {
+                    match posting.as_mut() {
+                        Some(in_flight) => in_flight.post.as_mut().await,
+                        None => std::future::pending().await,
+                    }
+                }, if posting.is_some() => {
+                    let Some(InFlight { id, responder, .. }) = posting.take() else { continue };
+                    match posted {
+                        Ok(posted) => {
+                            let _ = responder.send(Ok(()));
+                            match posted {
+                                Posted::Nothing => {}
+                                Posted::Answer(message) => {
+                                    pass(&mut session, &mut context, *message).await?;
+                                }
+                                Posted::Stream(events) => post_streams
+                                    .push(events.map(move |event| (id.clone(), event)).boxed()),
+                            }
+                        }
+                        // Told to the client by the pump, once.
+                        Err(e) => {
+                            let owed = session.failed(id.as_ref());
+                            let _ = responder.send(if owed { Err(e) } else { Ok(()) });
+                        }
+                    }
+                }
+                Some((id, event)) = post_streams.next(), if !post_streams.is_empty() => {
+                    match event {
+                        Ok(event) => {
+                            if let Some(message) = carried(event) {
+                                pass(&mut session, &mut context, message).await?;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "a POST's event stream failed");
+                            if let Some(id) = id.filter(|id| session.waiting.remove(id)) {
+                                let error = ErrorData::new(
+                                    ErrorCode::INTERNAL_ERROR,
+                                    format!(
+                                        "the event stream of the POST failed before the answer came: {}",
+                                        one_line(&e.to_string(), MAX_MESSAGE)
+                                    ),
+                                    None,
+                                );
+                                context
+                                    .send_to_handler(ServerJsonRpcMessage::error(error, Some(id)))
+                                    .await?;
+                            }
+                        }
+                    }
                 }
                 event = connection.events.next() => match event {
                     Some(Ok(event)) => {
                         if let Some(message) = carried(event) {
-                            session.received(&message);
-                            context.send_to_handler(message).await?;
+                            pass(&mut session, &mut context, message).await?;
                         }
                     }
                     lost => {
@@ -328,8 +435,23 @@ impl Worker for SseWorker {
     }
 }
 
+/// A message from the server to the client, through the session's record.
+async fn pass(
+    session: &mut Session,
+    context: &mut WorkerContext<SseWorker>,
+    message: ServerJsonRpcMessage,
+) -> Result<(), Quit> {
+    if session.received(&message) {
+        context.send_to_handler(message).await
+    } else {
+        tracing::debug!("an answer the client no longer waits for, dropped");
+        Ok(())
+    }
+}
+
 /// Opens a new event stream after the old one was lost: the requests it owed get an
-/// error, and the client's `initialize` is sent again in the new session.
+/// error, and the client's `initialize` is sent again in the new session. Gives up
+/// when the stream was lost more than [`MAX_REOPENS`] times within [`REOPEN_WINDOW`].
 async fn reopen(
     remote: &Remote,
     session: &mut Session,
@@ -345,6 +467,16 @@ async fn reopen(
             .send_to_handler(ServerJsonRpcMessage::error(error, Some(id)))
             .await?;
     }
+    if !session.lost_again(Instant::now()) {
+        return Err(lost(
+            remote,
+            unexpected(format!(
+                "the server ended its event stream {} times within {} s",
+                MAX_REOPENS + 1,
+                REOPEN_WINDOW.as_secs()
+            )),
+        ));
+    }
     let cancelled = context.cancellation_token.clone();
     let mut last = StreamableHttpError::UnexpectedEndOfStream;
     for delay in RECONNECT_DELAYS {
@@ -352,11 +484,18 @@ async fn reopen(
             () = cancelled.cancelled() => return Err(WorkerQuitReason::Cancelled),
             () = tokio::time::sleep(delay) => {}
         }
-        match remote.connect().await {
+        // The GET has no time limit (a login may be under way): the client may quit.
+        let connected = tokio::select! {
+            () = cancelled.cancelled() => return Err(WorkerQuitReason::Cancelled),
+            connected = remote.connect() => connected,
+        };
+        match connected {
             Ok(mut connection) => {
-                reinitialize(remote, &mut connection, session, &context.to_handler_tx)
-                    .await
-                    .map_err(|e| lost(remote, e))?;
+                let again = tokio::select! {
+                    () = cancelled.cancelled() => return Err(WorkerQuitReason::Cancelled),
+                    again = reinitialize(remote, &mut connection, session) => again,
+                };
+                again.map_err(|e| lost(remote, e))?;
                 tracing::debug!("the event stream is open again");
                 return Ok(connection);
             }
@@ -385,14 +524,52 @@ fn lost(remote: &Remote, e: HttpError) -> Quit {
     WorkerQuitReason::fatal(e, "reopening the event stream")
 }
 
+/// What a message says of the `initialize` sent again under `id`: `None` when it is
+/// not its answer.
+fn initialize_answer(
+    message: ServerJsonRpcMessage,
+    id: &RequestId,
+) -> Option<Result<(), HttpError>> {
+    match message {
+        JsonRpcMessage::Response(response) if &response.id == id => Some(Ok(())),
+        JsonRpcMessage::Error(error) if error.id.as_ref() == Some(id) => {
+            Some(Err(unexpected(format!(
+                "the server refused the session's initialize: {}",
+                error.error.message
+            ))))
+        }
+        _ => {
+            tracing::debug!("a message before the initialize answer, dropped");
+            None
+        }
+    }
+}
+
+/// The answer to the `initialize` sent again under `id`, from an event stream.
+async fn initialize_answer_in(
+    events: &mut Events,
+    id: &RequestId,
+) -> Option<Result<(), HttpError>> {
+    while let Some(event) = events.next().await {
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => return Some(Err(StreamableHttpError::Sse(e))),
+        };
+        if let Some(answer) = carried(event).and_then(|message| initialize_answer(message, id)) {
+            return Some(answer);
+        }
+    }
+    None
+}
+
 /// Sends the client's `initialize` (under an ID of the proxy's) and its
-/// `notifications/initialized` in a new session; the answer is kept from the client,
+/// `notifications/initialized` in a new session, within [`REINITIALIZE_WAIT`]; the
+/// answer (on the event stream or in the POST's response) is kept from the client,
 /// which already has one.
 async fn reinitialize(
     remote: &Remote,
     connection: &mut Connection,
     session: &mut Session,
-    to_handler: &Sender<ServerJsonRpcMessage>,
 ) -> Result<(), HttpError> {
     let Some(JsonRpcMessage::Request(initialize)) = session.initialize.clone() else {
         return Ok(());
@@ -406,34 +583,34 @@ async fn reinitialize(
         id: id.clone(),
         ..initialize
     });
-    remote
-        .post(connection.endpoint.clone(), again, to_handler)
-        .await?;
-    let answered = tokio::time::timeout(REINITIALIZE_WAIT, async {
-        while let Some(event) = connection.events.next().await {
-            match carried(event.map_err(StreamableHttpError::Sse)?) {
-                Some(JsonRpcMessage::Response(response)) if response.id == id => return Ok(()),
-                Some(JsonRpcMessage::Error(error)) if error.id.as_ref() == Some(&id) => {
-                    return Err(unexpected(format!(
-                        "the server refused the session's initialize: {}",
-                        error.error.message
-                    )));
-                }
-                Some(_) => tracing::debug!("a message before the initialize answer, dropped"),
-                None => {}
-            }
+    let initialized = session.initialized_notification.clone();
+    tokio::time::timeout(REINITIALIZE_WAIT, async {
+        let answered = match remote.post(connection.endpoint.clone(), again).await? {
+            Posted::Answer(message) => initialize_answer(*message, &id),
+            Posted::Stream(mut events) => initialize_answer_in(&mut events, &id).await,
+            Posted::Nothing => None,
+        };
+        let answered = match answered {
+            Some(answered) => answered,
+            None => initialize_answer_in(&mut connection.events, &id)
+                .await
+                .unwrap_or(Err(StreamableHttpError::UnexpectedEndOfStream)),
+        };
+        answered?;
+        if let Some(initialized) = initialized {
+            remote
+                .post(connection.endpoint.clone(), initialized)
+                .await?;
         }
-        Err(StreamableHttpError::UnexpectedEndOfStream)
+        Ok(())
     })
     .await
-    .map_err(|_| unexpected("no answer to initialize in the new session".into()))?;
-    answered?;
-    if let Some(initialized) = session.initialized_notification.clone() {
-        remote
-            .post(connection.endpoint.clone(), initialized, to_handler)
-            .await?;
-    }
-    Ok(())
+    .map_err(|_| {
+        unexpected(format!(
+            "no answer to initialize in the new session within {} s",
+            REINITIALIZE_WAIT.as_secs()
+        ))
+    })?
 }
 
 #[cfg(test)]
@@ -507,5 +684,34 @@ mod tests {
             session.waiting.iter().collect::<Vec<_>>(),
             [&RequestId::Number(3)]
         );
+        // A cancelled request is owed nothing; its late answer is not passed on.
+        session.sent(&parse(serde_json::json!({"jsonrpc": "2.0",
+            "method": "notifications/cancelled", "params": {"requestId": 3}})));
+        assert!(session.waiting.is_empty());
+        assert!(!session.received(&answer(
+            serde_json::json!({"jsonrpc": "2.0", "id": 3, "result": {}})
+        )));
+        // A failed POST is owed its failure once.
+        session.sent(&parse(
+            serde_json::json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list"}),
+        ));
+        assert!(session.failed(Some(&RequestId::Number(4))));
+        assert!(!session.failed(Some(&RequestId::Number(4))));
+        assert!(session.failed(None));
+    }
+
+    #[test]
+    fn a_stream_lost_too_often_is_given_up() {
+        let mut session = Session::default();
+        let start = Instant::now();
+        for i in 0..MAX_REOPENS {
+            assert!(session.lost_again(start + Duration::from_secs(i as u64)));
+        }
+        assert!(!session.lost_again(start + Duration::from_secs(10)));
+        // Losses spread out over more than the window are forgiven.
+        let mut session = Session::default();
+        for i in 0..3 * MAX_REOPENS {
+            assert!(session.lost_again(start + REOPEN_WINDOW * i as u32));
+        }
     }
 }

@@ -223,3 +223,36 @@ pub fn proxy_script(dir: &Path, args: &[&str]) -> std::path::PathBuf {
     std::fs::set_permissions(&script, permissions).unwrap();
     script
 }
+
+/// A SQLite store at `path` holding the token `token` for `url`, valid for an hour, in
+/// FastMCP's layout, so the proxy needs no login. Returns the `--store` argument.
+pub async fn seed_token(path: &Path, url: &str, token: &str) -> String {
+    use key_value::AsyncKeyValue;
+    use serde_json::{Value, json};
+    let store = key_value::sqlite::SqliteStore::open(path).await.unwrap();
+    let expires_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let object = |v: Value| v.as_object().cloned().unwrap();
+    store
+        .put(
+            &format!("{url}/tokens"),
+            object(json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600})),
+            None,
+            Some("mcp-oauth-token"),
+        )
+        .await
+        .unwrap();
+    store
+        .put(
+            &format!("{url}/token_expiry"),
+            object(json!({"expires_at": expires_at})),
+            None,
+            Some("mcp-oauth-token-expiry"),
+        )
+        .await
+        .unwrap();
+    format!("sqlite:{}", path.display())
+}
