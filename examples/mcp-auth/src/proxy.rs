@@ -353,6 +353,7 @@ pub(crate) async fn run(settings: Settings, oauth: OAuth) -> Outcome {
         |e: &dyn std::fmt::Display| Failure::failed(format!("cannot set up the HTTP client: {e}"));
     let http = oauth_core::http_client_builder()
         .map_err(|e| setup(&e))?
+        .redirect(same_origin_redirects(&url))
         .build()
         .map_err(|e| setup(&e))?;
     let authed = Authed::new(http, oauth);
@@ -383,6 +384,23 @@ pub(crate) async fn run(settings: Settings, oauth: OAuth) -> Outcome {
             "the connection to {url} ended; see the messages above"
         ))),
     }
+}
+
+/// Redirects followed only within the server's origin: reqwest's own policy would
+/// follow one elsewhere with the `--header` values (it drops only `Authorization`).
+fn same_origin_redirects(url: &Url) -> reqwest::redirect::Policy {
+    const MAX_REDIRECTS: usize = 10;
+    let origin = url.origin();
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.url().origin() != origin {
+            tracing::debug!("a redirect to another origin, not followed");
+            attempt.stop()
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// rmcp's Streamable HTTP client transport over [`Authed`].

@@ -1,6 +1,7 @@
 //! `mcp-auth proxy` against servers of the test's own that misbehave on purpose: an
 //! HTTP+SSE server (MCP 2024-11-05) that answers slowly, answers in the POST's own
-//! response, fails a POST, drops its event stream or never answers a reconnect.
+//! response, fails a POST, drops its event stream or never answers a reconnect; and a
+//! Streamable HTTP server that redirects to another origin.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use common::{mcp_auth, seed_token};
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
@@ -411,4 +412,63 @@ async fn a_server_that_keeps_dropping_its_stream_is_given_up_on() {
     assert!(stderr.contains("times within"), "{stderr}");
     let gets = log_of(&state).iter().filter(|e| *e == "GET").count();
     assert!(gets <= 10, "{gets} GETs");
+}
+
+/// A Streamable HTTP server that redirects to another origin: the proxy does not
+/// follow, so the `--header` values never reach the other origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_to_another_origin_are_not_followed() {
+    let elsewhere_seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let record = elsewhere_seen.clone();
+    let elsewhere = axum::Router::new().route(
+        "/mcp",
+        axum::routing::any(move |headers: HeaderMap| {
+            let record = record.clone();
+            async move {
+                let key = headers
+                    .get("x-api-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-")
+                    .to_string();
+                record.lock().unwrap().push(key);
+                StatusCode::NOT_FOUND
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, elsewhere).await });
+    let redirecting = axum::Router::new().route(
+        "/mcp",
+        axum::routing::any(move || {
+            let target = target.clone();
+            async move {
+                Response::builder()
+                    .status(StatusCode::TEMPORARY_REDIRECT)
+                    .header("location", target)
+                    .body(Body::empty())
+                    .unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, redirecting).await });
+
+    let mut proxy = Proxy::start(
+        &url,
+        &["--transport", "http", "--header", "X-Api-Key: key-secret"],
+    )
+    .await;
+    proxy.send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"}}}),
+    );
+    let refused = proxy.next();
+    assert_eq!(refused["id"], 1, "{refused}");
+    assert!(refused["error"].is_object(), "{refused}");
+    let _ = proxy.finish(Duration::from_secs(10));
+    let seen = elsewhere_seen.lock().unwrap().clone();
+    assert!(seen.is_empty(), "the other origin was sent: {seen:?}");
 }
