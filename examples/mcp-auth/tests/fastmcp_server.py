@@ -1,12 +1,13 @@
-"""A real FastMCP server over its HTTP+SSE transport (MCP 2024-11-05), protected by
-FastMCP's in-memory OAuth provider (dynamic client registration, an /authorize that
-grants at once), for `mcp-auth proxy`'s tests (`tests/proxy_fastmcp.rs`).
+"""A real FastMCP server over its HTTP+SSE transport (MCP 2024-11-05) or its Streamable
+HTTP transport, protected by FastMCP's in-memory OAuth provider (dynamic client
+registration, an /authorize that grants at once), for `mcp-auth proxy`'s tests
+(`tests/proxy_fastmcp.rs`).
 
-    python fastmcp_server.py
+    python fastmcp_server.py [sse|http]     # default sse; http serves /mcp
 
 It listens on a free loopback port and prints, one line each on stdout:
 
-    ready http://127.0.0.1:PORT/sse
+    ready http://127.0.0.1:PORT/sse          (or /mcp)
     http GET /sse 200                    (every HTTP request and its status)
     rpc tools/call                       (the method of a message POSTed to the endpoint)
     registered / authorized / exchanged a code / refreshed / refused an expired token
@@ -25,6 +26,7 @@ servers do, so that the refresh token can renew it.
 
 import json
 import socket
+import sys
 import time
 
 import anyio
@@ -142,7 +144,7 @@ class Watch:
                 say(f"http {scope['method']} {scope['path']} {message['status']}")
             await send(message)
 
-        if scope["method"] == "POST" and scope["path"] == "/messages/":
+        if scope["method"] == "POST" and scope["path"] in ("/messages/", "/mcp"):
 
             async def peeked():
                 message = await receive()
@@ -167,8 +169,10 @@ class Watch:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-app = Watch(mcp.http_app(transport="sse", path="/sse"))
+transport = sys.argv[1] if len(sys.argv) > 1 else "sse"
+path = {"sse": "/sse", "http": "/mcp"}[transport]
+app = Watch(mcp.http_app(transport=transport, path=path))
 config = uvicorn.Config(app, log_level="warning", lifespan="on")
 server = uvicorn.Server(config)
-say(f"ready {base}/sse")
+say(f"ready {base}{path}")
 anyio.run(lambda: server.serve(sockets=[listener]))

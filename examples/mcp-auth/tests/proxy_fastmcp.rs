@@ -4,7 +4,8 @@
 //! (`fastmcp_server.py` beside this file: dynamic client registration, an /authorize
 //! that grants at once). Real clients drive the proxy over stdio: rmcp's child-process
 //! client and the official MCP Inspector's command-line mode, with `--transport sse`
-//! and `--transport auto` (Streamable HTTP refused with 405, then HTTP+SSE).
+//! and `--transport auto` (Streamable HTTP refused with 405, then HTTP+SSE); and the
+//! same server over FastMCP's Streamable HTTP transport with `--transport http`.
 //!
 //! The server prints what it does (every HTTP request with its status, logins,
 //! refreshes, refused tokens), and the tests count it. A missing FastMCP or Inspector
@@ -38,8 +39,13 @@ struct FastMcp {
 }
 
 impl FastMcp {
-    /// Starts `fastmcp_server.py`.
+    /// Starts `fastmcp_server.py` over HTTP+SSE.
     fn start() -> FastMcp {
+        FastMcp::start_with("sse")
+    }
+
+    /// Starts `fastmcp_server.py` over `transport` (`sse` or `http`).
+    fn start_with(transport: &str) -> FastMcp {
         let Some(python) = key_value_test_support::python::fastmcp_interpreter() else {
             panic!(
                 "FastMCP 4.2.3 is not installed (target/py/fastmcp): run scripts/deps/fastmcp.sh \
@@ -49,6 +55,7 @@ impl FastMcp {
         let home = std::env::temp_dir();
         let mut child = Command::new(python)
             .arg(SCRIPT)
+            .arg(transport)
             // No `.env` file of FastMCP's from the caller's directory.
             .current_dir(&home)
             .env_remove("FASTMCP_ENV_FILE")
@@ -112,7 +119,7 @@ impl FastMcp {
     /// POSTs to one of the server's test routes (`expire-tokens`, `drop-streams`);
     /// the number it answers (of tokens expired, of streams ended).
     async fn test_route(&self, name: &str) -> String {
-        let base = self.url.trim_end_matches("/sse");
+        let base = self.url.trim_end_matches("/sse").trim_end_matches("/mcp");
         oauth_core::http_client_builder()
             .unwrap()
             .build()
@@ -330,6 +337,45 @@ async fn the_proxy_over_sse_survives_tokens_expiring_mid_session() {
     assert_eq!(server.count("rpc initialize"), 2, "{log:?}");
     assert_eq!(server.count("rpc notifications/initialized"), 2, "{log:?}");
     assert_eq!(server.count("refreshed"), 2, "{log:?}");
+    assert_eq!(server.count("authorized"), 1, "no new login: {log:?}");
+    assert_eq!(server.count("exchanged a code"), 1, "no new login: {log:?}");
+    let said = finish(proxy).await;
+    assert!(said.is_empty(), "the proxy said {said:?}");
+}
+
+/// The same FastMCP with OAuth over Streamable HTTP, `--transport http`: a token that
+/// expires at the server mid-session makes the next POST a 401; the proxy renews the
+/// token and sends the message again, in the same session, with no new login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_over_streamable_http_survives_tokens_expiring_mid_session() {
+    let server = FastMcp::start_with("http");
+    let (home, store) = logged_in(&server).await;
+    // The login's unauthenticated probe was refused with 401 too.
+    let refused_before = server.count("http POST /mcp 401");
+    let proxy = proxied(home.path(), &store, &server.url, "http").await;
+    let info = proxy.0.peer_info().expect("the server's initialize result");
+    assert_eq!(
+        info.server_info.as_ref().map(|i| i.name.as_str()),
+        Some("fastmcp-sse-test")
+    );
+    let sum = proxy.0.call_tool(add(1, 2)).await.unwrap();
+    assert_eq!(tool_text(&sum), "3.0");
+    assert_whoami(&proxy).await;
+    assert_eq!(server.count("refused an expired token"), 0);
+
+    assert_eq!(server.test_route("expire-tokens").await, "1");
+    let sum = proxy.0.call_tool(add(40, 2)).await.unwrap();
+    assert_eq!(tool_text(&sum), "42.0");
+    let log = server.log();
+    assert_eq!(server.count("refused an expired token"), 1, "{log:?}");
+    assert_eq!(
+        server.count("http POST /mcp 401") - refused_before,
+        1,
+        "{log:?}"
+    );
+    assert_eq!(server.count("refreshed"), 1, "{log:?}");
+    // One session: initialized once, by the client.
+    assert_eq!(server.count("rpc initialize"), 1, "{log:?}");
     assert_eq!(server.count("authorized"), 1, "no new login: {log:?}");
     assert_eq!(server.count("exchanged a code"), 1, "no new login: {log:?}");
     let said = finish(proxy).await;
