@@ -55,7 +55,17 @@ async fn sqlite_in(dir: &TempDir) -> SqliteStore {
 }
 
 /// Module `$name`: the conformance suite over the store `$open` (an async function of
-/// a temporary directory) opens, the directory kept as long as the store.
+/// a temporary directory) opens, the directory kept as long as the store. Only the
+/// feature-gated modules below use it.
+#[cfg_attr(
+    not(any(
+        feature = "passthrough-cache",
+        feature = "migration",
+        feature = "compression",
+        feature = "versioning"
+    )),
+    allow(unused_macros)
+)]
 macro_rules! suite_over {
     ($name:ident, $open:path) => {
         mod $name {
