@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{login_headless, mcp_auth, text, tool_text};
+use common::{RawProxy, login_headless, mcp_auth, text, tool_text};
 use mcp_demo_server::DemoServer;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
@@ -189,44 +188,26 @@ async fn stdout_carries_only_mcp_messages() {
     let (ok, log) = login_headless(home.path(), &store, server.mcp_url()).await;
     assert!(ok, "login failed:\n{log}");
 
-    let mut child = mcp_auth(home.path())
-        .args(["--store", &store, "proxy", server.mcp_url(), "--no-browser"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let (lines, received) = std::sync::mpsc::channel::<String>();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let mut ask = move |message: Value| {
-        writeln!(stdin, "{message}").unwrap();
-        stdin.flush().unwrap();
-    };
-    let answer = |id: i64| -> Value {
-        let line = tokio::task::block_in_place(|| received.recv_timeout(Duration::from_secs(30)))
-            .unwrap_or_else(|_| panic!("no answer to request {id}"));
-        let message: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|_| panic!("stdout holds something else than JSON: {line:?}"));
-        assert_eq!(message["jsonrpc"], "2.0", "{line}");
-        assert_eq!(message["id"], id, "{line}");
+    let mut proxy = RawProxy::spawn(
+        home.path(),
+        &["--store", &store, "proxy", server.mcp_url(), "--no-browser"],
+    );
+    let answer = |proxy: &RawProxy, id: i64| -> Value {
+        let message = proxy.next(Duration::from_secs(30));
+        assert_eq!(message["jsonrpc"], "2.0", "{message}");
+        assert_eq!(message["id"], id, "{message}");
         message
     };
-    ask(
+    proxy.send(
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
         "clientInfo": {"name": "raw", "version": "0"}}}),
     );
-    let init = answer(1);
+    let init = answer(&proxy, 1);
     assert_eq!(init["result"]["protocolVersion"], "2025-06-18", "{init}");
-    ask(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-    ask(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
-    let listed = answer(2);
+    proxy.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    proxy.send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
+    let listed = answer(&proxy, 2);
     let token = {
         let out =
             common::run(mcp_auth(home.path()).args(["--store", &store, "token", server.mcp_url()]));
@@ -250,25 +231,25 @@ async fn stdout_carries_only_mcp_messages() {
         listed["result"], direct["result"],
         "the proxy passes the list as is"
     );
-    ask(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+    proxy.send(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
         "params": {"name": "add", "arguments": {"a": 1.5, "b": 2}}}));
-    let called = answer(3);
+    let called = answer(&proxy, 3);
     assert_eq!(called["result"]["content"][0]["text"], "3.5", "{called}");
     // A method the server does not know: its JSON-RPC error comes back as such.
-    ask(json!({"jsonrpc": "2.0", "id": 4, "method": "no/such/method"}));
-    let refused = answer(4);
+    proxy.send(json!({"jsonrpc": "2.0", "id": 4, "method": "no/such/method"}));
+    let refused = answer(&proxy, 4);
     assert_eq!(refused["error"]["code"], -32601, "{refused}");
 
     // Closing stdin ends the proxy, successfully, with nothing more on stdout.
-    drop(ask);
     let started = Instant::now();
-    let status = tokio::task::block_in_place(|| child.wait()).unwrap();
+    proxy.close_stdin();
+    let (status, stderr) = proxy
+        .wait(Duration::from_secs(30))
+        .expect("the proxy exits");
     assert!(status.success(), "{status}");
     assert!(started.elapsed() < Duration::from_secs(10));
-    let rest: Vec<String> = received.try_iter().collect();
+    let rest = proxy.rest();
     assert!(rest.is_empty(), "stray output on stdout: {rest:?}");
-    let mut stderr = String::new();
-    let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr);
     assert!(!stderr.contains(&token), "the token reached stderr");
     assert_eq!(count(&events, "exchanged a code"), 1, "no new login");
 
@@ -480,45 +461,34 @@ async fn sessions_event_streams_and_session_end_pass_through() {
     let (url, seen) = streaming_server().await;
     // A stored token for the server, so no login is needed.
     let store = common::seed_token(&home.path().join("tokens.sqlite"), &url, "seeded-token").await;
-    let mut child = mcp_auth(home.path())
-        .args(["--store", &store, "--no-encryption", "proxy", &url])
-        .args(["--no-browser", "--header", "X-Team: blue"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let (lines, received) = std::sync::mpsc::channel::<String>();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
+    let mut proxy = RawProxy::spawn(
+        home.path(),
+        &[
+            "--store",
+            &store,
+            "--no-encryption",
+            "proxy",
+            &url,
+            "--no-browser",
+            "--header",
+            "X-Team: blue",
+        ],
+    );
     let mut out: Vec<Value> = Vec::new();
-    let next = || -> Value {
-        let line = tokio::task::block_in_place(|| received.recv_timeout(Duration::from_secs(20)))
-            .unwrap_or_else(|_| panic!("no more messages"));
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON on stdout: {line:?}"))
-    };
-    let mut send = move |m: Value| {
-        writeln!(stdin, "{m}").unwrap();
-        stdin.flush().unwrap();
-    };
-    send(
+    let wait = Duration::from_secs(20);
+    proxy.send(
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
         "clientInfo": {"name": "raw", "version": "0"}}}),
     );
-    out.push(next());
+    out.push(proxy.next(wait));
     assert_eq!(
         out[0]["result"]["serverInfo"]["name"], "streaming",
         "{}",
         out[0]
     );
-    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-    send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+    proxy.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    proxy.send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "anything", "arguments": {}}}));
     // The answer, the notification before it, and the GET stream's notification.
     while !out.iter().any(|m| m["id"] == 2)
@@ -526,17 +496,19 @@ async fn sessions_event_streams_and_session_end_pass_through() {
             .iter()
             .any(|m| m["method"] == "notifications/tools/list_changed")
     {
-        out.push(next());
+        out.push(proxy.next(wait));
     }
     let position = |f: &dyn Fn(&Value) -> bool| out.iter().position(f).unwrap();
     let progress = position(&|m| m["method"] == "notifications/message");
     let answer = position(&|m| m["id"] == 2);
     assert!(progress < answer, "{out:?}");
     assert_eq!(out[answer]["result"]["content"][0]["text"], "streamed");
-    drop(send);
-    let status = tokio::task::block_in_place(|| child.wait()).unwrap();
-    assert!(status.success(), "{status}");
-    let rest: Vec<String> = received.try_iter().collect();
+    proxy.close_stdin();
+    let (status, stderr) = proxy
+        .wait(Duration::from_secs(30))
+        .expect("the proxy exits");
+    assert!(status.success(), "{status}: {stderr}");
+    let rest = proxy.rest();
     assert!(rest.is_empty(), "stray output: {rest:?}");
     let requests = seen.lock().unwrap().requests.clone();
     let with = |prefix: &str| {

@@ -6,16 +6,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use common::{mcp_auth, seed_token};
+use common::{RawProxy, seed_token};
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
@@ -139,11 +136,9 @@ async fn sse_server(script: Script) -> (String, Shared) {
     (url, state)
 }
 
-/// The proxy as a child process, driven with raw JSON lines.
+/// The proxy as a child process, driven with raw JSON lines, with a stored token.
 struct Proxy {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
+    raw: RawProxy,
     _home: tempfile::TempDir,
 }
 
@@ -151,47 +146,27 @@ impl Proxy {
     async fn start(url: &str, args: &[&str]) -> Proxy {
         let home = tempfile::tempdir().unwrap();
         let store = seed_token(&home.path().join("tokens.sqlite"), url, "seeded-token").await;
-        let mut child = mcp_auth(home.path())
-            .args([
-                "--store",
-                &store,
-                "--no-encryption",
-                "proxy",
-                url,
-                "--no-browser",
-            ])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let mut all = vec![
+            "--store",
+            &store,
+            "--no-encryption",
+            "proxy",
+            url,
+            "--no-browser",
+        ];
+        all.extend_from_slice(args);
         Proxy {
-            child,
-            stdin,
-            lines,
+            raw: RawProxy::spawn(home.path(), &all),
             _home: home,
         }
     }
 
     fn send(&mut self, message: Value) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{message}").unwrap();
-        stdin.flush().unwrap();
+        self.raw.send(message);
     }
 
     fn next(&self) -> Value {
-        let line = tokio::task::block_in_place(|| self.lines.recv_timeout(Duration::from_secs(20)))
-            .unwrap_or_else(|_| panic!("no more messages"));
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON on stdout: {line:?}"))
+        self.raw.next(Duration::from_secs(20))
     }
 
     /// The next message that answers `id`, with every message before it.
@@ -225,30 +200,12 @@ impl Proxy {
     /// Closes stdin; the exit status and stderr, or `None` if the proxy has not
     /// exited within `within` (then it is killed).
     fn finish(mut self, within: Duration) -> Option<(std::process::ExitStatus, String)> {
-        self.stdin = None;
-        self.wait(within)
+        self.raw.close_stdin();
+        self.raw.wait(within)
     }
 
     fn wait(mut self, within: Duration) -> Option<(std::process::ExitStatus, String)> {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let mut stderr = String::new();
-                let _ =
-                    std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut stderr);
-                return Some((status, stderr));
-            }
-            if start.elapsed() > within {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                let mut stderr = String::new();
-                let _ =
-                    std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut stderr);
-                eprintln!("the proxy did not exit; its stderr: {stderr}");
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.raw.wait(within)
     }
 }
 

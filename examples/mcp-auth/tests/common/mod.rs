@@ -1,11 +1,11 @@
 //! What the `mcp-auth` tests share: the binary with a private home, and a headless login.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mcp-auth");
 
@@ -255,4 +255,86 @@ pub async fn seed_token(path: &Path, url: &str, token: &str) -> String {
         .await
         .unwrap();
     format!("sqlite:{}", path.display())
+}
+
+/// `mcp-auth` driven with raw JSON-RPC lines, as a desktop client drives the proxy: its
+/// stdout is read line by line on a thread of its own.
+pub struct RawProxy {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    received: mpsc::Receiver<String>,
+}
+
+impl RawProxy {
+    /// Starts `mcp-auth ARGS` with a private `home` and piped standard streams.
+    pub fn spawn(home: &Path, args: &[&str]) -> RawProxy {
+        let mut child = mcp_auth(home)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        RawProxy {
+            child,
+            stdin,
+            received,
+        }
+    }
+
+    /// Writes one message, as one line.
+    pub fn send(&mut self, message: serde_json::Value) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{message}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next line on stdout, parsed; panics after `wait` or on anything but JSON.
+    pub fn next(&self, wait: Duration) -> serde_json::Value {
+        let line = tokio::task::block_in_place(|| self.received.recv_timeout(wait))
+            .unwrap_or_else(|_| panic!("nothing more on stdout within {wait:?}"));
+        serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("stdout holds something else than JSON: {line:?}"))
+    }
+
+    /// Closes stdin, as a client that quits does.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// The exit status and stderr, or `None` if the process has not exited within
+    /// `within` (it is then killed, and its stderr printed).
+    pub fn wait(&mut self, within: Duration) -> Option<(ExitStatus, String)> {
+        let start = Instant::now();
+        loop {
+            let exited = self.child.try_wait().unwrap();
+            if exited.is_none() && start.elapsed() <= within {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            if exited.is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+            let mut stderr = String::new();
+            let _ = std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut stderr);
+            if exited.is_none() {
+                eprintln!("the proxy did not exit; its stderr: {stderr}");
+            }
+            return exited.map(|status| (status, stderr));
+        }
+    }
+
+    /// What stdout holds and nobody read yet.
+    pub fn rest(&self) -> Vec<String> {
+        self.received.try_iter().collect()
+    }
 }
