@@ -35,7 +35,22 @@
 //! flushes each file but not the directory, as py-key-value's `FileTreeStore` does: a
 //! power cut may roll the latest writes and deletes back, but leaves every entry whole.
 //! [`Durability::ProcessCrash`] skips the flushes, at the price of the latest writes on
-//! a power cut.
+//! a power cut (an entry written just before may then be left empty or torn).
+//!
+//! **Reused files at `ProcessCrash`.** A new file per write and the unlink of the one it
+//! replaces cost ext4 an inode allocation and release, and under sustained writes its
+//! allocator scans past every inode released in the last 30 seconds: 40–130 µs per
+//! create on this project's test machines, several times the rest of a write. So at
+//! `ProcessCrash` the store keeps the file a write replaced (under this process's
+//! temporary name, where nobody opens it) and writes the next write of that entry over
+//! it, then swaps it into place. It does so only under a Linux write lease
+//! (`F_SETLEASE`), which the kernel grants only when no other open file refers to the
+//! file, and which holds off any late `open` until the file is back in place whole: a
+//! reader never sees a file being written. Without leases (another OS, a file system
+//! or setting without them) every write makes a new file, as at the other levels. At
+//! most 256 such files are kept per store, removed when it is dropped; a killed
+//! process's are removed by the next open. The lease's break signal is `SIGURG`
+//! (ignored unless a program handles it). `scripts/bench-disk` measures the levels.
 //!
 //! **Hostile files.** Directories are opened with `O_NOFOLLOW` and files relative to
 //! them, with `O_NOFOLLOW | O_NONBLOCK` and their type checked on the open handle: a
@@ -240,7 +255,7 @@ impl DiskStore {
 
 /// Whether this thread may use [`tokio::task::block_in_place`]: it runs a multi-thread
 /// runtime's task (block_in_place panics on a current-thread runtime).
-fn on_multi_thread_runtime() -> bool {
+pub(crate) fn on_multi_thread_runtime() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
@@ -327,8 +342,10 @@ impl Backend for DiskStore {
             let leftover = self
                 .run_short(move |layout| layout.write(&collection, &key, &entry, true))
                 .await?;
-            // The old file's unlink is nobody's wait.
-            drop(tokio::task::spawn_blocking(move || drop(leftover)));
+            // The old file's unlink (when it is not kept for reuse) is nobody's wait.
+            if !leftover.is_empty() {
+                drop(tokio::task::spawn_blocking(move || drop(leftover)));
+            }
             return Ok(());
         }
         let layout = Arc::clone(&self.layout);
@@ -357,16 +374,7 @@ impl Backend for DiskStore {
         while !entries.is_empty() {
             let part = entries.split_off(entries.len().saturating_sub(chunk));
             let (layout, collection) = (Arc::clone(&self.layout), collection.to_owned());
-            writers.spawn(answer_first(move || {
-                let mut leftovers = Vec::with_capacity(part.len());
-                for (key, entry) in &part {
-                    match layout.write(&collection, key, entry, false) {
-                        Ok(leftover) => leftovers.push(leftover),
-                        Err(e) => return (Err(e.with_key(key)), leftovers),
-                    }
-                }
-                (Ok(()), leftovers)
-            }));
+            writers.spawn(answer_first(move || layout.write_batch(&collection, &part)));
         }
         let mut first_error = None;
         while let Some(joined) = writers.join_next().await {

@@ -9,6 +9,8 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::time::Duration;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -97,15 +99,31 @@ pub(crate) fn make_dir(parent: impl AsFd, name: &str) -> io::Result<bool> {
     }
 }
 
+/// How long a read waits, in steps, for a writer's lease on a file to go: 2,000 steps of
+/// 50 µs, about 0.1 s (a rewrite under our lease takes microseconds; a lease held
+/// longer is another program's, and the read then fails with `EWOULDBLOCK`).
+const LEASE_WAITS: u32 = 2_000;
+const LEASE_WAIT: Duration = Duration::from_micros(50);
+
 /// Opens the regular file `name` in `dir` for reading, never following a link and never
 /// waiting on a pipe or device. `Ok(None)` when it does not exist.
 pub(crate) fn open_regular(dir: impl AsFd, name: &str) -> Result<Option<File>, Refused> {
+    let dir = dir.as_fd();
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return Ok(None),
-        Err(Errno::LOOP) => return Err(Refused::Link),
-        Err(e) => return Err(e.into()),
+    let mut waits = 0;
+    let fd = loop {
+        match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+            Ok(fd) => break fd,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(Errno::LOOP) => return Err(Refused::Link),
+            // A writer holds the file under a lease for a rewrite (see `open_unshared`),
+            // which takes microseconds; a non-blocking open is refused meanwhile.
+            Err(Errno::AGAIN) if waits < LEASE_WAITS => {
+                waits += 1;
+                std::thread::sleep(LEASE_WAIT);
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
     let kind = FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode);
     if kind != FileType::RegularFile {
@@ -153,6 +171,93 @@ pub(crate) fn create_file(dir: impl AsFd, name: &str, bytes: &[u8], sync: bool) 
         return Err(e);
     }
     Ok(())
+}
+
+/// Opens the file `name` in `dir` (one of this process's temporary files) to write over
+/// it, but only if no other open file in any process refers to it, and keeps it that way
+/// until the returned file is closed ([`Unshared::Held`]).
+///
+/// On Linux this is a write lease (`fcntl(F_SETLEASE, F_WRLCK)`, see `F_SETLEASE(2const)`):
+/// the kernel grants it only when the file has no other open file description, and while
+/// it is held anyone else's `open` of the file waits, or fails with `EWOULDBLOCK` under
+/// `O_NONBLOCK` (which [`open_regular`] retries), until the lease goes with the file's
+/// close. Someone's `open` arriving is signalled to the lease holder: with `SIGURG`
+/// (`F_SETSIG`), which is ignored unless a program handles it, instead of the default
+/// `SIGIO`, which would end the process.
+///
+pub(crate) fn open_unshared(dir: impl AsFd, name: &str) -> io::Result<Unshared> {
+    let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(Unshared::Unusable),
+        Err(e) => return Err(e.into()),
+    };
+    if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) != FileType::RegularFile {
+        return Ok(Unshared::Unusable);
+    }
+    let file = File::from(fd);
+    Ok(match lease::take(&file) {
+        Ok(()) => Unshared::Held(file),
+        Err(Errno::AGAIN) => Unshared::Unusable,
+        Err(_) => Unshared::NoLeases,
+    })
+}
+
+/// What [`open_unshared`] found.
+pub(crate) enum Unshared {
+    /// The file, open for writing, with no other open file referring to it.
+    Held(File),
+    /// Gone, not a regular file, or open elsewhere.
+    Unusable,
+    /// Leases are unavailable here (a file of another owner, a file system without
+    /// leases, `fs.leases-enable = 0`, not Linux): no file can be known unshared.
+    NoLeases,
+}
+
+/// Writes `bytes` over the whole of `file`, which [`open_unshared`] opened.
+pub(crate) fn rewrite(file: &File, bytes: &[u8]) -> io::Result<()> {
+    file.write_all_at(bytes, 0)?;
+    file.set_len(bytes.len() as u64)
+}
+
+/// The write lease of [`open_unshared`]: the one place the store calls the C library
+/// itself, because neither `rustix` nor `nix` wraps `F_SETLEASE`.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+mod lease {
+    use std::fs::File;
+    use std::os::fd::AsRawFd;
+
+    use rustix::io::Errno;
+
+    /// `F_SETSIG` of `<asm-generic/fcntl.h>`, 10 on every Linux architecture (the `libc`
+    /// crate does not export it).
+    const F_SETSIG: libc::c_int = 10;
+
+    /// Takes a write lease on `file`, announcing its breaks with `SIGURG`. `EAGAIN` when
+    /// another open file refers to it.
+    pub(super) fn take(file: &File) -> Result<(), Errno> {
+        let fd = file.as_raw_fd();
+        // SAFETY: `fcntl` with integer arguments only, on a descriptor that `file` owns
+        // and keeps open for the duration of both calls; no memory is shared.
+        let taken = unsafe {
+            libc::fcntl(fd, F_SETSIG, libc::SIGURG) == 0
+                && libc::fcntl(fd, libc::F_SETLEASE, libc::F_WRLCK) == 0
+        };
+        if taken {
+            Ok(())
+        } else {
+            Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL))
+        }
+    }
+}
+
+/// Without Linux's leases there is no way to know that no one has a file open.
+#[cfg(not(target_os = "linux"))]
+mod lease {
+    pub(super) fn take(_file: &std::fs::File) -> Result<(), rustix::io::Errno> {
+        Err(rustix::io::Errno::NOSYS)
+    }
 }
 
 /// Opens (creating it, owner-only) the lock file `name` in `dir`.

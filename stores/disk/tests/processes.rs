@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // test code
 
-use key_value_core::AsyncKeyValue;
+use key_value_core::{AsyncKeyValue, Durability};
 use key_value_disk::DiskStore;
 use key_value_test_support::processes::{crash_test, multi_process_test};
 
@@ -19,6 +19,33 @@ fn several_processes_share_one_directory() {
     multi_process_test("several_processes_share_one_directory", |path| async move {
         DiskStore::open(path).await
     });
+}
+
+async fn open_at_process_crash(path: std::path::PathBuf) -> key_value_core::Result<DiskStore> {
+    DiskStore::builder(path)
+        .durability(Durability::ProcessCrash)
+        .open()
+        .await
+}
+
+/// At `ProcessCrash` writes reuse replaced files (under a write lease): the same
+/// guarantees, with readers and writers of one hot key in four processes.
+#[test]
+fn several_processes_share_one_directory_at_process_crash() {
+    multi_process_test(
+        "several_processes_share_one_directory_at_process_crash",
+        open_at_process_crash,
+    );
+}
+
+/// `ProcessCrash` promises what its name says: a killed writer (here in the middle of
+/// writing over a reused file) loses no acknowledged write and leaves no torn entry.
+#[test]
+fn acknowledged_writes_survive_sigkill_at_process_crash() {
+    crash_test(
+        "acknowledged_writes_survive_sigkill_at_process_crash",
+        open_at_process_crash,
+    );
 }
 
 /// Eight processes race `put_if_absent` on one key, twice (the second round after the
