@@ -189,7 +189,9 @@ pub(crate) fn open_unshared(dir: impl AsFd, name: &str) -> io::Result<Unshared> 
     let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
         Ok(fd) => fd,
-        Err(Errno::NOENT) => return Ok(Unshared::Unusable),
+        // Gone, or still under the lease of the writer that put it in place (another
+        // process's, or another thread's that swapped it out and has not closed it yet).
+        Err(Errno::NOENT | Errno::AGAIN) => return Ok(Unshared::Unusable),
         Err(e) => return Err(e.into()),
     };
     if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) != FileType::RegularFile {
@@ -207,7 +209,7 @@ pub(crate) fn open_unshared(dir: impl AsFd, name: &str) -> io::Result<Unshared> 
 pub(crate) enum Unshared {
     /// The file, open for writing, with no other open file referring to it.
     Held(File),
-    /// Gone, not a regular file, or open elsewhere.
+    /// Gone, not a regular file, open elsewhere, or under another writer's lease.
     Unusable,
     /// Leases are unavailable here (a file of another owner, a file system without
     /// leases, `fs.leases-enable = 0`, not Linux): no file can be known unshared.
