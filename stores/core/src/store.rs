@@ -651,9 +651,10 @@ impl<S: AsyncKeyValue + ?Sized> AsyncKeyValue for Arc<S> {
 pub enum Durability {
     /// Nothing is flushed to stable storage: the operating system holds the writes. On
     /// power loss the latest writes may be lost, and the disk store's entries written
-    /// just before may be left empty (on file systems that delay allocation) or torn
-    /// between two of their versions (it writes over reused files at this level), which
-    /// in nearly every case reads as an error for that key.
+    /// just before may be left empty (on file systems that delay allocation), which
+    /// reads as an error for that key, or torn between their last two versions (it
+    /// writes over reused files at this level), which reads as an error or, for an
+    /// entry of several pages, as a mix of the two.
     ProcessCrash,
     /// On power loss the latest writes may be rolled back, but every entry holds a whole
     /// value that was once written, never a torn or empty one. The disk store flushes

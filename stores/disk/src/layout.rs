@@ -22,8 +22,10 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
+use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,6 +36,7 @@ use key_value_core::{
     Document, Durability, Entry, Error, ErrorKind, JsonObject, JsonStyle, Result, format_timestamp,
     python_json,
 };
+use lru::LruCache;
 use rustix::fs::FileType;
 use sha2::{Digest, Sha256};
 
@@ -87,60 +90,99 @@ pub(crate) struct Layout {
     no_leases: AtomicBool,
 }
 
-/// Most replaced entry files a store keeps for reuse (each one entry's size on disk).
-const MAX_SPARES: usize = 256;
+/// Most replaced entry files a store keeps for reuse (each one entry's size on disk);
+/// the least recently kept goes first.
+const MAX_SPARES: NonZeroUsize = NonZeroUsize::new(256).unwrap();
 
 /// Replaced entry files of this process, under its temporary names, each kept to take
 /// the next write of the entry file it came from: (collection directory, entry file)
 /// to temporary name.
-#[derive(Debug, Default)]
-struct Spares(Mutex<HashMap<(String, String), String>>);
+struct Spares(Mutex<LruCache<(String, String), String>>);
 
 impl Spares {
-    fn take(&self, dir_name: &str, file: &str) -> Option<String> {
-        let mut spares = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        spares.remove(&(dir_name.to_owned(), file.to_owned()))
+    fn new() -> Self {
+        Spares(Mutex::new(LruCache::new(MAX_SPARES)))
     }
 
-    /// Keeps `temp`; gives it back when the store keeps enough already (or one for
-    /// this file).
-    fn keep(&self, dir_name: &str, file: &str, temp: String) -> Option<String> {
-        let mut spares = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if spares.len() >= MAX_SPARES {
-            return Some(temp);
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<(String, String), String>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the spare of `file` in `dir_name` out, if there is one.
+    fn take(&self, dir_name: &str, file: &str) -> Option<String> {
+        self.lock().pop(&(dir_name.to_owned(), file.to_owned()))
+    }
+
+    /// Keeps `temp` as the spare of `file`; returns the spare this displaces (the file's
+    /// older one, or the least recently kept when full) as (directory, temporary name),
+    /// for the caller to remove.
+    fn keep(&self, dir_name: &str, file: &str, temp: String) -> Option<(String, String)> {
+        self.lock()
+            .push((dir_name.to_owned(), file.to_owned()), temp)
+            .map(|((dir_name, _), temp)| (dir_name, temp))
+    }
+
+    /// Forgets the spares of a directory that is being destroyed (they go with it).
+    fn forget_dir(&self, dir_name: &str) {
+        let mut spares = self.lock();
+        let gone: Vec<(String, String)> = spares
+            .iter()
+            .filter(|((dir, _), _)| dir == dir_name)
+            .map(|(slot, _)| slot.clone())
+            .collect();
+        for slot in gone {
+            spares.pop(&slot);
         }
-        match spares.entry((dir_name.to_owned(), file.to_owned())) {
-            std::collections::hash_map::Entry::Occupied(_) => Some(temp),
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(temp);
-                None
-            }
+    }
+
+    fn drain(&self) -> Vec<(String, String)> {
+        let mut spares = self.lock();
+        let mut all = Vec::with_capacity(spares.len());
+        while let Some(((dir_name, _), temp)) = spares.pop_lru() {
+            all.push((dir_name, temp));
+        }
+        all
+    }
+}
+
+impl fmt::Debug for Spares {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Spares").field(&self.lock().len()).finish()
+    }
+}
+
+/// Removes spares, directory by directory, relative to the store's root.
+fn remove_spares(root: &OwnedFd, mut spares: Vec<(String, String)>) {
+    spares.sort();
+    let mut open: Option<(String, OwnedFd)> = None;
+    for (dir_name, temp) in spares {
+        if open.as_ref().is_none_or(|(name, _)| *name != dir_name) {
+            open = match sys::open_dir(root, &dir_name) {
+                Ok(Some(dir)) => Some((dir_name, dir)),
+                _ => None,
+            };
+        }
+        if let Some((_, dir)) = &open {
+            let _ = sys::remove(dir, &temp);
         }
     }
 }
 
 impl Drop for Layout {
-    /// Removes the kept spares (a process that dies first leaves them to the next
-    /// open, as it would a write's temporary file). On a multi-thread runtime's worker
-    /// this runs in place with `block_in_place`, as short file work does.
+    /// Removes the kept spares: on tokio's blocking pool when a runtime is at hand (not
+    /// waited for: if the runtime is shutting down and never runs it, or the process
+    /// dies first, the next open removes them, as it does a killed writer's temporary
+    /// files), otherwise here.
     fn drop(&mut self) {
-        let spares =
-            std::mem::take(&mut *self.spares.0.lock().unwrap_or_else(PoisonError::into_inner));
+        let spares = self.spares.drain();
         if spares.is_empty() {
             return;
         }
-        let root = &self.root_fd;
-        let remove = || {
-            for ((dir_name, _), temp) in spares {
-                if let Ok(Some(dir)) = sys::open_dir(&**root, &dir_name) {
-                    let _ = sys::remove(&dir, &temp);
-                }
-            }
-        };
-        if crate::on_multi_thread_runtime() {
-            tokio::task::block_in_place(remove);
-        } else {
-            remove();
+        let root = Arc::clone(&self.root_fd);
+        let remove = move || remove_spares(&root, spares);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(remove)),
+            Err(_) => remove(),
         }
     }
 }
@@ -240,6 +282,10 @@ fn io_error(what: &str, path: &Path, e: io::Error) -> Error {
 fn refused_error(path: &Path, refused: Refused) -> Error {
     match refused {
         Refused::Io(e) => io_error("read", path, e),
+        Refused::Busy => Error::new(
+            ErrorKind::Backend,
+            format!("could not read {}: {}", path.display(), Refused::Busy),
+        ),
         other => Error::new(
             ErrorKind::Deserialization,
             format!("{} is not an entry: {other}", path.display()),
@@ -296,7 +342,7 @@ impl Layout {
             max_entry_bytes,
             limits,
             dirs: Mutex::new(HashMap::new()),
-            spares: Spares::default(),
+            spares: Spares::new(),
             no_leases: AtomicBool::new(!cfg!(target_os = "linux")),
         };
         layout.check_marker()?;
@@ -750,7 +796,13 @@ impl Layout {
         };
         Ok(match leftover.into_parts() {
             Some((dir, temp)) => match self.spares.keep(dir_name, file, temp) {
-                Some(temp) => Leftover(Some((dir, temp))),
+                Some((displaced_dir, displaced)) if displaced_dir == dir_name => {
+                    Leftover(Some((dir, displaced)))
+                }
+                Some(displaced) => {
+                    remove_spares(&self.root_fd, vec![displaced]);
+                    Leftover(None)
+                }
                 None => Leftover(None),
             },
             None => Leftover(None),
@@ -767,7 +819,7 @@ impl Layout {
         file: &str,
         bytes: &[u8],
     ) -> io::Result<Option<Leftover>> {
-        let held = match sys::open_unshared(&**dir, spare)? {
+        let held = match sys::open_unshared(&**dir, spare) {
             sys::Unshared::Held(held) => held,
             unusable => {
                 if matches!(unusable, sys::Unshared::NoLeases) {
@@ -814,6 +866,13 @@ impl Layout {
             let (dir_name, dir) = self.make_dir(collection)?;
             let lock = self.lock(&dir, &dir_name)?;
             let located = self.locate(&dir, &dir_name, collection, key)?;
+            // An entry that could not be read (I/O, or a writer's lease outlasting the
+            // wait) may be live: not absent. A file that is not an entry is replaced.
+            if let Some(e) = located.error
+                && e.kind() != ErrorKind::Deserialization
+            {
+                return Err(e);
+            }
             if located
                 .document
                 .as_ref()
@@ -896,7 +955,12 @@ impl Layout {
         };
         // py-key-value's file, then the overflow one: each is moved aside under a unique
         // name (so that exactly one remover gets it), and put back if it holds another
-        // name's entry.
+        // name's entry. Kept spares of these files (older versions) go first.
+        for file in [self.limits.key_file(key), self.limits.key_overflow(key)] {
+            if let Some(spare) = self.spares.take(dir_name, &file) {
+                let _ = sys::remove(dir, &spare);
+            }
+        }
         for file in [self.limits.key_file(key), self.limits.key_overflow(key)] {
             let path = || self.root.join(dir_name).join(&file);
             let taken = unique(TAKEN_PREFIX);
@@ -1074,6 +1138,7 @@ impl Layout {
 
     /// Renames the directory away, removes its info file, then the directory's content.
     fn destroy_dir(&self, dir_name: &str, collection: Option<&str>) -> Result<bool> {
+        self.spares.forget_dir(dir_name);
         // A link in the collection's place is refused, like every other operation.
         if self.open_dir(dir_name)?.is_none() {
             let _ = sys::remove(&*self.root_fd, &format!("{dir_name}{INFO_SUFFIX}"));

@@ -27,7 +27,7 @@
 //! prefixes); this store accepts them, under the same file names, so Python cannot open
 //! such a collection.
 //!
-//! **Crash safety.** Every write goes to a hidden temporary file that is renamed over
+//! **Crash safety.** Every write is made in a hidden file that is swapped in place of
 //! the entry only when complete, so a reader (in this process or another) sees the old
 //! entry or the new one, never a torn one. With [`Durability::PowerLoss`] (the default)
 //! the file and its directory are flushed to stable storage before a write is
@@ -35,7 +35,8 @@
 //! flushes each file but not the directory, as py-key-value's `FileTreeStore` does: a
 //! power cut may roll the latest writes and deletes back, but leaves every entry whole.
 //! [`Durability::ProcessCrash`] skips the flushes, at the price of the latest writes on
-//! a power cut (an entry written just before may then be left empty or torn).
+//! a power cut (an entry written just before may then be left empty, or, written over
+//! a reused file, hold a mix of its last two versions).
 //!
 //! **Reused files at `ProcessCrash`.** A new file per write and the unlink of the one it
 //! replaces cost ext4 an inode allocation and release, and under sustained writes its
@@ -46,11 +47,17 @@
 //! it, then swaps it into place. It does so only under a Linux write lease
 //! (`F_SETLEASE`), which the kernel grants only when no other open file refers to the
 //! file, and which holds off any late `open` until the file is back in place whole: a
-//! reader never sees a file being written. Without leases (another OS, a file system
+//! reader never sees a file being written. A file with another name (a backup's hard
+//! link) or another mode than `0600` is never reused. A read that meets a writer's
+//! lease waits for it, up to 2 s (a writer stopped or throttled in those microseconds),
+//! then fails with a `Backend` error for that key; `put_if_absent` then fails too
+//! rather than take the entry for absent. Without leases (another OS, a file system
 //! or setting without them) every write makes a new file, as at the other levels. At
-//! most 256 such files are kept per store, removed when it is dropped; a killed
-//! process's are removed by the next open. The lease's break signal is `SIGURG`
-//! (ignored unless a program handles it). `scripts/bench-disk` measures the levels.
+//! most 256 such files are kept per store (the least recently kept goes first), the
+//! one of a deleted entry is removed with it, and the rest when the store is dropped
+//! (on tokio's blocking pool); a killed process's are removed by the next open. The
+//! lease's break signal is `SIGURG` (ignored unless a program handles it).
+//! `scripts/bench-disk` measures the levels.
 //!
 //! **Hostile files.** Directories are opened with `O_NOFOLLOW` and files relative to
 //! them, with `O_NOFOLLOW | O_NONBLOCK` and their type checked on the open handle: a

@@ -26,6 +26,8 @@ pub(crate) enum Refused {
     NotDirectory(&'static str),
     /// Larger than the limit, in bytes.
     TooLarge(usize),
+    /// Held under a writer's lease for longer than a read waits.
+    Busy,
     /// Any other I/O error.
     Io(io::Error),
 }
@@ -37,6 +39,11 @@ impl std::fmt::Display for Refused {
             Refused::NotRegular(kind) => write!(f, "it is a {kind}, not a regular file"),
             Refused::NotDirectory(kind) => write!(f, "it is a {kind}, not a directory"),
             Refused::TooLarge(limit) => write!(f, "it is larger than the limit of {limit} bytes"),
+            Refused::Busy => write!(
+                f,
+                "a writer has held it under a lease for over {} s",
+                LEASE_WAIT.as_secs()
+            ),
             Refused::Io(e) => write!(f, "{e}"),
         }
     }
@@ -99,29 +106,33 @@ pub(crate) fn make_dir(parent: impl AsFd, name: &str) -> io::Result<bool> {
     }
 }
 
-/// How long a read waits, in steps, for a writer's lease on a file to go: 2,000 steps of
-/// 50 µs, about 0.1 s (a rewrite under our lease takes microseconds; a lease held
-/// longer is another program's, and the read then fails with `EWOULDBLOCK`).
-const LEASE_WAITS: u32 = 2_000;
-const LEASE_WAIT: Duration = Duration::from_micros(50);
+/// How long a read waits for a writer's lease on a file to go: a rewrite under the
+/// store's lease takes microseconds, but its writer may be descheduled meanwhile (a
+/// throttled container, a stopped process). The read waits with growing pauses (50 µs,
+/// doubling, at most 10 ms apart) for up to 2 s, then fails with [`Refused::Busy`].
+const LEASE_WAIT: Duration = Duration::from_secs(2);
+const LEASE_PAUSE_FIRST: Duration = Duration::from_micros(50);
+const LEASE_PAUSE_MAX: Duration = Duration::from_millis(10);
 
 /// Opens the regular file `name` in `dir` for reading, never following a link and never
 /// waiting on a pipe or device. `Ok(None)` when it does not exist.
 pub(crate) fn open_regular(dir: impl AsFd, name: &str) -> Result<Option<File>, Refused> {
     let dir = dir.as_fd();
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let mut waits = 0;
+    let (mut pause, mut waited) = (LEASE_PAUSE_FIRST, Duration::ZERO);
     let fd = loop {
         match rustix::fs::openat(dir, name, flags, Mode::empty()) {
             Ok(fd) => break fd,
             Err(Errno::NOENT) => return Ok(None),
             Err(Errno::LOOP) => return Err(Refused::Link),
-            // A writer holds the file under a lease for a rewrite (see `open_unshared`),
-            // which takes microseconds; a non-blocking open is refused meanwhile.
-            Err(Errno::AGAIN) if waits < LEASE_WAITS => {
-                waits += 1;
-                std::thread::sleep(LEASE_WAIT);
+            // A writer holds the file under a lease for a rewrite (see `open_unshared`);
+            // a non-blocking open is refused meanwhile.
+            Err(Errno::AGAIN) if waited < LEASE_WAIT => {
+                std::thread::sleep(pause);
+                waited += pause;
+                pause = (pause * 2).min(LEASE_PAUSE_MAX);
             }
+            Err(Errno::AGAIN) => return Err(Refused::Busy),
             Err(e) => return Err(e.into()),
         }
     };
@@ -185,34 +196,48 @@ pub(crate) fn create_file(dir: impl AsFd, name: &str, bytes: &[u8], sync: bool) 
 /// (`F_SETSIG`), which is ignored unless a program handles it, instead of the default
 /// `SIGIO`, which would end the process.
 ///
-pub(crate) fn open_unshared(dir: impl AsFd, name: &str) -> io::Result<Unshared> {
+/// Only a file that is this process's to rewrite is taken: a regular file with no other
+/// name (a hard link, from a backup tool for example, would see it change) and the
+/// store's owner-only mode. Anything else, and any error, is [`Unshared::Unusable`]:
+/// the caller writes a new file instead.
+pub(crate) fn open_unshared(dir: impl AsFd, name: &str) -> Unshared {
     let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        // Gone, or still under the lease of the writer that put it in place (another
-        // process's, or another thread's that swapped it out and has not closed it yet).
-        Err(Errno::NOENT | Errno::AGAIN) => return Ok(Unshared::Unusable),
-        Err(e) => return Err(e.into()),
+    // Gone, or still under the lease of the writer that put it in place (another
+    // process's, or another thread's that swapped it out and has not closed it yet),
+    // or no longer writable: unusable alike.
+    let Ok(fd) = rustix::fs::openat(dir, name, flags, Mode::empty()) else {
+        return Unshared::Unusable;
     };
-    if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) != FileType::RegularFile {
-        return Ok(Unshared::Unusable);
+    let Ok(stat) = rustix::fs::fstat(&fd) else {
+        return Unshared::Unusable;
+    };
+    let private = Mode::from_raw_mode(stat.st_mode)
+        & Mode::RWXU.union(Mode::RWXG).union(Mode::RWXO)
+        == Mode::RUSR | Mode::WUSR;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
+        || stat.st_nlink != 1
+        || !private
+    {
+        return Unshared::Unusable;
     }
     let file = File::from(fd);
-    Ok(match lease::take(&file) {
+    match lease::take(&file) {
         Ok(()) => Unshared::Held(file),
-        Err(Errno::AGAIN) => Unshared::Unusable,
+        // Open elsewhere, or (EACCES) a file of another owner.
+        Err(Errno::AGAIN | Errno::ACCESS | Errno::PERM) => Unshared::Unusable,
         Err(_) => Unshared::NoLeases,
-    })
+    }
 }
 
 /// What [`open_unshared`] found.
 pub(crate) enum Unshared {
     /// The file, open for writing, with no other open file referring to it.
     Held(File),
-    /// Gone, not a regular file, open elsewhere, or under another writer's lease.
+    /// Gone, not a regular file, linked elsewhere, not owner-only, open elsewhere, under
+    /// another writer's lease, or another owner's.
     Unusable,
-    /// Leases are unavailable here (a file of another owner, a file system without
-    /// leases, `fs.leases-enable = 0`, not Linux): no file can be known unshared.
+    /// Leases are unavailable here (a file system without them, `fs.leases-enable = 0`,
+    /// not Linux): no file can be known unshared.
     NoLeases,
 }
 

@@ -1,10 +1,11 @@
 //! At `Durability::ProcessCrash` a write goes through the file that the entry's previous
 //! write replaced, written over under a write lease, instead of a new file per write (see
-//! the crate docs). These tests check the three things that makes true: a replaced file
-//! that a reader still has open is never written over; files are reused when nobody
-//! holds them, and the kept ones go with the store; and readers in other processes,
-//! ours and py-key-value's `FileTreeStore`, never see a torn entry while another
-//! process rewrites it thousands of times.
+//! the crate docs). These tests check what makes that safe: a replaced file that a reader
+//! still has open, or that has another name (a backup's hard link), is never written
+//! over; files are reused when nobody holds them, the kept ones go with the store, and a
+//! deleted entry leaves no older version behind; and readers in other processes, ours
+//! and py-key-value's `FileTreeStore`, never see a torn entry while another process
+//! rewrites it thousands of times.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -113,11 +114,117 @@ async fn replaced_files_are_reused_and_the_kept_ones_go_with_the_store() {
     assert_eq!(temporary_files(&collection_dir), 1, "one spare is kept");
     assert_eq!(latest(&store, "k").await, Some(29));
     drop(store);
+    // Removed on the blocking pool, not waited for by the drop.
+    let started = Instant::now();
+    while temporary_files(&collection_dir) > 0 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(
         temporary_files(&collection_dir),
         0,
         "the spare is removed when the store goes"
     );
+}
+
+#[tokio::test]
+async fn a_deleted_entry_leaves_no_older_version_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    for i in 0..3 {
+        store.put("k", value(i), None, Some("c")).await.unwrap();
+    }
+    let collection_dir = store.entry_path("c", "k").parent().unwrap().to_owned();
+    assert_eq!(temporary_files(&collection_dir), 1, "one spare is kept");
+    assert!(store.delete("k", Some("c")).await.unwrap());
+    assert_eq!(
+        temporary_files(&collection_dir),
+        0,
+        "a deleted entry's older version stays on disk"
+    );
+    // Destroying the collection forgets its spares: writes after it still work.
+    store.put("k", value(3), None, Some("c")).await.unwrap();
+    store.put("k", value(4), None, Some("c")).await.unwrap();
+    assert!(store.destroy_collection("c").await.unwrap());
+    for i in 5..8 {
+        store.put("k", value(i), None, Some("c")).await.unwrap();
+    }
+    assert_eq!(latest(&store, "k").await, Some(7));
+}
+
+#[tokio::test]
+async fn a_file_with_another_name_is_never_written_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store.put("k", value(0), None, Some("c")).await.unwrap();
+    // A backup tool's hard link (`cp -al`, `rsync --link-dest`) to the entry file.
+    let backup = dir.path().join("backup.json");
+    std::fs::hard_link(store.entry_path("c", "k"), &backup).unwrap();
+    let before = std::fs::read_to_string(&backup).unwrap();
+    for i in 1..=5 {
+        store.put("k", value(i), None, Some("c")).await.unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&backup).unwrap(),
+        before,
+        "a file with another name was written over"
+    );
+    assert_eq!(latest(&store, "k").await, Some(5));
+}
+
+/// argv: file, seconds. Takes a write lease on the file (as a writer of ours holds one
+/// while it rewrites a file), says `held`, keeps it for the seconds, then lets it go.
+const LEASE_HOLDER: &str = r#"
+import fcntl, os, signal, sys, time
+signal.signal(signal.SIGIO, signal.SIG_IGN)  # a lease break is announced with SIGIO
+fd = os.open(sys.argv[1], os.O_WRONLY)
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+os.close(fd)
+"#;
+
+/// A writer stalled while it holds its lease (a stopped or throttled process): a read
+/// waits for it, then fails with a clear error, and `put_if_absent` does not take the
+/// unreadable entry for an absent one; once the lease goes, the entry reads again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_held_too_long_by_a_writer_is_an_error_not_an_absence() {
+    const TEST: &str = "an_entry_held_too_long_by_a_writer_is_an_error_not_an_absence";
+    let Some(python) = key_value_test_support::python::interpreter() else {
+        key_value_test_support::skip(TEST, "the Python peer is not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store.put("k", value(1), None, Some("c")).await.unwrap();
+    let entry = store.entry_path("c", "k");
+    let mut holder = Command::new(python)
+        .args(["-c", LEASE_HOLDER])
+        .arg(&entry)
+        .arg("6")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+        &mut said,
+    )
+    .unwrap();
+    assert_eq!(said.trim(), "held");
+    let started = Instant::now();
+    let err = store.get("k", Some("c")).await.unwrap_err();
+    assert!(err.to_string().contains("lease"), "{err}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the read did not wait"
+    );
+    let err = store
+        .put_if_absent("k", value(2), None, Some("c"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("lease"), "{err}");
+    assert!(holder.wait().unwrap().success());
+    assert_eq!(latest(&store, "k").await, Some(1), "the entry changed");
 }
 
 const TEST: &str = "readers_in_other_processes_never_see_a_rewritten_entry_torn";
