@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use key_value_core::ErrorKind;
 use tokio::task::JoinSet;
 
-use crate::cases::time_to_live::{PAST_SHORT, SHORT};
+use crate::cases::time_to_live::{HOUR, PAST_SHORT, SHORT};
 use crate::harness::{CaseError, Ctx, Outcome, expect_error, num};
-use crate::harness::{ensure, ensure_eq, fail};
+use crate::harness::{ensure, ensure_eq};
 
 pub(crate) async fn put_if_absent_creates_only_once(cx: &Ctx) -> Outcome {
     cx.require(cx.caps().put_if_absent, "put_if_absent")?;
@@ -67,13 +67,28 @@ pub(crate) async fn put_if_absent_takes_over_an_expired_entry(cx: &Ctx) -> Outco
     cx.require(cx.caps().put_if_absent, "put_if_absent")?;
     let c = cx.collection("c");
     let store = cx.store();
-    // The second `put_if_absent` must come while the first lease is live: within its
-    // `SHORT` ttl. On a machine too busy for three calls in that time the store may
-    // rightly take the lease over, so such a round proves nothing and is run again
-    // with new keys.
-    let mut keys = None;
+    // A live lease is not taken twice: one with a ttl no machine outlasts, then one
+    // with a `SHORT` ttl, whose expiry falls within a second of the call (where a store
+    // that rounds expiry to seconds must look closer). The second `put_if_absent` of
+    // the short one proves something only while that lease is surely live: a round
+    // whose calls took longer is run again with new keys; a machine too busy for any
+    // of five rounds leaves that half untested, and says so.
+    ensure!(
+        store
+            .put_if_absent("long", num(1), Some(HOUR), Some(&c))
+            .await?,
+        "the first lease was not taken"
+    );
+    ensure!(
+        !store
+            .put_if_absent("long", num(2), Some(HOUR), Some(&c))
+            .await?,
+        "a live lease was taken twice"
+    );
+    let (lease, plain) = ("lease", "plain");
+    let mut judged = false;
     for round in 0..5 {
-        let (lease, plain) = (format!("lease-{round}"), format!("plain-{round}"));
+        let lease = format!("{lease}-{round}");
         let started = Instant::now();
         ensure!(
             store
@@ -81,33 +96,39 @@ pub(crate) async fn put_if_absent_takes_over_an_expired_entry(cx: &Ctx) -> Outco
                 .await?,
             "the first lease was not taken"
         );
-        store.put(&plain, num(1), Some(SHORT), Some(&c)).await?;
         let taken_again = store
             .put_if_absent(&lease, num(2), Some(SHORT), Some(&c))
             .await?;
-        if started.elapsed() >= SHORT - Duration::from_millis(100) {
-            continue;
+        if started.elapsed() < SHORT - Duration::from_millis(100) {
+            ensure!(!taken_again, "a live lease of a short ttl was taken twice");
+            judged = true;
+            break;
         }
-        ensure!(!taken_again, "a live lease was taken twice");
-        keys = Some((lease, plain));
-        break;
     }
-    let Some((lease, plain)) = keys else {
-        fail!("five rounds of three calls each took over 400 ms; a live lease could not be tested");
-    };
+    if !judged {
+        eprintln!(
+            "NOTE: put_if_absent_takes_over_an_expired_entry: five rounds of two calls each \
+             took over 400 ms; a live lease of a sub-second ttl was not judged"
+        );
+    }
+    ensure!(
+        store
+            .put_if_absent(lease, num(1), Some(SHORT), Some(&c))
+            .await?,
+        "the first lease was not taken"
+    );
+    store.put(plain, num(1), Some(SHORT), Some(&c)).await?;
     tokio::time::sleep(PAST_SHORT).await;
     ensure!(
-        store.put_if_absent(&lease, num(3), None, Some(&c)).await?,
+        store.put_if_absent(lease, num(3), None, Some(&c)).await?,
         "an expired lease could not be taken over"
     );
     ensure!(
-        store.put_if_absent(&plain, num(3), None, Some(&c)).await?,
+        store.put_if_absent(plain, num(3), None, Some(&c)).await?,
         "an expired entry written by put could not be taken over"
     );
     ensure_eq!(
-        store
-            .ttl_many(&[lease.as_str(), plain.as_str()], Some(&c))
-            .await?,
+        store.ttl_many(&[lease, plain], Some(&c)).await?,
         vec![Some((num(3), None)), Some((num(3), None))],
         "the entries that replaced expired ones"
     );

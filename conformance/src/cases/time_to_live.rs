@@ -7,7 +7,7 @@ use key_value_core::ErrorKind;
 use crate::harness::{Ctx, Outcome, expect_error, num};
 use crate::harness::{ensure, ensure_eq, fail};
 
-const HOUR: Duration = Duration::from_secs(3600);
+pub(crate) const HOUR: Duration = Duration::from_secs(3600);
 /// Short enough to wait for, long enough for a put and its check to finish first.
 pub(crate) const SHORT: Duration = Duration::from_millis(500);
 /// Waiting this long after a `SHORT` put makes sure the entry has expired.
