@@ -262,7 +262,7 @@ impl DiskStore {
 
 /// Whether this thread may use [`tokio::task::block_in_place`]: it runs a multi-thread
 /// runtime's task (block_in_place panics on a current-thread runtime).
-pub(crate) fn on_multi_thread_runtime() -> bool {
+fn on_multi_thread_runtime() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
