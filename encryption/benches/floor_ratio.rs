@@ -1,18 +1,18 @@
 //! Our time over the floor's, measured interleaved: batches of Fernet-over-memory puts
-//! (or gets) and batches of the `fernet` crate alone sealing (or opening) the same
-//! plaintext, `fernet_floor.rs`'s work, alternate for a few seconds per row, so that a
-//! machine whose load changes from second to second slows both sides alike. Prints,
-//! per row, the median time per operation of each side and the median of the
-//! per-pair ratios.
+//! (or gets), batches of the floor (`floor/mod.rs`: the primitives alone making or
+//! opening the same stored bytes, issue 14's "primitives alone on the same bytes") and
+//! batches of the `fernet` crate doing the same (its token, base64-encoded once more as
+//! the envelope holds it: an independent implementation, for reference) alternate for a
+//! few seconds per row, so that a machine whose load changes from second to second
+//! slows every side alike. Prints, per row, the median time per operation of each side
+//! and the medians of the per-round ratios.
 //!
-//! A second floor adds the stored format's outer base64 (py-key-value keeps the Fernet
-//! token, itself URL-safe base64, as standard base64 in the envelope): the primitives
-//! on the same bytes the wrapper stores, without a store or JSON. Both floors are
-//! printed; the second is the one issue 14's "primitives alone on the same bytes" names.
-//!
-//! Run: `cargo bench -p key-value-fernet --bench floor_ratio [-- SECONDS_PER_ROW]`
+//! Run: `cargo bench -p key-value-fernet --bench floor_ratio [-- SECONDS_PER_ROW [ROW]]`
+//! (ROW, such as `get/64KB`, runs that row alone: for a profiler).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot set up fails
+
+mod floor;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -37,33 +37,41 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    let seconds: f64 = std::env::args()
+    let args: Vec<String> = std::env::args()
         .skip(1)
-        .find_map(|arg| arg.parse().ok())
-        .unwrap_or(4.0);
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    let seconds: f64 = args.first().and_then(|arg| arg.parse().ok()).unwrap_or(4.0);
+    let only = args.get(1);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     let store = FernetWrapper::new(MemoryStore::new(), FernetKey::generate().unwrap());
+    let keys = floor::Keys::new();
     let fernet = fernet::Fernet::new(&fernet::Fernet::generate_key()).unwrap();
     println!(
-        "row                 ours µs/op  floor µs/op  ours/floor  stored-bytes floor µs/op  ours/that (medians)"
+        "row          ours µs/op  floor µs/op  ours/floor  fernet crate µs/op  ours/fernet crate (medians)"
     );
     for (label, size, batch) in [("1KB", 1024, 200), ("64KB", 64 * 1024, 8)] {
         let value = value(size);
         let plain = serde_json::to_vec(&value).unwrap();
-        let token = fernet.encrypt(&plain);
-        let stored = STANDARD.encode_to_string(&token);
+        assert_eq!(plain, floor::plaintext(size));
+        let stored = keys.seal(&plain);
+        let crate_stored = STANDARD.encode_to_string(fernet.encrypt(&plain));
         for op in ["put", "get"] {
+            let row = format!("{op}/{label}");
+            if only.is_some_and(|only| *only != row) {
+                continue;
+            }
             runtime
                 .block_on(store.put("k", value.clone(), None, Some("bench")))
                 .unwrap();
-            let (mut ours, mut floor, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-            let (mut stored_floor, mut stored_ratios) = (Vec::new(), Vec::new());
+            let (mut ours, mut floor, mut by_crate) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut ratios, mut crate_ratios) = (Vec::new(), Vec::new());
             let until = Instant::now() + Duration::from_secs_f64(seconds);
             while Instant::now() < until {
                 // Each put's value is cloned before the clock starts: the API takes it
-                // by value, and the floor seals a borrowed slice.
+                // by value, and the floors seal a borrowed slice.
                 let mut values: Vec<JsonObject> = (0..batch).map(|_| value.clone()).collect();
                 let started = Instant::now();
                 for _ in 0..batch {
@@ -80,9 +88,9 @@ fn main() {
                 let started = Instant::now();
                 for _ in 0..batch {
                     if op == "put" {
-                        black_box(fernet.encrypt(black_box(&plain)));
+                        black_box(keys.seal(black_box(&plain)));
                     } else {
-                        black_box(fernet.decrypt(black_box(&token)).unwrap());
+                        black_box(keys.open(black_box(&stored)));
                     }
                 }
                 let floor_op = started.elapsed().as_secs_f64() / batch as f64;
@@ -93,27 +101,27 @@ fn main() {
                         black_box(STANDARD.encode_to_string(token.as_bytes()));
                     } else {
                         let token = STANDARD
-                            .decode_to_vec(black_box(stored.as_bytes()))
+                            .decode_to_vec(black_box(crate_stored.as_bytes()))
                             .unwrap();
                         let token = std::str::from_utf8(&token).unwrap();
                         black_box(fernet.decrypt(token).unwrap());
                     }
                 }
-                let stored_op = started.elapsed().as_secs_f64() / batch as f64;
+                let crate_op = started.elapsed().as_secs_f64() / batch as f64;
                 ours.push(ours_op);
                 floor.push(floor_op);
+                by_crate.push(crate_op);
                 ratios.push(ours_op / floor_op);
-                stored_floor.push(stored_op);
-                stored_ratios.push(ours_op / stored_op);
+                crate_ratios.push(ours_op / crate_op);
             }
             println!(
-                "{:<20}{:>10.2}{:>13.2}{:>11.2}x{:>26.2}{:>12.2}x  ({} pairs)",
-                format!("{op}/{label}"),
+                "{:<13}{:>10.2}{:>13.2}{:>11.2}x{:>20.2}{:>18.2}x  ({} rounds)",
+                row,
                 median(&mut ours) * 1e6,
                 median(&mut floor) * 1e6,
                 median(&mut ratios),
-                median(&mut stored_floor) * 1e6,
-                median(&mut stored_ratios),
+                median(&mut by_crate) * 1e6,
+                median(&mut crate_ratios),
                 ratios.len()
             );
         }

@@ -11,7 +11,7 @@
 //! alphabet, and so do we.
 
 use std::borrow::Cow;
-use std::ops::Deref;
+use std::ops::{Deref, Range};
 
 use base64_simd::STANDARD;
 use key_value_core::{Error, ErrorKind, JsonObject, JsonStyle, Result, python_json};
@@ -19,6 +19,7 @@ use serde_json::Value;
 use zeroize::Zeroize;
 
 use crate::key::Keyring;
+use crate::token;
 
 /// The envelope field holding the doubly encoded Fernet token.
 pub const DATA_FIELD: &str = "__encrypted_data__";
@@ -46,12 +47,28 @@ pub(crate) struct Failure(pub(crate) Cow<'static, str>);
 
 /// A value's plaintext bytes, zeroed when dropped: the whole allocation, in bulk
 /// (`Zeroizing<Vec<u8>>` zeroes a vector's elements one volatile byte write at a time,
-/// which showed in profiles of 64 KiB values).
-pub(crate) struct Plaintext(Vec<u8>);
+/// which showed in profiles of 64 KiB values). An opened token's plaintext is a range
+/// of the buffer it was decrypted in.
+pub(crate) struct Plaintext {
+    buffer: Vec<u8>,
+    range: Range<usize>,
+}
 
 impl Plaintext {
-    pub(crate) fn new(bytes: Vec<u8>) -> Plaintext {
-        Plaintext(bytes)
+    pub(crate) fn new(buffer: Vec<u8>) -> Plaintext {
+        let range = 0..buffer.len();
+        Plaintext { buffer, range }
+    }
+
+    /// The whole buffer, to decrypt in place.
+    pub(crate) fn buffer(&mut self) -> &mut [u8] {
+        &mut self.buffer
+    }
+
+    /// The same buffer, its plaintext being `range` of it.
+    pub(crate) fn narrowed(mut self, range: Range<usize>) -> Plaintext {
+        self.range = range;
+        self
     }
 }
 
@@ -59,15 +76,15 @@ impl Deref for Plaintext {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        &self.0
+        self.buffer.get(self.range.clone()).unwrap_or_default()
     }
 }
 
 impl Drop for Plaintext {
     fn drop(&mut self) {
         // Spare capacity then covers the whole allocation.
-        self.0.clear();
-        self.0.spare_capacity_mut().zeroize();
+        self.buffer.clear();
+        self.buffer.spare_capacity_mut().zeroize();
     }
 }
 
@@ -81,18 +98,18 @@ pub(crate) fn plaintext(value: &JsonObject) -> Result<Plaintext> {
         })
 }
 
-/// Seals a plaintext (from [`plaintext`]) into an envelope with the keyring's newest key.
-pub(crate) fn seal(plaintext: &[u8], keys: &Keyring) -> JsonObject {
-    let token = keys.encrypt(plaintext);
+/// Seals a plaintext (from [`plaintext`]) into an envelope with the keyring's newest
+/// key. Fails only when the system's random source does
+/// ([`ErrorKind::Encryption`]).
+pub(crate) fn seal(plaintext: &[u8], keys: &Keyring) -> Result<JsonObject> {
+    let token = token::to_text(&keys.seal(plaintext)?);
     let mut envelope = JsonObject::new();
-    // The token, 4/3 of the plaintext, is encoded once more: with SIMD, as it is the
-    // largest piece of work here that the `fernet` crate does not do itself.
     envelope.insert(
         DATA_FIELD.to_owned(),
         Value::String(STANDARD.encode_to_string(token)),
     );
     envelope.insert(VERSION_FIELD.to_owned(), Value::from(ENCRYPTION_VERSION));
-    envelope
+    Ok(envelope)
 }
 
 /// Opens a stored value. A value without [`DATA_FIELD`] is plaintext: returned as it
@@ -115,7 +132,7 @@ pub(crate) fn open(
         )));
     }
     let token = token_of(&mut stored)?;
-    let (plaintext, current) = keys.decrypt(&token).ok_or(Failure(Cow::Borrowed(
+    let (plaintext, current) = keys.open(token).ok_or(Failure(Cow::Borrowed(
         "no key of the keyring opens the Fernet token (wrong key, or the token was \
          tampered with or truncated)",
     )))?;
@@ -123,9 +140,10 @@ pub(crate) fn open(
     Ok(Opened { value, current })
 }
 
-/// Checks the envelope's version and takes the Fernet token text out of it, decoded in
+/// Checks the envelope's version and takes the Fernet token's text out of it, decoded in
 /// the place of its base64 text (no copy: it is the largest piece of a stored value).
-pub(crate) fn token_of(envelope: &mut JsonObject) -> Result<String, Failure> {
+/// The text is not checked here: opening it decodes it as URL-safe base64.
+pub(crate) fn token_of(envelope: &mut JsonObject) -> Result<Vec<u8>, Failure> {
     match envelope.get(VERSION_FIELD) {
         None => {
             return Err(Failure(Cow::Borrowed(
@@ -167,11 +185,7 @@ pub(crate) fn token_of(envelope: &mut JsonObject) -> Result<String, Failure> {
         })?
         .len();
     token.truncate(decoded);
-    String::from_utf8(token).map_err(|_| {
-        Failure(Cow::Borrowed(
-            "the envelope's `__encrypted_data__` does not hold a Fernet token",
-        ))
-    })
+    Ok(token)
 }
 
 /// The value a decrypted plaintext holds.
@@ -243,7 +257,7 @@ mod tests {
     fn envelope_len_is_exact() {
         let keys = ring();
         for n in (0..200).chain([1000, 1023, 1024, 1025, 65_536]) {
-            let envelope = seal(&vec![b'x'; n], &keys);
+            let envelope = seal(&vec![b'x'; n], &keys).unwrap();
             let actual = python_json(&envelope, JsonStyle::Sorted).unwrap().len();
             assert_eq!(envelope_len(n), Some(actual), "plaintext of {n} bytes");
         }
@@ -266,7 +280,7 @@ mod tests {
     #[test]
     fn envelope_is_compact_and_in_python_field_order() {
         let keys = ring();
-        let text = python_json(&seal(b"{}", &keys), JsonStyle::Compact).unwrap();
+        let text = python_json(&seal(b"{}", &keys).unwrap(), JsonStyle::Compact).unwrap();
         assert!(text.starts_with(r#"{"__encrypted_data__":""#), "{text}");
         assert!(text.ends_with(r#"","__encryption_version__":1}"#), "{text}");
     }
@@ -285,7 +299,7 @@ mod tests {
     #[test]
     fn versions_other_than_one_are_refused() {
         let keys = ring();
-        let mut envelope = seal(b"{}", &keys);
+        let mut envelope = seal(b"{}", &keys).unwrap();
         for (version, needle) in [
             (json!(2), "version 2"),
             (json!(0), "not 1"),

@@ -1,15 +1,16 @@
 //! Key material: one Fernet key, and the ordered keyring the wrapper seals and opens with.
 
 use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
-use fernet::Fernet;
 use key_value_core::{Error, ErrorKind, Result};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::envelope::Plaintext;
+use crate::token::{self, Age, KeyBytes};
 
 /// PBKDF2-HMAC-SHA256 rounds for password-derived keys, as py-key-value uses.
 pub const KDF_ITERATIONS: u32 = 1_200_000;
@@ -35,16 +36,14 @@ const KEY_BYTES: usize = 32;
 /// # Ok::<(), key_value_core::Error>(())
 /// ```
 ///
-/// There is no `Display`, and `Debug` never shows the key. The key lives in this
-/// struct's [`Zeroizing`] buffer and in the `fernet` crate's own key struct, both of
-/// which zero themselves when dropped; the text and bytes this crate handles on the way
-/// (a key's text, a derived key) are held in [`Zeroizing`] buffers too. One short-lived
-/// copy is out of reach: `fernet::Fernet::new` decodes the key text into a plain `Vec`
-/// that it frees without zeroing.
+/// There is no `Display`, and `Debug` never shows the key. The key lives only in this
+/// struct's [`Zeroizing`] buffer, which zeroes itself when dropped; the text and bytes
+/// this crate handles on the way (a key's text, a derived key, the HMAC's padded key
+/// block) are held in [`Zeroizing`] buffers too, and the AES key schedules zero
+/// themselves when dropped.
 #[derive(Clone)]
 pub struct FernetKey {
-    bytes: Zeroizing<[u8; KEY_BYTES]>,
-    fernet: Fernet,
+    bytes: Zeroizing<KeyBytes>,
 }
 
 impl fmt::Debug for FernetKey {
@@ -72,7 +71,7 @@ impl FernetKey {
         getrandom::getrandom(bytes.as_mut_slice()).map_err(|e| {
             Error::new(ErrorKind::Setup, "the system's random source failed").with_source(e)
         })?;
-        FernetKey::from_bytes(bytes)
+        Ok(FernetKey { bytes })
     }
 
     /// A key from its text form: 32 bytes in URL-safe base64 (44 characters with the
@@ -105,7 +104,7 @@ impl FernetKey {
         }
         let mut bytes = Zeroizing::new([0u8; KEY_BYTES]);
         bytes.copy_from_slice(&decoded);
-        FernetKey::from_bytes(bytes)
+        Ok(FernetKey { bytes })
     }
 
     /// The key's text form: its 32 bytes in URL-safe base64 with padding, 44
@@ -146,24 +145,7 @@ impl FernetKey {
             KDF_ITERATIONS,
             derived.as_mut_slice(),
         );
-        FernetKey::from_bytes(derived)
-    }
-
-    /// The one way every key is made: the `fernet` crate takes its key as text only.
-    fn from_bytes(bytes: Zeroizing<[u8; KEY_BYTES]>) -> Result<Self> {
-        let text = Zeroizing::new(URL_SAFE.encode(bytes.as_slice()));
-        let fernet = Fernet::new(&text).ok_or_else(|| {
-            // Unreachable: any 32 bytes make a Fernet key.
-            Error::new(
-                ErrorKind::InvalidArgument,
-                "the fernet crate refused a 32-byte key",
-            )
-        })?;
-        Ok(FernetKey { bytes, fernet })
-    }
-
-    pub(crate) fn fernet(&self) -> &Fernet {
-        &self.fernet
+        Ok(FernetKey { bytes: derived })
     }
 }
 
@@ -230,47 +212,65 @@ impl Keyring {
         1 + self.older.len()
     }
 
-    /// Seals `plaintext` into a Fernet token with the newest key.
-    pub(crate) fn encrypt(&self, plaintext: &[u8]) -> String {
-        self.newest.fernet().encrypt(plaintext)
+    /// Seals `plaintext` into a Fernet token (its bytes) with the newest key, stamped
+    /// now, with a random IV. The system's random source failing is an
+    /// [`ErrorKind::Encryption`] error.
+    pub(crate) fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let mut iv = [0u8; 16];
+        getrandom::getrandom(&mut iv).map_err(|e| {
+            Error::new(
+                ErrorKind::Encryption,
+                "the system's random source failed to give an IV",
+            )
+            .with_source(e)
+        })?;
+        // A clock before 1970 stamps 0: the wrapper never checks a token's age.
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        Ok(token::seal(&self.newest.bytes, plaintext, now, iv))
     }
 
-    /// Opens `token` with the first key that authenticates it; `true` when that key is
-    /// the newest.
-    pub(crate) fn decrypt(&self, token: &str) -> Option<(Plaintext, bool)> {
-        self.try_keys(|fernet| fernet.decrypt(token))
-    }
-
-    /// [`Keyring::decrypt`] at a fixed time with a token lifetime, for the Fernet
-    /// specification's test vectors (the wrapper itself never limits token age).
+    /// [`Keyring::seal`] at a fixed time with a fixed IV, for the specification's test
+    /// vectors.
     #[cfg(test)]
-    pub(crate) fn decrypt_at(
+    pub(crate) fn seal_at(&self, plaintext: &[u8], now_unix: u64, iv: [u8; 16]) -> Vec<u8> {
+        token::seal(&self.newest.bytes, plaintext, now_unix, iv)
+    }
+
+    /// Opens a token's text with the first key that authenticates it, whatever its age
+    /// (py-key-value sets no token lifetime); `true` when that key is the newest.
+    pub(crate) fn open(&self, text: Vec<u8>) -> Option<(Plaintext, bool)> {
+        self.open_aged(text, Age::Any)
+    }
+
+    /// [`Keyring::open`] at a fixed time with a token lifetime, for the specification's
+    /// test vectors.
+    #[cfg(test)]
+    pub(crate) fn open_at(
         &self,
-        token: &str,
-        ttl_secs: Option<u64>,
+        text: &str,
+        ttl_secs: u64,
         now_unix: u64,
     ) -> Option<(Plaintext, bool)> {
-        self.try_keys(|fernet| fernet.decrypt_at_time(token, ttl_secs, now_unix))
+        let age = Age::Within {
+            ttl_secs,
+            now: now_unix,
+        };
+        self.open_aged(text.as_bytes().to_vec(), age)
     }
 
-    /// [`Keyring::encrypt`] at a fixed time, for the specification's test vectors.
-    #[cfg(test)]
-    pub(crate) fn encrypt_at(&self, plaintext: &[u8], now_unix: u64) -> String {
-        self.newest.fernet().encrypt_at_time(plaintext, now_unix)
-    }
-
-    /// The one place that decides which key opens a token, for every decrypt path.
-    fn try_keys(
-        &self,
-        open: impl Fn(&Fernet) -> Result<Vec<u8>, fernet::DecryptionError>,
-    ) -> Option<(Plaintext, bool)> {
-        if let Ok(plaintext) = open(self.newest.fernet()) {
-            return Some((Plaintext::new(plaintext), true));
-        }
-        self.older
-            .iter()
-            .find_map(|key| open(key.fernet()).ok())
-            .map(|plaintext| (Plaintext::new(plaintext), false))
+    /// The one place that decides which key opens a token, for every open path.
+    fn open_aged(&self, text: Vec<u8>, age: Age) -> Option<(Plaintext, bool)> {
+        let token = token::decode_text(text)?;
+        let (index, key) = std::iter::once(&self.newest)
+            .chain(&self.older)
+            .enumerate()
+            .find(|(_, key)| token::authenticates(&key.bytes, &token, age))?;
+        // Held as plaintext from here: a failed decryption's bytes are zeroed too.
+        let mut plaintext = Plaintext::new(token);
+        let range = token::decrypt_in_place(&key.bytes, plaintext.buffer())?;
+        Some((plaintext.narrowed(range), index == 0))
     }
 }
 
@@ -310,8 +310,8 @@ mod tests {
         }
         let key = FernetKey::generate().unwrap();
         let reloaded = FernetKey::from_base64(&key.to_base64()).unwrap();
-        let token = Keyring::from(key).encrypt(b"x");
-        let (plaintext, _) = Keyring::from(reloaded).decrypt(&token).unwrap();
+        let token = token::to_text(&Keyring::from(key).seal(b"x").unwrap());
+        let (plaintext, _) = Keyring::from(reloaded).open(token.into_bytes()).unwrap();
         assert_eq!(&*plaintext, b"x");
     }
 
@@ -364,13 +364,15 @@ mod tests {
         let older = FernetKey::generate().unwrap();
         let old_ring = Keyring::from(older.clone());
         let ring = Keyring::new([newest, older]).unwrap();
-        let token = old_ring.encrypt(b"x");
-        let (plaintext, by_newest) = ring.decrypt(&token).unwrap();
+        let sealed = |ring: &Keyring, plaintext: &[u8]| {
+            token::to_text(&ring.seal(plaintext).unwrap()).into_bytes()
+        };
+        let (plaintext, by_newest) = ring.open(sealed(&old_ring, b"x")).unwrap();
         assert_eq!(&*plaintext, b"x");
         assert!(!by_newest);
-        let (_, by_newest) = ring.decrypt(&ring.encrypt(b"y")).unwrap();
+        let (_, by_newest) = ring.open(sealed(&ring, b"y")).unwrap();
         assert!(by_newest);
-        assert!(old_ring.decrypt(&ring.encrypt(b"z")).is_none());
+        assert!(old_ring.open(sealed(&ring, b"z")).is_none());
     }
 
     #[test]

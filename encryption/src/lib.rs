@@ -55,9 +55,8 @@
 //!   newest key and opened with any; [`FernetWrapper::reencrypt_collection`] and
 //!   [`FernetWrapper::reencrypt_all`] re-seal old entries with the newest key.
 //!
-//! Keys never appear in `Debug` output. The `fernet` crate keeps each key in a struct
-//! that zeroes itself on drop, and the key text and derived bytes this crate handles are
-//! kept in [`zeroize::Zeroizing`] buffers; see [`FernetKey`] for the one copy that is not.
+//! Keys never appear in `Debug` output. Each key, and the key text and derived bytes this
+//! crate handles, are kept in [`zeroize::Zeroizing`] buffers (see [`FernetKey`]).
 //! The plaintext bytes the wrapper seals and opens (a value's JSON) are zeroed when
 //! dropped, their whole allocation; the values themselves, handed in and returned as
 //! [`JsonObject`](key_value_core::JsonObject)s, are the caller's.
@@ -71,12 +70,21 @@
 //! [`FernetWrapperBuilder`] can read such values as missing instead, and can accept
 //! plain values while migrating.
 //!
-//! Unlike Python's `cryptography`, the `fernet` crate refuses a token stamped more than
-//! 60 seconds in the future, so a writer whose clock runs that far ahead of the reader
-//! produces values the reader cannot open.
+//! Like py-key-value, which calls `cryptography`'s `Fernet.decrypt` without a `ttl`, the
+//! wrapper opens a token whatever its timestamp: a writer whose clock runs ahead of the
+//! reader's still writes values the reader opens.
+//!
+//! # Dependencies
+//!
+//! The Fernet token is built here (`token.rs`, after the Fernet specification) on
+//! RustCrypto's `aes`, `cbc`, `hmac` and `sha2` and on `base64-simd`; the `fernet` crate
+//! is used only by the tests, as an independent implementation to agree with. Doing the
+//! format here lets a token be encoded with SIMD and decrypted in the buffer that holds
+//! it (see BENCHMARKS.md's Fernet section for what that changed).
 
 mod envelope;
 mod key;
+mod token;
 mod wrapper;
 
 pub use envelope::{DATA_FIELD, ENCRYPTION_VERSION, VERSION_FIELD, is_sealed};

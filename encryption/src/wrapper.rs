@@ -81,7 +81,7 @@ impl ValueCodec for FernetCodec {
         {
             return Err(Error::value_too_large(plaintext.len(), limit));
         }
-        Ok(envelope::seal(&plaintext, &self.keys))
+        envelope::seal(&plaintext, &self.keys)
     }
 
     fn decode(&self, stored: JsonObject) -> Result<Option<JsonObject>> {
@@ -299,7 +299,7 @@ impl<S: AsyncKeyValue> FernetWrapper<S> {
                     continue;
                 }
                 let plaintext = envelope::plaintext(&opened.value)?;
-                let sealed = envelope::seal(&plaintext, &codec.keys);
+                let sealed = envelope::seal(&plaintext, &codec.keys)?;
                 self.inner().put(key, sealed, remaining, collection).await?;
                 rewritten += 1;
             }

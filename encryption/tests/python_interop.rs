@@ -10,6 +10,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 
 use key_value_core::{AsyncKeyValue, JsonObject};
 use key_value_fernet::{FernetKey, FernetWrapper};
@@ -92,9 +96,18 @@ fn run(test: &str, script: &str, mode: [&str; 3], payload: &JsonObject) -> Optio
 
 /// Python seals, Rust opens.
 async fn python_to_rust(test: &str, mode: [&str; 3], key: FernetKey) {
-    let Some(envelopes) = run(test, PYTHON_SEAL, mode, &values()) else {
-        return;
-    };
+    python_to_rust_sealed_by(test, PYTHON_SEAL, mode, key).await;
+}
+
+/// Python seals with `script`, Rust opens; the envelopes Python made (`None` when
+/// Python is unavailable and the test was skipped).
+async fn python_to_rust_sealed_by(
+    test: &str,
+    script: &str,
+    mode: [&str; 3],
+    key: FernetKey,
+) -> Option<JsonObject> {
+    let envelopes = run(test, script, mode, &values())?;
     let inner = Arc::new(MemoryStore::new());
     let store = FernetWrapper::new(inner.clone(), key);
     for (name, expected) in values() {
@@ -113,6 +126,7 @@ async fn python_to_rust(test: &str, mode: [&str; 3], key: FernetKey) {
             "{test}: {name}"
         );
     }
+    Some(envelopes)
 }
 
 /// Rust seals, Python opens.
@@ -153,6 +167,33 @@ async fn password_derived_key_both_ways() {
     let mode = ["password", PASSWORD, SALT];
     python_to_rust("password_derived_key_both_ways", mode, key.clone()).await;
     rust_to_python("password_derived_key_both_ways", mode, key).await;
+}
+
+/// A writer whose clock runs ahead: py-key-value opens tokens whatever their timestamp
+/// (it passes no `ttl` to `Fernet.decrypt`), and so must we. (The `fernet` crate, which
+/// this crate used before, refused tokens stamped over a minute in the future.)
+#[tokio::test]
+async fn python_writer_with_a_clock_an_hour_ahead() {
+    let key = FernetKey::generate().unwrap();
+    let text = key.to_base64();
+    let ahead = format!(
+        "import time\n_real_time = time.time\ntime.time = lambda: _real_time() + 3600\n{PYTHON_SEAL}"
+    );
+    let mode = ["key", text.as_str(), "-"];
+    let test = "python_writer_with_a_clock_an_hour_ahead";
+    let Some(envelopes) = python_to_rust_sealed_by(test, &ahead, mode, key).await else {
+        return;
+    };
+    // The tokens really are stamped ahead: bytes 1..9 of the token are its timestamp.
+    let data = envelopes["token"]["__encrypted_data__"].as_str().unwrap();
+    let token = STANDARD.decode(data).unwrap();
+    let token = URL_SAFE.decode(token).unwrap();
+    let stamp = u64::from_be_bytes(token[1..9].try_into().unwrap());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(stamp > now + 3000, "stamped {stamp}, now {now}");
 }
 
 #[tokio::test]
