@@ -5,7 +5,8 @@
 //! the envelope holds it: an independent implementation, for reference) alternate for a
 //! few seconds per row, so that a machine whose load changes from second to second
 //! slows every side alike. Prints, per row, the median time per operation of each side
-//! and the medians of the per-round ratios.
+//! and the medians of the per-round ratios, and an `interleaved fernet/<row> <ratio>`
+//! line per row for `scripts/bench-vs-python`.
 //!
 //! Run: `cargo bench -p key-value-fernet --bench floor_ratio [-- SECONDS_PER_ROW [ROW]]`
 //! (ROW, such as `get/64KB`, runs that row alone: for a profiler).
@@ -124,6 +125,8 @@ fn main() {
                 median(&mut crate_ratios),
                 ratios.len()
             );
+            // For scripts/bench-vs-python's last column.
+            println!("interleaved fernet/{row} {:.3}", median(&mut ratios));
         }
     }
 }

@@ -11,6 +11,14 @@
 //! The `codec` group shows what that shared document format costs per entry against
 //! plain `serde_json` of the value alone.
 //!
+//! Criterion measures `store` and `raw` in separate windows, seconds apart, and the load
+//! of a shared machine moves between them. So each group is then measured interleaved:
+//! rounds of a few `store` operations and a few `raw` ones alternate (which goes first
+//! alternating too) for `BENCH_INTERLEAVE_SECONDS` (default 3), and a line
+//! `interleaved redis/<group> <ratio>` gives the median of the rounds' store/raw time
+//! ratios: the figure to compare with the 1.2x target (`scripts/bench-vs-python` puts
+//! it in its last column).
+//!
 //! `concurrent_64` runs 64 tokio tasks at once, each a `put` then a `get` of its own key
 //! (128 operations per iteration); `benches/python_redis.py` runs py-key-value's
 //! RedisStore the same way for the side-by-side ratio (see the README).
@@ -102,6 +110,58 @@ fn paired<S, SF, R, RF>(
         });
     }
     group.finish();
+    interleaved(runtime, name, elements, &store_op, &raw_op);
+}
+
+/// Prints the median of per-round store/raw time ratios, rounds alternating.
+fn interleaved<S, SF, R, RF>(
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    elements: u64,
+    store_op: &S,
+    raw_op: &R,
+) where
+    S: Fn() -> SF,
+    SF: Future<Output = ()>,
+    R: Fn() -> RF,
+    RF: Future<Output = ()>,
+{
+    let seconds: f64 = std::env::var("BENCH_INTERLEAVE_SECONDS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(3.0);
+    // A round of single operations is 20 of them, so that a round is a few ms.
+    let per_round = if elements == 1 { 20 } else { 2 };
+    let mut ratios = Vec::new();
+    runtime.block_on(async {
+        let until = Instant::now() + Duration::from_secs_f64(seconds);
+        while Instant::now() < until || ratios.len() < 3 {
+            let store_first = ratios.len() % 2 == 0;
+            let (mut store_time, mut raw_time) = (Duration::ZERO, Duration::ZERO);
+            for side in [store_first, !store_first] {
+                let started = Instant::now();
+                for _ in 0..per_round {
+                    if side {
+                        store_op().await
+                    } else {
+                        raw_op().await
+                    }
+                }
+                if side {
+                    store_time = started.elapsed();
+                } else {
+                    raw_time = started.elapsed();
+                }
+            }
+            ratios.push(store_time.as_secs_f64() / raw_time.as_secs_f64());
+        }
+    });
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "interleaved redis/{name} {:.3} ({} rounds)",
+        ratios[ratios.len() / 2],
+        ratios.len()
+    );
 }
 
 fn benches(c: &mut Criterion) {
