@@ -36,11 +36,13 @@ const KEY_BYTES: usize = 32;
 /// # Ok::<(), key_value_core::Error>(())
 /// ```
 ///
-/// There is no `Display`, and `Debug` never shows the key. The key lives only in this
+/// There is no `Display`, and `Debug` never shows the key. The key lives in this
 /// struct's [`Zeroizing`] buffer, which zeroes itself when dropped; the text and bytes
 /// this crate handles on the way (a key's text, a derived key, the HMAC's padded key
 /// block) are held in [`Zeroizing`] buffers too, and the AES key schedules zero
-/// themselves when dropped.
+/// themselves when dropped. One kind of copy is out of reach: the `hmac` crate's state
+/// while a token is signed or checked (its hashed key pads, which sign as well as the
+/// key does) is freed without zeroing.
 #[derive(Clone)]
 pub struct FernetKey {
     bytes: Zeroizing<KeyBytes>,
@@ -90,7 +92,7 @@ impl FernetKey {
     /// # Ok::<(), key_value_core::Error>(())
     /// ```
     pub fn from_base64(key: &str) -> Result<Self> {
-        // The `fernet` crate's own reading: URL-safe alphabet, padding optional.
+        // As Python's `Fernet(key)` reads it: URL-safe alphabet (padding optional here).
         let decoded = Zeroizing::new(
             URL_SAFE_NO_PAD
                 .decode(key.trim().trim_end_matches('='))
@@ -228,14 +230,15 @@ impl Keyring {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_secs());
-        Ok(token::seal(&self.newest.bytes, plaintext, now, iv))
+        token::seal(&self.newest.bytes, plaintext, now, iv)
+            .ok_or_else(|| Error::new(ErrorKind::Encryption, "AES-CBC refused the value's buffer"))
     }
 
     /// [`Keyring::seal`] at a fixed time with a fixed IV, for the specification's test
     /// vectors.
     #[cfg(test)]
     pub(crate) fn seal_at(&self, plaintext: &[u8], now_unix: u64, iv: [u8; 16]) -> Vec<u8> {
-        token::seal(&self.newest.bytes, plaintext, now_unix, iv)
+        token::seal(&self.newest.bytes, plaintext, now_unix, iv).unwrap_or_default()
     }
 
     /// Opens a token's text with the first key that authenticates it, whatever its age
@@ -263,6 +266,8 @@ impl Keyring {
     /// The one place that decides which key opens a token, for every open path.
     fn open_aged(&self, text: Vec<u8>, age: Age) -> Option<(Plaintext, bool)> {
         let token = token::decode_text(text)?;
+        // The first key whose MAC fits decides: another key with the same signing
+        // half is not tried after a padding failure (keys are random, so none has).
         let (index, key) = std::iter::once(&self.newest)
             .chain(&self.older)
             .enumerate()

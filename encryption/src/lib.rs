@@ -56,7 +56,8 @@
 //!   [`FernetWrapper::reencrypt_all`] re-seal old entries with the newest key.
 //!
 //! Keys never appear in `Debug` output. Each key, and the key text and derived bytes this
-//! crate handles, are kept in [`zeroize::Zeroizing`] buffers (see [`FernetKey`]).
+//! crate handles, are kept in [`zeroize::Zeroizing`] buffers; see [`FernetKey`] for the
+//! one kind of copy that is not (the `hmac` crate's state).
 //! The plaintext bytes the wrapper seals and opens (a value's JSON) are zeroed when
 //! dropped, their whole allocation; the values themselves, handed in and returned as
 //! [`JsonObject`](key_value_core::JsonObject)s, are the caller's.

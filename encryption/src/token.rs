@@ -24,7 +24,7 @@ use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The only token version the specification defines.
 const VERSION: u8 = 0x80;
@@ -42,8 +42,15 @@ const MAX_CLOCK_SKEW_SECS: u64 = 60;
 pub(crate) type KeyBytes = [u8; 32];
 
 /// The token bytes (not yet base64) of `plaintext`, made at `timestamp` (seconds since
-/// the epoch) with `iv`.
-pub(crate) fn seal(key: &KeyBytes, plaintext: &[u8], timestamp: u64, iv: [u8; 16]) -> Vec<u8> {
+/// the epoch) with `iv`. `None` if the cipher refused the buffer (it is sized for the
+/// padding, so this does not happen; if it did, the plaintext's copy would be zeroed,
+/// not authenticated as a token).
+pub(crate) fn seal(
+    key: &KeyBytes,
+    plaintext: &[u8],
+    timestamp: u64,
+    iv: [u8; 16],
+) -> Option<Vec<u8>> {
     let padded = (plaintext.len() / BLOCK_BYTES + 1) * BLOCK_BYTES;
     let mut token = Vec::with_capacity(HEADER_BYTES + padded + TAG_BYTES);
     token.push(VERSION);
@@ -55,14 +62,13 @@ pub(crate) fn seal(key: &KeyBytes, plaintext: &[u8], timestamp: u64, iv: [u8; 16
     let encrypted = cbc::Encryptor::<Aes128>::new(key[16..].into(), &iv.into())
         .encrypt_padded_mut::<Pkcs7>(&mut token[HEADER_BYTES..], plaintext.len())
         .map(|ciphertext| ciphertext.len());
-    debug_assert_eq!(
-        encrypted.ok(),
-        Some(padded),
-        "the buffer is sized for the padding"
-    );
+    if encrypted.ok() != Some(padded) {
+        token.zeroize();
+        return None;
+    }
     let tag = mac(key, &token).finalize().into_bytes();
     token.extend_from_slice(&tag);
-    token
+    Some(token)
 }
 
 /// The token's text: its bytes in URL-safe base64 with padding, as Python writes it.
@@ -71,7 +77,9 @@ pub(crate) fn to_text(token: &[u8]) -> String {
 }
 
 /// Decodes a token's text (URL-safe base64, padded or not) in place: the buffer then
-/// holds the token's bytes. `None` when it is not base64.
+/// holds the token's bytes. `None` when it is not canonical base64. Python's
+/// `urlsafe_b64decode` is laxer (it skips characters outside the alphabet, such as
+/// newlines), but `cryptography` writes canonical padded text, and so do we.
 pub(crate) fn decode_text(mut text: Vec<u8>) -> Option<Vec<u8>> {
     let engine = if text.len().is_multiple_of(4) {
         URL_SAFE
@@ -137,6 +145,10 @@ pub(crate) fn decrypt_in_place(key: &KeyBytes, token: &mut [u8]) -> Option<Range
 }
 
 /// HMAC-SHA256 keyed with the key's signing half, over `body`.
+///
+/// The `hmac` crate does not zero its state (the hashed inner and outer pads, which
+/// sign as well as the key does) when it is dropped; only the padded key block made
+/// here is zeroed.
 fn mac(key: &KeyBytes, body: &[u8]) -> Hmac<Sha256> {
     // RFC 2104: a key shorter than the hash's 64-byte block is padded with zeros, so
     // this is the same key, and making the MAC from a whole block cannot fail.
@@ -178,7 +190,7 @@ mod tests {
         let theirs = fernet::Fernet::new(KEY_TEXT).unwrap();
         for n in (0..70).chain([1023, 1024, 1025, 65_536]) {
             let plaintext: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8).collect();
-            let ours = to_text(&seal(&key(), &plaintext, 1_700_000_000, [n as u8; 16]));
+            let ours = to_text(&seal(&key(), &plaintext, 1_700_000_000, [n as u8; 16]).unwrap());
             assert_eq!(theirs.decrypt(&ours).unwrap(), plaintext, "{n} bytes");
             let made = theirs.encrypt(&plaintext);
             assert_eq!(
@@ -197,7 +209,7 @@ mod tests {
     /// Every single-bit change anywhere in a token is refused.
     #[test]
     fn any_flipped_bit_is_refused() {
-        let token = seal(&key(), b"{\"a\":1}", 1_700_000_000, [3; 16]);
+        let token = seal(&key(), b"{\"a\":1}", 1_700_000_000, [3; 16]).unwrap();
         for byte in 0..token.len() {
             for bit in 0..8 {
                 let mut changed = token.clone();
@@ -217,11 +229,11 @@ mod tests {
     fn age_is_checked_only_with_a_lifetime() {
         let now = 1_700_000_000;
         for stamp in [0, now - 1000, now, now + 61, u64::MAX] {
-            let token = seal(&key(), b"x", stamp, [0; 16]);
+            let token = seal(&key(), b"x", stamp, [0; 16]).unwrap();
             assert!(authenticates(&key(), &token, Age::Any), "stamp {stamp}");
         }
         let within = |stamp: u64, ttl_secs: u64| {
-            let token = seal(&key(), b"x", stamp, [0; 16]);
+            let token = seal(&key(), b"x", stamp, [0; 16]).unwrap();
             authenticates(&key(), &token, Age::Within { ttl_secs, now })
         };
         assert!(within(now - 100, 100));
@@ -234,7 +246,7 @@ mod tests {
     /// Truncated, empty and misaligned tokens are refused, never a panic.
     #[test]
     fn malformed_tokens_are_refused() {
-        let token = seal(&key(), b"0123456789abcdef", 1, [9; 16]);
+        let token = seal(&key(), b"0123456789abcdef", 1, [9; 16]).unwrap();
         for len in 0..token.len() {
             let mut cut = token[..len].to_vec();
             assert!(!authenticates(&key(), &cut, Age::Any), "{len} bytes");

@@ -1,7 +1,7 @@
 //! The floor under the Fernet wrapper, shared by `fernet_floor.rs` and
 //! `floor_ratio.rs`: the primitives alone making the bytes py-key-value's envelope
 //! holds, with no store, no JSON and no token layout. Sealing is a random IV,
-//! AES-128-CBC over the PKCS#7-padded plaintext, HMAC-SHA256 over the ciphertext, then
+//! AES-128-CBC over the PKCS#7-padded plaintext, HMAC-SHA256 over IV and ciphertext, then
 //! URL-safe base64 and standard base64 over that (the envelope's two layers); opening
 //! is the two base64 decodings, the HMAC check and the decryption. The libraries are
 //! the ones the wrapper uses, so the ratio to this floor is the wrapper's own cost.
