@@ -7,9 +7,13 @@
 //! `DYNAMODB_ENDPOINT` (then only that server: no moto group) or
 //! `scripts/deps/dynamodb.sh`.
 //!
-//! `scripts/bench-vs-python` runs it on a dynalite of its own with
-//! `DYNAMODB_BENCH_CRITERION_ONLY=1` (the criterion groups, no side-by-side comparison:
-//! the script runs py-key-value itself) and `--output-format bencher`.
+//! The comparison alternates slices of the store and of the SDK (`throughput2`) for
+//! `BENCH_INTERLEAVE_SECONDS` per side (default 3), and prints one
+//! `interleaved dynamodb/<workload> <store time / SDK time>` line per dynalite workload
+//! as well. `scripts/bench-vs-python` runs it on a dynalite of its own with
+//! `DYNAMODB_BENCH_NO_PEERS=1` (no py-key-value runs and no moto in the comparison: the
+//! script runs py-key-value itself) and `--output-format bencher`, and takes those
+//! lines for its last column.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code: failing loudly is the point
 #![allow(missing_docs)] // criterion's macros generate undocumented items
@@ -360,17 +364,36 @@ fn python_throughput(endpoint: &str, table: &str, extra: &[&str]) -> Option<f64>
 
 /// One run, side by side: store vs raw SDK on each workload, and the store vs
 /// py-key-value with 64 concurrent tasks on moto.
-fn compare(runtime: &Runtime, dynalite: &Target, moto: Option<&Target>) {
-    let budget = Duration::from_secs(3);
+/// Store against SDK on dynalite, in alternating slices of `budget` per side; with
+/// `peers`, py-key-value's store with 64 tasks too, and moto's 64-task comparison.
+fn compare(
+    runtime: &Runtime,
+    dynalite: &Target,
+    moto: Option<&Target>,
+    budget: Duration,
+    peers: bool,
+) {
     println!(
-        "\n== comparison (one run, {} s per side, alternating slices) ==",
-        budget.as_secs()
+        "\n== comparison (one run, {:.1} s per side, alternating slices) ==",
+        budget.as_secs_f64()
     );
     let line = |name: &str, (store, sdk): (f64, f64)| {
         println!(
             "{name:<32} store {store:>8.0} ops/s   raw SDK {sdk:>8.0} ops/s   store time / SDK time {:.3}",
             sdk / store
         );
+        // For scripts/bench-vs-python's last column, under its workload names.
+        let workload = match name {
+            "dynalite get" => Some("get"),
+            "dynalite put" => Some("put"),
+            "dynalite get_many(100), entries" => Some("get_many_100"),
+            "dynalite put_many(100), entries" => Some("put_many_100"),
+            "dynalite 64 tasks put+get" => Some("concurrent_64"),
+            _ => None,
+        };
+        if let Some(workload) = workload {
+            println!("interleaved dynamodb/{workload} {:.3}", sdk / store);
+        }
         store
     };
     let (store, raw) = (dynalite.store.clone(), dynalite.raw.clone());
@@ -444,6 +467,9 @@ fn compare(runtime: &Runtime, dynalite: &Target, moto: Option<&Target>) {
             || concurrent(|task| raw_round(raw.clone(), task)),
         ),
     );
+    if !peers {
+        return;
+    }
     if let Some(python) =
         python_throughput(&dynalite.endpoint, "kv-bench-python", &["--no-ttl-setup"])
     {
@@ -503,7 +529,10 @@ fn main() {
         concurrent_ops(&mut c, &runtime, moto, "moto");
     }
     c.final_summary();
-    if std::env::var_os("DYNAMODB_BENCH_CRITERION_ONLY").is_none() {
-        compare(&runtime, &dynalite, moto.as_ref());
-    }
+    let budget = std::env::var("BENCH_INTERLEAVE_SECONDS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .map_or(Duration::from_secs(3), Duration::from_secs_f64);
+    let peers = std::env::var_os("DYNAMODB_BENCH_NO_PEERS").is_none();
+    compare(&runtime, &dynalite, moto.as_ref(), budget, peers);
 }
