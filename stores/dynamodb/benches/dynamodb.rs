@@ -362,10 +362,9 @@ fn python_throughput(endpoint: &str, table: &str, extra: &[&str]) -> Option<f64>
     report["ops_per_second"].as_f64()
 }
 
-/// One run, side by side: store vs raw SDK on each workload, and the store vs
-/// py-key-value with 64 concurrent tasks on moto.
-/// Store against SDK on dynalite, in alternating slices of `budget` per side; with
-/// `peers`, py-key-value's store with 64 tasks too, and moto's 64-task comparison.
+/// One run, side by side: store against SDK on each dynalite workload, in alternating
+/// slices of `budget` per side; with `peers`, py-key-value's store with 64 tasks too,
+/// and moto's 64-task comparison.
 fn compare(
     runtime: &Runtime,
     dynalite: &Target,
@@ -377,20 +376,13 @@ fn compare(
         "\n== comparison (one run, {:.1} s per side, alternating slices) ==",
         budget.as_secs_f64()
     );
-    let line = |name: &str, (store, sdk): (f64, f64)| {
+    // `workload`: the name scripts/bench-vs-python gives a dynalite workload, for the
+    // `interleaved` line of its last column.
+    let line = |name: &str, workload: Option<&str>, (store, sdk): (f64, f64)| {
         println!(
             "{name:<32} store {store:>8.0} ops/s   raw SDK {sdk:>8.0} ops/s   store time / SDK time {:.3}",
             sdk / store
         );
-        // For scripts/bench-vs-python's last column, under its workload names.
-        let workload = match name {
-            "dynalite get" => Some("get"),
-            "dynalite put" => Some("put"),
-            "dynalite get_many(100), entries" => Some("get_many_100"),
-            "dynalite put_many(100), entries" => Some("put_many_100"),
-            "dynalite 64 tasks put+get" => Some("concurrent_64"),
-            _ => None,
-        };
         if let Some(workload) = workload {
             println!("interleaved dynamodb/{workload} {:.3}", sdk / store);
         }
@@ -399,6 +391,7 @@ fn compare(
     let (store, raw) = (dynalite.store.clone(), dynalite.raw.clone());
     line(
         "dynalite get",
+        Some("get"),
         throughput2(
             runtime,
             1,
@@ -413,6 +406,7 @@ fn compare(
     );
     line(
         "dynalite put",
+        Some("put"),
         throughput2(
             runtime,
             1,
@@ -430,6 +424,7 @@ fn compare(
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     line(
         "dynalite get_many(100), entries",
+        Some("get_many_100"),
         throughput2(
             runtime,
             100,
@@ -444,6 +439,7 @@ fn compare(
     );
     line(
         "dynalite put_many(100), entries",
+        Some("put_many_100"),
         throughput2(
             runtime,
             100,
@@ -459,6 +455,7 @@ fn compare(
     );
     let rust_dynalite = line(
         "dynalite 64 tasks put+get",
+        Some("concurrent_64"),
         throughput2(
             runtime,
             TASKS * 2,
@@ -487,6 +484,7 @@ fn compare(
     let (store, raw) = (moto.store.clone(), moto.raw.clone());
     let rust_moto = line(
         "moto 64 tasks put+get",
+        None,
         throughput2(
             runtime,
             TASKS * 2,
