@@ -171,15 +171,17 @@ async fn a_file_with_another_name_is_never_written_over() {
     assert_eq!(latest(&store, "k").await, Some(5));
 }
 
-/// argv: file, seconds. Takes a write lease on the file (as a writer of ours holds one
-/// while it rewrites a file), says `held`, keeps it for the seconds, then lets it go.
+/// argv: file. Takes a write lease on the file (as a writer of ours holds one while it
+/// rewrites a file), says `held`, and keeps it until its standard input closes: the
+/// test, not a clock, decides when the lease goes, so a slow machine cannot end it
+/// before the test has seen what it checks.
 const LEASE_HOLDER: &str = r#"
-import fcntl, os, signal, sys, time
+import fcntl, os, signal, sys
 signal.signal(signal.SIGIO, signal.SIG_IGN)  # a lease break is announced with SIGIO
 fd = os.open(sys.argv[1], os.O_WRONLY)
 fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
 print("held", flush=True)
-time.sleep(float(sys.argv[2]))
+sys.stdin.read()
 os.close(fd)
 "#;
 
@@ -200,7 +202,7 @@ async fn an_entry_held_too_long_by_a_writer_is_an_error_not_an_absence() {
     let mut holder = Command::new(python)
         .args(["-c", LEASE_HOLDER])
         .arg(&entry)
-        .arg("6")
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -223,6 +225,7 @@ async fn an_entry_held_too_long_by_a_writer_is_an_error_not_an_absence() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("lease"), "{err}");
+    drop(holder.stdin.take()); // the stalled writer lets go
     assert!(holder.wait().unwrap().success());
     assert_eq!(latest(&store, "k").await, Some(1), "the entry changed");
 }
