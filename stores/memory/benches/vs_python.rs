@@ -1,13 +1,19 @@
 //! The memory store under the workloads of `python_memory.py`, for `scripts/bench-vs-python`.
 //!
 //! ```sh
-//! cargo bench -p key-value-memory --bench vs_python -- ops SECONDS
+//! cargo bench -p key-value-memory --bench vs_python -- ops SECONDS [WORKLOAD]
+//! cargo bench -p key-value-memory --bench vs_python -- serve
 //! cargo bench -p key-value-memory --bench vs_python -- rss ENTRIES
 //! ```
 //!
-//! `ops` prints one line per workload, `memory/<workload> <operations per second>`: get
+//! `ops` prints one line per workload, `memory/<workload> <operations per second> <per
+//! second of CPU time>`: get
 //! and put of one key, get_many and put_many of 100 keys (100 operations each), and 64
-//! concurrent tasks each putting then getting its own key (128 operations). `rss` puts
+//! concurrent tasks each putting then getting its own key (128 operations), spawned on
+//! tokio's multi-threaded runtime (`concurrent_64`) and on a current-thread one
+//! (`concurrent_64_one_thread`, the way asyncio runs Python's 64 tasks). `serve` reads
+//! lines `<workload> <seconds>` on stdin and answers each with that line, so that
+//! `interleave.py` alternates it with the Python side in short slices. `rss` puts
 //! ENTRIES distinct keys into a fresh store and prints the growth of the process's peak
 //! resident set per entry, `memory/bytes_per_entry <bytes>`: run it in a process of its
 //! own, as the script does. The value is an object whose compact JSON is 100 bytes.
@@ -74,83 +80,184 @@ async fn rss(entries: usize) {
     );
 }
 
-/// Runs `round` for about `seconds` after a warm-up; prints operations per second.
-async fn measure<F, Fut>(name: &str, seconds: f64, ops_per_round: usize, mut round: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    // An optional third argument runs one workload alone (for profiling).
-    if args().get(2).is_some_and(|only| only != name) {
-        return;
-    }
-    for _ in 0..200 {
-        round().await;
-    }
-    let limit = Duration::from_secs_f64(seconds);
-    let started = Instant::now();
-    let mut rounds = 0u64;
-    while started.elapsed() < limit {
-        for _ in 0..20 {
-            round().await;
-        }
-        rounds += 20;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    println!(
-        "memory/{name} {:.0}",
-        rounds as f64 * ops_per_round as f64 / elapsed
-    );
+/// The data the workloads share: one store, filled once.
+struct Bench {
+    store: Arc<MemoryStore>,
+    keys: Vec<&'static str>,
+    values: Vec<JsonObject>,
+    one: JsonObject,
 }
 
-async fn ops(seconds: f64) {
-    let store = Arc::new(MemoryStore::new());
-    let c = Some("bench");
-    let keys: Vec<String> = (0..BATCH).map(|i| format!("k{i}")).collect();
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let values: Vec<JsonObject> = (0..BATCH).map(value).collect();
-    let one = value(0);
-    store
-        .put_many(&keys, values.clone(), None, c)
-        .await
-        .unwrap();
-
-    measure("get", seconds, 1, || async {
-        std::hint::black_box(store.get("k1", c).await.unwrap());
-    })
-    .await;
-    measure("put", seconds, 1, || async {
-        store.put("p", one.clone(), None, c).await.unwrap();
-    })
-    .await;
-    measure("get_many_100", seconds, BATCH, || async {
-        std::hint::black_box(store.get_many(&keys, c).await.unwrap());
-    })
-    .await;
-    measure("put_many_100", seconds, BATCH, || async {
+impl Bench {
+    async fn new() -> Bench {
+        let keys: Vec<&'static str> = (0..BATCH)
+            .map(|i| &*Box::leak(format!("k{i}").into_boxed_str()))
+            .collect();
+        let values: Vec<JsonObject> = (0..BATCH).map(value).collect();
+        let store = Arc::new(MemoryStore::new());
         store
-            .put_many(&keys, values.clone(), None, c)
+            .put_many(&keys, values.clone(), None, COLLECTION)
             .await
             .unwrap();
-    })
-    .await;
-    measure("concurrent_64", seconds, 2 * TASKS, || async {
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|task| {
-                let store = Arc::clone(&store);
-                let v = one.clone();
-                tokio::spawn(async move {
-                    let key = format!("t{task}");
-                    store.put(&key, v, None, Some("bench")).await.unwrap();
-                    std::hint::black_box(store.get(&key, Some("bench")).await.unwrap());
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
+        Bench {
+            store,
+            keys,
+            values,
+            one: value(0),
         }
-    })
-    .await;
+    }
+
+    /// One round of `workload`; returns its number of operations.
+    async fn round(&self, workload: &str) -> usize {
+        let (store, c) = (&self.store, COLLECTION);
+        match workload {
+            "get" => {
+                std::hint::black_box(store.get("k1", c).await.unwrap());
+                1
+            }
+            "put" => {
+                store.put("p", self.one.clone(), None, c).await.unwrap();
+                1
+            }
+            "get_many_100" => {
+                std::hint::black_box(store.get_many(&self.keys, c).await.unwrap());
+                BATCH
+            }
+            "put_many_100" => {
+                let values = self.values.clone();
+                store.put_many(&self.keys, values, None, c).await.unwrap();
+                BATCH
+            }
+            // The same round for both: the runtime it runs on differs (see `runtime_for`).
+            "concurrent_64" | "concurrent_64_one_thread" => {
+                let tasks: Vec<_> = (0..TASKS)
+                    .map(|task| {
+                        let store = Arc::clone(store);
+                        let v = self.one.clone();
+                        tokio::spawn(async move {
+                            let key = format!("t{task}");
+                            store.put(&key, v, None, COLLECTION).await.unwrap();
+                            std::hint::black_box(store.get(&key, COLLECTION).await.unwrap());
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+                2 * TASKS
+            }
+            other => panic!("no workload {other}"),
+        }
+    }
+
+    /// Runs `workload` for about `seconds` (after a warm-up if asked); prints
+    /// operations per second.
+    async fn measure(&self, workload: &str, seconds: f64, warm_up: bool) {
+        if warm_up {
+            for _ in 0..200 {
+                self.round(workload).await;
+            }
+        }
+        let limit = Duration::from_secs_f64(seconds);
+        let cpu = cpu_seconds();
+        let started = Instant::now();
+        let mut operations = 0usize;
+        while started.elapsed() < limit {
+            for _ in 0..20 {
+                operations += self.round(workload).await;
+            }
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu;
+        println!(
+            "memory/{workload} {:.0} {:.0}",
+            operations as f64 / elapsed,
+            operations as f64 / cpu
+        );
+    }
+}
+
+const COLLECTION: Option<&str> = Some("bench");
+
+/// The CPU time this process has used, in seconds. Unlike the wall clock, it leaves out
+/// the time the hypervisor takes from a virtual machine's CPUs (steal), as Python's
+/// `time.process_time` does.
+fn cpu_seconds() -> f64 {
+    let used = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    used.tv_sec as f64 + used.tv_nsec as f64 * 1e-9
+}
+
+/// Every workload, in the order `ops` runs them.
+const WORKLOADS: [&str; 6] = [
+    "get",
+    "put",
+    "get_many_100",
+    "put_many_100",
+    "concurrent_64",
+    "concurrent_64_one_thread",
+];
+
+/// The runtimes a workload may run on: tokio's multi-threaded one (a worker per core,
+/// as a server runs) and a current-thread one, where the 64 tasks take turns on one
+/// thread as asyncio's event loop runs Python's.
+struct Runtimes {
+    multi_thread: tokio::runtime::Runtime,
+    one_thread: tokio::runtime::Runtime,
+}
+
+impl Runtimes {
+    fn new() -> Runtimes {
+        Runtimes {
+            multi_thread: tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            one_thread: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    fn runtime_for(&self, workload: &str) -> &tokio::runtime::Runtime {
+        if workload == "concurrent_64_one_thread" {
+            &self.one_thread
+        } else {
+            &self.multi_thread
+        }
+    }
+}
+
+/// Measures each workload once for `seconds`, or, with `serve`, each line `<workload>
+/// <seconds>` read on stdin (warmed up the first time it is asked for).
+fn ops(runtimes: &Runtimes, seconds: Option<f64>) {
+    let bench = runtimes.multi_thread.block_on(Bench::new());
+    let only = args().get(2).cloned();
+    let Some(seconds) = seconds else {
+        let mut warm = std::collections::HashSet::new();
+        for line in std::io::stdin().lines() {
+            let line = line.unwrap();
+            let mut words = line.split_whitespace();
+            let (Some(workload), Some(seconds)) = (words.next(), words.next()) else {
+                panic!("expected `<workload> <seconds>`, got {line:?}");
+            };
+            let seconds: f64 = seconds.parse().unwrap();
+            let warm_up = warm.insert(workload.to_owned());
+            runtimes
+                .runtime_for(workload)
+                .block_on(bench.measure(workload, seconds, warm_up));
+        }
+        return;
+    };
+    for workload in WORKLOADS {
+        // An optional third argument runs one workload alone (for profiling).
+        if only.as_deref().is_some_and(|only| only != workload) {
+            continue;
+        }
+        runtimes
+            .runtime_for(workload)
+            .block_on(bench.measure(workload, seconds, true));
+    }
 }
 
 /// The arguments, without the `--bench` that `cargo bench` adds.
@@ -163,18 +270,16 @@ fn args() -> Vec<String> {
 
 fn main() {
     let args = args();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtimes = Runtimes::new();
     match args.first().map(String::as_str) {
         Some("rss") => {
             let n = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
-            runtime.block_on(rss(n));
+            runtimes.multi_thread.block_on(rss(n));
         }
+        Some("serve") => ops(&runtimes, None),
         _ => {
             let seconds = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(2.0);
-            runtime.block_on(ops(seconds));
+            ops(&runtimes, Some(seconds));
         }
     }
 }
