@@ -12,29 +12,36 @@
 //!
 //! Each entry is one allocation holding its key followed by its value's compact JSON,
 //! plus its expiry and creation time as two integers (microseconds since the epoch,
-//! the precision of the other stores' documents) in the recency list's node. A write
-//! encodes the value; a read decodes it. Holding the `JsonObject` itself (an
-//! insertion-ordered map: a hash table, a vector of fields, and an allocation per
-//! string) cost far more than its JSON. Measured with `cargo bench -p key-value-memory
-//! --bench vs_python -- rss 100000` (100,000 entries of a value whose compact JSON is
-//! 100 bytes, growth of peak resident memory per entry, in a process of its own):
+//! the precision of the other stores' documents), kept inline in the collection's hash
+//! table (an unbounded collection) or in its recency list's node (a bounded one, which
+//! must know which entry to evict). A write encodes the value; a read decodes it.
+//! Holding the `JsonObject` itself (an insertion-ordered map: a hash table, a vector of
+//! fields, and an allocation per string) cost far more than its JSON. Measured with
+//! `cargo bench -p key-value-memory --bench vs_python -- rss 100000` (100,000 entries
+//! of a value whose compact JSON is 100 bytes, growth of peak resident memory per
+//! entry, in a process of its own):
 //!
 //! | how an entry was held | bytes per entry |
 //! |---|---|
-//! | `Arc<Entry>` (the `JsonObject` itself), key a `String` | 1,334 |
-//! | key and compact JSON in one allocation, times as two integers | **214** |
+//! | `Arc<Entry>` (the `JsonObject` itself), key a `String`, in a recency list | 1,334 |
+//! | key and compact JSON in one allocation, times as two integers, in a recency list | 214 |
+//! | the same, inline in a hash table's slots (unbounded collections) | **182** |
 //! | py-key-value-aio 0.5's `MemoryStore`, same workload | 671 |
 //!
-//! The price is a decoding per read and an encoding per write, in place of a clone of
-//! the map. In the same session (`-- ops 0.5`, alternating, best of four, 2 busy cores)
-//! the old form did 1.33 M gets/s and 1.76 M puts/s, this one 1.07 M and 1.06 M; against
-//! py-key-value-aio's store this is 43x for get, 51x for put, 29–33x for get_many and
-//! 31x for put_many of 100, and 39x for 64 concurrent tasks (see BENCHMARKS.md for the
-//! current table). Reads build each map at its final size (the number of fields is
-//! kept with the entry) and writes encode into a buffer kept per thread; what remains
-//! is mostly the allocator, which a program can choose. A value nested more than 127
-//! levels deep cannot be read back by the JSON reader and is refused when written
-//! (`ErrorKind::Serialization`).
+//! (At 1,000,000 entries the hash table's figure is 246 against the list's 229: the
+//! peak includes the moment the table doubles, when its old and new slots are both
+//! allocated.) The price of the compact form is a decoding per read and an encoding
+//! per write, in place of a clone of the map. Per second of CPU time (`-- ops 0.5`,
+//! which prints it, as the machine's hypervisor takes a varying share of the wall
+//! clock), the store does about 0.84 M gets, 1.0 M puts, 0.84 M entries of get_many and
+//! put_many of 100, and 0.6 M operations of 64 tasks on one thread: 35x–67x
+//! py-key-value-aio's store in the same terms (see BENCHMARKS.md for the current
+//! table). Keeping unbounded collections in a plain hash table in place of the recency
+//! list made puts 11–12% cheaper. Reads build each map at its final size (the number
+//! of fields is kept with the entry) and writes encode into a buffer kept per thread;
+//! what remains is mostly the allocator, which a program can choose. A value nested
+//! more than 127 levels deep cannot be read back by the JSON reader and is refused
+//! when written (`ErrorKind::Serialization`).
 //!
 //! A large value made mostly of long strings gains nothing from the compact form: its
 //! nodes' bookkeeping is a small share of its size, and encoding and decoding cost time
@@ -81,16 +88,18 @@ use key_value_core::{
     Backend, Capabilities, DEFAULT_COLLECTION, Entry, Error, ErrorKind, JsonObject, Result,
     async_trait, validate_default_collection,
 };
-use lru::LruCache;
 use serde::Deserializer as _;
 use serde::de::{MapAccess, Visitor};
+
+mod table;
+use table::Table;
 
 /// One collection, locked on its own.
 type Collection = Mutex<Entries>;
 
-/// A collection's entries in recency order.
+/// A collection's entries.
 struct Entries {
-    lru: LruCache<Stored, Times>,
+    table: Table,
     /// Set, under the store's map write lock, when the collection became empty and was
     /// taken out of the map. A writer that still holds it must not write here (the
     /// entry would be lost with it): it looks the collection up again.
@@ -110,8 +119,8 @@ enum Stored {
     Held(Arc<Held>),
 }
 
-// An entry's size counts in every entry's recency-list node: holding large values
-// must not grow it.
+// An entry's size counts in every entry's table slot or list node: holding large
+// values must not grow it.
 const _: () = assert!(std::mem::size_of::<Stored>() == 24);
 
 /// A large value held as it is, with its key; shared, so that a read clones it after
@@ -487,10 +496,7 @@ impl MemoryStore {
             .entry(collection.to_owned())
             .or_insert_with(|| {
                 Arc::new(Mutex::new(Entries {
-                    lru: match max_entries {
-                        Some(max) => LruCache::new(max),
-                        None => LruCache::unbounded(),
-                    },
+                    table: Table::new(max_entries),
                     detached: false,
                 }))
             })
@@ -509,7 +515,7 @@ impl MemoryStore {
             return;
         }
         let mut entries = lock(found);
-        if entries.lru.is_empty() {
+        if entries.table.is_empty() {
             entries.detached = true;
             drop(entries);
             collections.remove(name);
@@ -566,8 +572,8 @@ impl Found {
 }
 
 /// Takes `key`'s value out of a locked collection, dropping the entry if it has expired.
-fn lookup(entries: &mut LruCache<Stored, Times>, key: &str, now: u64) -> Option<Found> {
-    let (stored, times) = entries.get_key_value(key)?;
+fn lookup(entries: &mut Table, key: &str, now: u64) -> Option<Found> {
+    let (stored, times) = entries.get(key)?;
     if times.is_expired(now) {
         entries.pop(key);
         return None;
@@ -590,7 +596,7 @@ fn lookup(entries: &mut LruCache<Stored, Times>, key: &str, now: u64) -> Option<
 }
 
 /// Whether `key` has a live entry in a locked collection, dropping it if it has expired.
-fn is_live(entries: &mut LruCache<Stored, Times>, key: &str, now: u64) -> bool {
+fn is_live(entries: &mut Table, key: &str, now: u64) -> bool {
     let Some(times) = entries.peek(key) else {
         return false;
     };
@@ -612,16 +618,16 @@ where
         return Err(items);
     }
     for (stored, times) in items {
-        // The map keeps the key it has on an overwrite, and the key holds the value:
-        // the old entry goes first.
-        entries.lru.pop(stored.key());
-        entries.lru.put(stored, times);
+        entries.table.put(stored, times);
     }
     Ok(())
 }
 
 fn has_live(entries: &Entries, now: u64) -> bool {
-    entries.lru.iter().any(|(_, times)| !times.is_expired(now))
+    entries
+        .table
+        .iter()
+        .any(|(_, times)| !times.is_expired(now))
 }
 
 #[async_trait]
@@ -655,9 +661,9 @@ impl Backend for MemoryStore {
         };
         let (entry, emptied) = {
             let mut entries = lock(&found);
-            let had = entries.lru.len();
-            let entry = lookup(&mut entries.lru, key, now_micros());
-            (entry, had > 0 && entries.lru.is_empty())
+            let had = entries.table.len();
+            let entry = lookup(&mut entries.table, key, now_micros());
+            (entry, had > 0 && entries.table.is_empty())
         };
         if emptied {
             // Dropping an expired entry emptied the collection.
@@ -673,12 +679,12 @@ impl Backend for MemoryStore {
         let now = now_micros();
         let (copied, emptied) = {
             let mut entries = lock(&found);
-            let had = entries.lru.len();
+            let had = entries.table.len();
             let copied: Vec<_> = keys
                 .iter()
-                .map(|key| lookup(&mut entries.lru, key, now))
+                .map(|key| lookup(&mut entries.table, key, now))
                 .collect();
-            (copied, had > 0 && entries.lru.is_empty())
+            (copied, had > 0 && entries.table.is_empty())
         };
         if emptied {
             self.drop_if_empty(collection, &found);
@@ -707,10 +713,10 @@ impl Backend for MemoryStore {
                 continue;
             }
             // Under the collection's lock, the check and the insert are one step.
-            if is_live(&mut entries.lru, key, now_micros()) {
+            if is_live(&mut entries.table, key, now_micros()) {
                 return Ok(false);
             }
-            entries.lru.put(stored, times);
+            entries.table.put(stored, times);
             return Ok(true);
         }
     }
@@ -735,8 +741,8 @@ impl Backend for MemoryStore {
         };
         let (removed, emptied) = {
             let mut entries = lock(&found);
-            let removed = entries.lru.pop(key);
-            let emptied = removed.is_some() && entries.lru.is_empty();
+            let removed = entries.table.pop(key);
+            let emptied = removed.is_some() && entries.table.is_empty();
             (removed, emptied)
         };
         if emptied {
@@ -752,13 +758,13 @@ impl Backend for MemoryStore {
         let now = now_micros();
         let (removed, emptied) = {
             let mut entries = lock(&found);
-            let had = entries.lru.len();
+            let had = entries.table.len();
             let removed = keys
                 .iter()
-                .filter_map(|key| entries.lru.pop(*key))
+                .filter_map(|key| entries.table.pop(key))
                 .filter(|times| !times.is_expired(now))
                 .count();
-            (removed, had > 0 && entries.lru.is_empty())
+            (removed, had > 0 && entries.table.is_empty())
         };
         if emptied {
             self.drop_if_empty(collection, &found);
@@ -773,7 +779,7 @@ impl Backend for MemoryStore {
         let now = now_micros();
         let entries = lock(&found);
         Ok(entries
-            .lru
+            .table
             .iter()
             .filter(|(_, times)| !times.is_expired(now))
             .map(|(stored, _)| stored.key().to_owned())
@@ -810,17 +816,9 @@ impl Backend for MemoryStore {
         for (name, collection) in self.all() {
             let emptied = {
                 let mut entries = lock(&collection);
-                let had = entries.lru.len();
-                let expired: Vec<String> = entries
-                    .lru
-                    .iter()
-                    .filter(|(_, times)| times.is_expired(now))
-                    .map(|(stored, _)| stored.key().to_owned())
-                    .collect();
-                for key in expired {
-                    entries.lru.pop(key.as_str());
-                }
-                had > 0 && entries.lru.is_empty()
+                let had = entries.table.len();
+                entries.table.retain(|times| !times.is_expired(now));
+                had > 0 && entries.table.is_empty()
             };
             if emptied {
                 self.drop_if_empty(&name, &collection);
@@ -920,7 +918,7 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(40)).await;
         store.cull().await.unwrap();
         let found = store.existing(DEFAULT_COLLECTION).unwrap();
-        assert_eq!(lock(&found).lru.len(), 1);
+        assert_eq!(lock(&found).table.len(), 1);
     }
 
     fn collection_count(store: &MemoryStore) -> usize {
