@@ -777,14 +777,19 @@ impl Backend for MemoryStore {
             return Ok(Vec::new());
         };
         let now = now_micros();
+        let limit = limit.unwrap_or(usize::MAX);
         let entries = lock(&found);
-        Ok(entries
-            .table
-            .iter()
-            .filter(|(_, times)| !times.is_expired(now))
-            .map(|(stored, _)| stored.key().to_owned())
-            .take(limit.unwrap_or(usize::MAX))
-            .collect())
+        // Sized once: growing by doubling would copy the list over and over.
+        let mut keys = Vec::with_capacity(entries.table.len().min(limit));
+        keys.extend(
+            entries
+                .table
+                .iter()
+                .filter(|(_, times)| !times.is_expired(now))
+                .map(|(stored, _)| stored.key().to_owned())
+                .take(limit),
+        );
+        Ok(keys)
     }
 
     async fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
