@@ -7,11 +7,12 @@ Usage (from the workspace root):
 
 `ops` runs each workload for SECONDS and prints `py_memory/<workload> <operations per
 second> <per second of CPU time>` (`time.process_time`, which leaves out the time a
-hypervisor takes from the virtual CPUs). `serve` reads lines `<workload> <seconds>` on stdin and answers each with that
-line, so that `interleave.py` can alternate it with the Rust side in short slices; a
-workload is warmed up the first time it is asked for. `rss` prints the growth of the
-process's peak resident set per entry, `py_memory/bytes_per_entry <bytes>` (run it in a
-process of its own). The value is an object whose compact JSON is 100 bytes.
+hypervisor takes from the virtual CPUs). `serve` reads lines `<workload> <seconds>` on
+stdin and answers each with that line, so that `interleave.py` can alternate it with the
+Rust side in short slices; a workload is warmed up the first time it is asked for. `rss`
+prints the growth of the process's peak resident set per entry,
+`py_memory/bytes_per_entry <bytes>` (run it in a process of its own). The value is an
+object whose compact JSON is 100 bytes.
 """
 
 import asyncio

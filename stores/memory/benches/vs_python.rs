@@ -6,17 +6,17 @@
 //! cargo bench -p key-value-memory --bench vs_python -- rss ENTRIES
 //! ```
 //!
-//! `ops` prints one line per workload, `memory/<workload> <operations per second> <per
-//! second of CPU time>`: get
-//! and put of one key, get_many and put_many of 100 keys (100 operations each), and 64
-//! concurrent tasks each putting then getting its own key (128 operations), spawned on
-//! tokio's multi-threaded runtime (`concurrent_64`) and on a current-thread one
-//! (`concurrent_64_one_thread`, the way asyncio runs Python's 64 tasks). `serve` reads
-//! lines `<workload> <seconds>` on stdin and answers each with that line, so that
-//! `interleave.py` alternates it with the Python side in short slices. `rss` puts
-//! ENTRIES distinct keys into a fresh store and prints the growth of the process's peak
-//! resident set per entry, `memory/bytes_per_entry <bytes>`: run it in a process of its
-//! own, as the script does. The value is an object whose compact JSON is 100 bytes.
+//! `ops` prints one line per workload, `memory/<workload> <operations per second>
+//! <per second of CPU time>`: get and put of one key, get_many and put_many of 100
+//! keys (100 operations each), and 64 concurrent tasks each putting then getting its
+//! own key (128 operations), spawned on tokio's multi-threaded runtime
+//! (`concurrent_64`) and on a current-thread one (`concurrent_64_one_thread`, the
+//! way asyncio runs Python's 64 tasks). `serve` reads lines `<workload> <seconds>`
+//! on stdin and answers each with that line, so that `interleave.py` alternates it
+//! with the Python side in short slices. `rss` puts ENTRIES distinct keys into a
+//! fresh store and prints the growth of the process's peak resident set per entry,
+//! `memory/bytes_per_entry <bytes>`: run it in a process of its own, as the script
+//! does. The value is an object whose compact JSON is 100 bytes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark
 

@@ -779,7 +779,7 @@ impl Backend for MemoryStore {
         let now = now_micros();
         let limit = limit.unwrap_or(usize::MAX);
         let entries = lock(&found);
-        // Sized once: growing by doubling would copy the list over and over.
+        // Sized once from the number of entries (expired ones are few between culls).
         let mut keys = Vec::with_capacity(entries.table.len().min(limit));
         keys.extend(
             entries

@@ -74,10 +74,14 @@ impl Table {
     /// Takes `key`'s entry out; returns its times.
     pub(crate) fn pop(&mut self, key: &str) -> Option<Times> {
         match self {
-            Table::Unbounded { entries, hasher } => entries
-                .find_entry(hasher.hash_one(key), |(stored, _)| stored.key() == key)
-                .ok()
-                .map(|slot| slot.remove().0.1),
+            Table::Unbounded { entries, hasher } => {
+                let times = entries
+                    .find_entry(hasher.hash_one(key), |(stored, _)| stored.key() == key)
+                    .ok()
+                    .map(|slot| slot.remove().0.1);
+                shrink_if_sparse(entries, hasher);
+                times
+            }
             Table::Bounded(lru) => lru.pop(key),
         }
     }
@@ -111,19 +115,20 @@ impl Table {
 
     /// Every entry: in a bounded table from the most recently used, in an unbounded
     /// one in no particular order.
-    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = (&Stored, &Times)> + '_> {
+    pub(crate) fn iter(&self) -> Iter<'_> {
         match self {
-            Table::Unbounded { entries, .. } => {
-                Box::new(entries.iter().map(|(stored, times)| (stored, times)))
-            }
-            Table::Bounded(lru) => Box::new(lru.iter()),
+            Table::Unbounded { entries, .. } => Iter::Unbounded(entries.iter()),
+            Table::Bounded(lru) => Iter::Bounded(lru.iter()),
         }
     }
 
     /// Drops every entry for which `keep` is false.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Times) -> bool) {
         match self {
-            Table::Unbounded { entries, .. } => entries.retain(|(_, times)| keep(times)),
+            Table::Unbounded { entries, hasher } => {
+                entries.retain(|(_, times)| keep(times));
+                shrink_if_sparse(entries, hasher);
+            }
             Table::Bounded(lru) => {
                 let dropped: Vec<String> = lru
                     .iter()
@@ -135,6 +140,34 @@ impl Table {
                 }
             }
         }
+    }
+}
+
+/// An iterator over a table's entries.
+pub(crate) enum Iter<'a> {
+    Unbounded(hashbrown::hash_table::Iter<'a, (Stored, Times)>),
+    Bounded(lru::Iter<'a, Stored, Times>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a Stored, &'a Times);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Unbounded(slots) => slots.next().map(|(stored, times)| (stored, times)),
+            Iter::Bounded(list) => list.next(),
+        }
+    }
+}
+
+/// Gives memory back after mass deletes or a cull: a table never shrinks by itself,
+/// and its slots hold whole entries. Halving it when under a quarter full keeps a
+/// table that shrinks and grows around one size from reallocating at every step.
+fn shrink_if_sparse(entries: &mut HashTable<(Stored, Times)>, hasher: &RandomState) {
+    if entries.capacity() > 64 && entries.len() < entries.capacity() / 4 {
+        entries.shrink_to(entries.len() * 2, |(stored, _)| {
+            hasher.hash_one(stored.key())
+        });
     }
 }
 
@@ -222,6 +255,32 @@ mod tests {
             assert_eq!(&**text, r#"k{"n":2}"#);
             assert_eq!(t.expires, 2);
         }
+    }
+
+    #[test]
+    fn an_unbounded_table_gives_memory_back_when_emptied_out() {
+        let mut table = Table::new(None);
+        for n in 0..10_000 {
+            table.put(stored(&format!("key-{n}"), n), times(n));
+        }
+        let capacity = |table: &Table| match table {
+            Table::Unbounded { entries, .. } => entries.capacity(),
+            Table::Bounded(_) => unreachable!(),
+        };
+        let full = capacity(&table);
+        for n in 0..9_990 {
+            assert!(table.pop(&format!("key-{n}")).is_some());
+        }
+        assert!(
+            capacity(&table) < full / 100,
+            "{} of {full}",
+            capacity(&table)
+        );
+        for n in 9_990..10_000 {
+            assert_eq!(table.peek(&format!("key-{n}")).map(|t| t.created), Some(n));
+        }
+        table.retain(|_| false);
+        assert!(table.is_empty() && capacity(&table) <= 64);
     }
 
     #[test]
