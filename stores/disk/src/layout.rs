@@ -1005,28 +1005,32 @@ impl Layout {
     }
 
     /// The entries of a collection directory: `(file name, document)` of every file that
-    /// reads as an entry; the rest is skipped and reported.
-    fn documents(&self, dir: &OwnedFd, dir_name: &str) -> Vec<(String, Document)> {
-        let path = |name: &str| self.root.join(dir_name).join(name);
-        let items = match sys::list(dir) {
-            Ok(items) => items,
-            Err(e) => {
-                tracing::warn!(path = %self.root.join(dir_name).display(), "skipping an unreadable collection directory: {e}");
-                return Vec::new();
-            }
-        };
-        let mut found = Vec::new();
-        for item in items {
-            if item.name.starts_with('.') || !item.name.ends_with(ENTRY_SUFFIX) {
-                continue;
-            }
-            match self.read_document(dir, &item.name, || path(&item.name)) {
-                Ok(Some(document)) => found.push((item.name, document)),
-                Ok(None) => {}
-                Err(e) => tracing::warn!("skipping an unreadable entry file: {e}"),
-            }
-        }
-        found
+    /// reads as an entry; the rest is skipped and reported. Each file is read when the
+    /// caller asks for it, so a caller that stops early (a limit reached, a live entry
+    /// found) reads no further, and a collection's documents are never all in memory.
+    fn documents<'a>(
+        &'a self,
+        dir: &'a OwnedFd,
+        dir_name: &'a str,
+    ) -> impl Iterator<Item = (String, Document)> + 'a {
+        let items = sys::list(dir).unwrap_or_else(|e| {
+            tracing::warn!(path = %self.root.join(dir_name).display(), "skipping an unreadable collection directory: {e}");
+            Vec::new()
+        });
+        items
+            .into_iter()
+            .filter(|item| !item.name.starts_with('.') && item.name.ends_with(ENTRY_SUFFIX))
+            .filter_map(move |item| {
+                let path = || self.root.join(dir_name).join(&item.name);
+                match self.read_document(dir, &item.name, path) {
+                    Ok(Some(document)) => Some((item.name, document)),
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::warn!("skipping an unreadable entry file: {e}");
+                        None
+                    }
+                }
+            })
     }
 
     /// Whether `document`, found in `file`, is the entry of a key of `collection` that a
@@ -1075,27 +1079,21 @@ impl Layout {
         Ok(keys)
     }
 
-    /// The collection a directory belongs to: its info file's `collection` (when it maps
-    /// back to the directory), else the `collection` of an entry filed there.
-    fn dir_collection(&self, dir_name: &str, documents: &[(String, Document)]) -> Option<String> {
-        let maps_here = |name: &str| {
-            self.collection_name(name) == dir_name
-                || self.limits.collection_overflow(name) == dir_name
-        };
-        if let Some(name) = self.info_owner(dir_name)
-            && maps_here(&name)
-        {
-            return Some(name);
-        }
-        documents
-            .iter()
-            .filter_map(|(_, document)| document.collection.as_deref())
-            .find(|name| maps_here(name))
-            .map(str::to_owned)
+    /// Whether `name`'s collection is filed in the directory `dir_name` (its own or its
+    /// overflow directory).
+    fn maps_to(&self, name: &str, dir_name: &str) -> bool {
+        self.collection_name(name) == dir_name || self.limits.collection_overflow(name) == dir_name
+    }
+
+    /// The collection a directory's info file names, when it maps back to the directory.
+    fn info_collection(&self, dir_name: &str) -> Option<String> {
+        self.info_owner(dir_name)
+            .filter(|name| self.maps_to(name, dir_name))
     }
 
     /// Names of collections holding at least one live entry that enumeration would list;
-    /// a directory that cannot be read is skipped and reported.
+    /// a directory that cannot be read is skipped and reported. A directory's entries are
+    /// read only until a live one is found.
     pub(crate) fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
         let now = SystemTime::now();
         let mut names = Vec::new();
@@ -1111,13 +1109,28 @@ impl Layout {
                     continue;
                 }
             };
-            let documents = self.documents(&dir, &dir_name);
-            let Some(collection) = self.dir_collection(&dir_name, &documents) else {
-                continue;
+            let mut documents = self.documents(&dir, &dir_name);
+            // The collection: its info file's, else that of the first entry filed here
+            // under a name that maps to the directory (that entry is then checked too).
+            let (collection, first) = match self.info_collection(&dir_name) {
+                Some(name) => (name, None),
+                None => {
+                    let found = documents.by_ref().find_map(|(file, document)| {
+                        let name = document.collection.clone()?;
+                        self.maps_to(&name, &dir_name)
+                            .then_some((name, (file, document)))
+                    });
+                    let Some((name, first)) = found else {
+                        continue;
+                    };
+                    (name, Some(first))
+                }
             };
-            let live = documents.iter().any(|(file, document)| {
+            let live = first.into_iter().chain(documents).any(|(file, document)| {
                 !document.entry.is_expired(now)
-                    && self.vouch(&dir_name, file, &collection, document).is_some()
+                    && self
+                        .vouch(&dir_name, &file, &collection, &document)
+                        .is_some()
             });
             if live {
                 names.push(collection);
@@ -1155,7 +1168,7 @@ impl Layout {
         let had_live = match self.open_dir(&trash) {
             Ok(Some(dir)) => {
                 let now = SystemTime::now();
-                self.documents(&dir, &trash).iter().any(|(_, document)| {
+                self.documents(&dir, &trash).any(|(_, document)| {
                     !document.entry.is_expired(now)
                         && match (collection, document.collection.as_deref()) {
                             (Some(wanted), Some(found)) => wanted == found,
@@ -1178,7 +1191,7 @@ impl Layout {
             .clear();
         let mut had_live = false;
         for dir_name in self.collection_dirs()? {
-            let collection = self.dir_collection(&dir_name, &[]);
+            let collection = self.info_collection(&dir_name);
             match self.destroy_dir(&dir_name, collection.as_deref()) {
                 Ok(live) => had_live |= live,
                 Err(e) => tracing::warn!("could not destroy a collection: {e}"),

@@ -103,3 +103,25 @@ async fn a_name_whose_files_both_hold_other_names_is_a_clear_error() {
     assert!(!store.delete(&c, Some("c")).await.unwrap());
     assert_eq!(store.get(&b, Some("c")).await.unwrap(), Some(value(2)));
 }
+
+/// `collections` names a directory whose info file is gone by an entry filed there, and
+/// lists it while any of its entries is live, wherever that entry comes in the listing.
+#[tokio::test]
+async fn a_collection_without_its_info_file_is_named_by_its_entries() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let store = DiskStore::open(dir.path()).await.unwrap();
+    for n in 0..40 {
+        let ttl = Some(Duration::from_secs(1));
+        let key = format!("short-{n}");
+        store.put(&key, value(n), ttl, Some("c")).await.unwrap();
+    }
+    store.put("kept", value(-1), None, Some("c")).await.unwrap();
+    let collection_dir = store.entry_path("c", "kept").parent().unwrap().to_owned();
+    let dir_name = collection_dir.file_name().unwrap().to_string_lossy();
+    std::fs::remove_file(dir.path().join(format!("{dir_name}-info.json"))).unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(store.collections(None).await.unwrap(), vec!["c".to_owned()]);
+    assert!(store.delete("kept", Some("c")).await.unwrap());
+    assert_eq!(store.collections(None).await.unwrap(), Vec::<String>::new());
+}
