@@ -11,7 +11,9 @@
 //! keys (100 operations each), and 64 concurrent tasks each putting then getting its
 //! own key (128 operations), spawned on tokio's multi-threaded runtime
 //! (`concurrent_64`) and on a current-thread one (`concurrent_64_one_thread`, the
-//! way asyncio runs Python's 64 tasks). `serve` reads lines `<workload> <seconds>`
+//! way asyncio runs Python's 64 tasks); `spawn_64_no_store` spawns and joins the same
+//! 64 tasks on the multi-threaded runtime with no store in them, the runtime's own
+//! share of `concurrent_64`. `serve` reads lines `<workload> <seconds>`
 //! on stdin and answers each with that line, so that `interleave.py` alternates it
 //! with the Python side in short slices. `rss` puts ENTRIES distinct keys into a
 //! fresh store and prints the growth of the process's peak resident set per entry,
@@ -146,6 +148,21 @@ impl Bench {
                 }
                 2 * TASKS
             }
+            // The runtime's own share of `concurrent_64`: the same tasks spawned and
+            // joined on the same runtime, with no store (counted as the same operations).
+            "spawn_64_no_store" => {
+                let tasks: Vec<_> = (0..TASKS)
+                    .map(|task| {
+                        tokio::spawn(async move {
+                            std::hint::black_box(task);
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+                2 * TASKS
+            }
             other => panic!("no workload {other}"),
         }
     }
@@ -188,13 +205,14 @@ fn cpu_seconds() -> f64 {
 }
 
 /// Every workload, in the order `ops` runs them.
-const WORKLOADS: [&str; 6] = [
+const WORKLOADS: [&str; 7] = [
     "get",
     "put",
     "get_many_100",
     "put_many_100",
     "concurrent_64",
     "concurrent_64_one_thread",
+    "spawn_64_no_store",
 ];
 
 /// The runtimes a workload may run on: tokio's multi-threaded one (a worker per core,
