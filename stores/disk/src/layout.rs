@@ -1061,12 +1061,13 @@ impl Layout {
             return Ok(Vec::new());
         };
         let now = SystemTime::now();
+        let limit = limit.unwrap_or(usize::MAX);
         let mut keys = Vec::new();
         let mut seen = HashSet::new();
+        if limit == 0 {
+            return Ok(keys);
+        }
         for (file, document) in self.documents(&dir, &dir_name) {
-            if keys.len() >= limit.unwrap_or(usize::MAX) {
-                break;
-            }
             if document.entry.is_expired(now) {
                 continue;
             }
@@ -1074,6 +1075,10 @@ impl Layout {
                 && seen.insert(key.clone())
             {
                 keys.push(key);
+                // Stopped here: the next file is not read.
+                if keys.len() >= limit {
+                    break;
+                }
             }
         }
         Ok(keys)

@@ -11,9 +11,10 @@ so that whatever else the machine does in those seconds weighs on both alike. Ea
 gives operations per second of wall-clock time and per second of the process's CPU time
 (which leaves out the time a hypervisor takes from the virtual CPUs). Prints, per
 workload, each side's medians (`py_memory/<workload> <ops/s> <ops per CPU-second>`,
-`memory/<workload> ...`; the Python line of `concurrent_64_one_thread` is Python's
-`concurrent_64` again, in the slices paired with it) and the medians of the rounds' ratios, ours over Python's, with
-their ranges: `interleaved memory/<workload> <ratio> <lowest>-<highest> cpu <ratio>
+`memory/<workload> ...`; the Python lines of `concurrent_64_one_thread` and
+`spawn_64_no_store` are Python's `concurrent_64` again, in the slices paired with them)
+and the medians of the rounds' ratios, ours over Python's, with their ranges:
+`interleaved memory/<workload> <ratio> <lowest>-<highest> cpu <ratio>
 <lowest>-<highest>`.
 """
 
