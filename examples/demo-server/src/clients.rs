@@ -1,8 +1,6 @@
 //! Clients: RFC 7591 dynamic registration, and client ID metadata documents (an
 //! `https` URL as the client ID, whose document the server fetches).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -55,13 +53,6 @@ pub(crate) fn valid_redirect_uri(uri: &str) -> bool {
         },
         _ => false,
     }
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// A list of strings, or the error.
@@ -172,7 +163,7 @@ pub(crate) async fn register(State(s): State<AppState>, body: Bytes) -> Response
     ));
     let mut response = json!({
         "client_id": client_id,
-        "client_id_issued_at": now_secs(),
+        "client_id_issued_at": super::clock::since_epoch().as_secs(),
         "redirect_uris": redirect_uris,
         "token_endpoint_auth_method": method,
         "grant_types": grant_types,

@@ -40,6 +40,7 @@ struct ReadmeDoctests;
 
 mod authorize;
 mod clients;
+mod clock;
 mod mcp;
 mod metadata;
 mod secrets;

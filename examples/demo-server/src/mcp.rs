@@ -1,8 +1,6 @@
 //! The protected MCP endpoint (Streamable HTTP, JSON responses, no sessions): a bearer
 //! token check, then `initialize`, `ping`, `tools/list` and `tools/call`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -55,13 +53,6 @@ fn loopback_origin(origin: &str) -> bool {
     })
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// The grant behind the request's bearer token, or the 401/403 response.
 async fn authorized(s: &Shared, headers: &HeaderMap) -> Result<AccessGrant, Response> {
     let token = headers
@@ -90,7 +81,7 @@ async fn authorized(s: &Shared, headers: &HeaderMap) -> Result<AccessGrant, Resp
             return Err(StatusCode::INTERNAL_SERVER_ERROR.into_response());
         }
     };
-    if grant.expires_at <= now_secs() {
+    if grant.expires_at <= super::clock::since_epoch().as_secs_f64() {
         return Err(invalid("the access token expired"));
     }
     match super::token::is_revoked(&*s.store, &grant.grant).await {
@@ -230,7 +221,8 @@ fn call_tool(grant: &AccessGrant, params: &Value) -> Result<Value, (i64, String)
                 "client {}, scope \"{}\", token valid for {} more seconds",
                 grant.client_id,
                 grant.scope,
-                grant.expires_at.saturating_sub(now_secs())
+                // Whole seconds left, rounded down; `as` saturates at zero.
+                (grant.expires_at - super::clock::since_epoch().as_secs_f64()) as u64
             ),
             false,
         )),

@@ -8,8 +8,6 @@
 //! copy. A client fleet that refreshes one token twice thus loses its login here, as it
 //! would at servers that work this way.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -32,8 +30,9 @@ pub(crate) struct AccessGrant {
     pub(crate) client_id: String,
     pub(crate) scope: String,
     pub(crate) resource: String,
-    /// Seconds since the epoch.
-    pub(crate) expires_at: u64,
+    /// Seconds since the epoch, with their fraction (see [`super::clock`]); grants
+    /// stored as whole seconds by earlier versions read the same way.
+    pub(crate) expires_at: f64,
     /// The authorization this token descends from (see the module docs).
     #[serde(default)]
     pub(crate) grant: String,
@@ -153,13 +152,6 @@ async fn authenticate(s: &Shared, who: &Presented) -> Result<Client, Response> {
         (Some(hash), Some(secret)) if secrets::equal(hash, &secrets::hash(secret)) => Ok(client),
         (Some(_), Some(_)) => Err(refuse("wrong client secret")),
     }
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Reads and removes a one-time grant; `None` when it is unknown or was used already.
@@ -455,7 +447,7 @@ async fn issue(s: &Shared, client: &Client, grant: Grant, what: &str) -> Respons
         client_id: client.client_id.clone(),
         scope: scope.clone(),
         resource: resource.clone(),
-        expires_at: now_secs() + lifetime.as_secs(),
+        expires_at: (super::clock::since_epoch() + lifetime).as_secs_f64(),
         grant: grant_id.clone(),
     };
     let refresh_grant = RefreshGrant {

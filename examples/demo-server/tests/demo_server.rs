@@ -5,7 +5,9 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -221,10 +223,63 @@ async fn the_code_grant_checks_pkce_and_works_once() {
     assert_eq!(body["result"]["content"][0]["text"], "3.5");
 }
 
+/// A token is accepted for all of its lifetime, whatever fraction of a second it was
+/// issued in. Expiry cut to whole seconds refused a token issued at x.9 s up to 0.9 s
+/// early, while its client, counting from `expires_in`, still held it valid.
+#[tokio::test]
+async fn an_access_token_is_accepted_for_all_of_its_lifetime() {
+    let server = DemoServer::builder()
+        .access_token_lifetime(Duration::from_secs(4))
+        .start()
+        .await
+        .unwrap();
+    let client = register(&server, "none").await;
+    let client_id = client["client_id"].as_str().unwrap();
+    let code = code_for(&server, client_id).await;
+    // Late in a second, where cutting to whole seconds costs the most.
+    loop {
+        let fraction = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_millis();
+        if (850..950).contains(&fraction) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(u64::from((1_850 - fraction) % 1_000))).await;
+    }
+    // The server issues the token after this instant, so it is valid until 4 s after it.
+    let asked = Instant::now();
+    let (status, tokens) = token_request(
+        &server,
+        &[
+            ("client_id", client_id),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["expires_in"], 4);
+    let access = tokens["access_token"].as_str().unwrap();
+    // 3.2 s after asking: past the whole second the token was issued in plus 3.
+    tokio::time::sleep_until(asked + Duration::from_millis(3_200)).await;
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+    let response = mcp(&server, Some(access), ping).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "a 4 s token refused {:?} after it was asked for: {:?}",
+        asked.elapsed(),
+        response.headers().get("www-authenticate")
+    );
+}
+
 #[tokio::test]
 async fn refresh_tokens_rotate_and_access_tokens_expire() {
     let server = DemoServer::builder()
-        .access_token_lifetime(Duration::from_secs(1))
+        .access_token_lifetime(Duration::from_secs(2))
         .start()
         .await
         .unwrap();
@@ -256,6 +311,8 @@ async fn refresh_tokens_rotate_and_access_tokens_expire() {
     form.push(("grant_type", "refresh_token"));
     form.push(("refresh_token", first["refresh_token"].as_str().unwrap()));
     let (status, second) = token_request(&server, &form).await;
+    // The server issued the token before this answer came: 2 s from here it is over.
+    let issued_by = Instant::now();
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     let access = second["access_token"].as_str().unwrap();
@@ -264,7 +321,7 @@ async fn refresh_tokens_rotate_and_access_tokens_expire() {
         mcp(&server, Some(access), ping.clone()).await.status(),
         StatusCode::OK
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep_until(issued_by + Duration::from_millis(2100)).await;
     let expired = mcp(&server, Some(access), ping.clone()).await;
     assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
     let challenge = expired.headers()["www-authenticate"].to_str().unwrap();
