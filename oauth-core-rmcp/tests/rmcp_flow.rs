@@ -204,7 +204,10 @@ async fn rmcps_refresh_takes_the_shared_lease_and_stores_the_new_token_for_oauth
     let events = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = events.clone();
     let server = DemoServer::builder()
-        .access_token_lifetime(std::time::Duration::from_secs(4))
+        // rmcp renews once fewer than min(30 s, lifetime / 2) seconds remain, counting
+        // whole seconds: 5–6 s in. Connecting and listing the tools must end before
+        // that, on a loaded machine too, or rmcp renews twice.
+        .access_token_lifetime(std::time::Duration::from_secs(10))
         .on_event(move |e| sink.lock().unwrap().push(e.to_string()))
         .start()
         .await
@@ -243,9 +246,8 @@ async fn rmcps_refresh_takes_the_shared_lease_and_stores_the_new_token_for_oauth
     );
     let client = ().serve(transport).await.unwrap();
     assert_eq!(client.list_all_tools().await.unwrap().len(), 2);
-    // Within its last two seconds (rmcp renews with min(30 s, lifetime / 2) left, counting
-    // whole seconds): rmcp refreshes before its next request.
-    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    // Fewer than five whole seconds left: rmcp refreshes before its next request.
+    tokio::time::sleep(std::time::Duration::from_millis(6200)).await;
     let whoami = client
         .call_tool(rmcp::model::CallToolRequestParams::new("whoami"))
         .await

@@ -518,7 +518,9 @@ async fn a_wrong_state_is_refused() {
     let oauth = OAuth::builder(server.mcp_url())
         .token_storage(Arc::new(MemoryStore::new()))
         .browser(real_browser())
-        .callback_timeout(Duration::from_secs(1))
+        // The login waits all of it (the refused callback does not end it); the browser's
+        // requests must arrive within it on a loaded machine too.
+        .callback_timeout(Duration::from_secs(3))
         .build()
         .unwrap();
     let err = oauth.access_token().await.unwrap_err();

@@ -30,7 +30,9 @@ fn oauth(server: &Server, store: &Arc<MemoryStore>, browser: BrowserMode) -> OAu
     OAuth::builder(server.mcp_url())
         .token_storage(store.clone())
         .browser(browser)
-        .callback_timeout(Duration::from_millis(1500))
+        // Cases without a callback wait all of it; a login that gets one must end
+        // within it on a loaded machine too.
+        .callback_timeout(Duration::from_secs(3))
         .build()
         .unwrap()
 }

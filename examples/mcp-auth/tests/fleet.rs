@@ -21,8 +21,10 @@ use key_value_test_support::dynamodb::{self, Emulator};
 use mcp_demo_server::DemoServer;
 
 /// The access token lifetime: short, so that rounds are quick, and long enough for 20
-/// processes to start and the new token to be tried before it expires.
-const LIFETIME: Duration = Duration::from_secs(5);
+/// processes to start and read the new token before its renewal time (the last tenth
+/// of its life) on a loaded machine too: a process that starts later rightly renews
+/// it again.
+const LIFETIME: Duration = Duration::from_secs(8);
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)

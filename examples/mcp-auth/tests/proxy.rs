@@ -43,7 +43,9 @@ fn count(events: &Mutex<Vec<String>>, needle: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rmcp_client_through_the_proxy_survives_an_expiring_token() {
     let home = tempfile::tempdir().unwrap();
-    let (server, events) = demo(Duration::from_secs(3)).await;
+    // Long enough that starting the proxy and three calls end well before the renewal,
+    // 5.4 s in (the last tenth of the lifetime), on a loaded machine too.
+    let (server, events) = demo(Duration::from_secs(6)).await;
     let store = format!("sqlite:{}", home.path().join("tokens.sqlite").display());
     let (ok, log) = login_headless(home.path(), &store, server.mcp_url()).await;
     assert!(ok, "login failed:\n{log}");
@@ -86,8 +88,8 @@ async fn rmcp_client_through_the_proxy_survives_an_expiring_token() {
     assert_eq!(tool_text(&sum), "5");
     assert_eq!(count(&events, "refreshed"), 0, "no refresh yet");
 
-    // The 3 s token expires; the next calls need the refresh token.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // The 6 s token expires; the next calls need the refresh token.
+    tokio::time::sleep(Duration::from_millis(6500)).await;
     let sum = client.call_tool(add(40, 2)).await.unwrap();
     assert_eq!(tool_text(&sum), "42");
     let who = client
