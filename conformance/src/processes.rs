@@ -5,22 +5,25 @@
 //! passes the in-process cases and fails here. The test starts copies of the test binary,
 //! each running only the calling test with an environment variable giving it the child's
 //! role; in those copies the same call races once instead of starting others.
+//!
+//! The race starts when every child has opened the store and said so, not at a time
+//! guessed in advance: on a loaded machine a child that started late would otherwise
+//! find the lease already expired and rightly win it too.
 
 use std::future::Future;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::io::{BufRead, BufReader, Lines, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use key_value_core::{AsyncKeyValue, JsonObject, Result};
+use tokio::io::AsyncBufReadExt;
 
 const ROLE: &str = "KEYVALUE_LEASE_RACE_ROLE";
 const LOCATION: &str = "KEYVALUE_LEASE_RACE_LOCATION";
-const START_AT: &str = "KEYVALUE_LEASE_RACE_START_MS";
 const COLLECTION: &str = "lease-race";
-/// How long a won lease lives: the second round waits this out and races again.
-const LEASE_TTL: Duration = Duration::from_secs(2);
-/// Time given to every child to start and open the store before the race begins.
-const HEAD_START: Duration = Duration::from_millis(2500);
+/// How long a won lease lives: long enough for the racers to exit and the parent to
+/// read the lease back on a loaded machine; the second round waits it out.
+const LEASE_TTL: Duration = Duration::from_secs(5);
 
 /// Races `processes` OS processes for one key with `put_if_absent`, twice: exactly one
 /// must win each round, the stored value must be the winner's, and the second round,
@@ -72,13 +75,22 @@ where
     }
     let key = format!("lease-{:x}", now_ms());
     for round in 0..2 {
-        let start_at = now_ms() + HEAD_START.as_millis() as u64;
-        let children: Vec<Child> = (0..processes)
-            .map(|i| spawn(test, location, &key, round, i, start_at))
+        let mut racers: Vec<Racer> = (0..processes)
+            .map(|i| Racer::spawn(test, location, &key, round, i))
             .collect();
+        for (i, racer) in racers.iter_mut().enumerate() {
+            match racer.next_line() {
+                Some(line) if line.ends_with(" ready") => {}
+                other => panic!("round {round}: process {i} did not open the store: {other:?}"),
+            }
+        }
+        let started = Instant::now();
+        for racer in &mut racers {
+            racer.start();
+        }
         let mut winners = Vec::new();
-        for (i, child) in children.into_iter().enumerate() {
-            match outcome_of(child) {
+        for (i, racer) in racers.into_iter().enumerate() {
+            match racer.outcome() {
                 Some(line) if line.ends_with(" won") => winners.push(i),
                 Some(line) if line.ends_with(" lost") => {}
                 other => panic!("round {round}: process {i} did not race: {other:?}"),
@@ -97,27 +109,37 @@ where
         let expected = racer_value(&format!("{key}/{round}/{}", winners[0]));
         match stored {
             Ok(Some(value)) => assert_eq!(value, expected, "round {round}: the stored lease"),
-            Ok(None) => panic!("round {round}: the won lease is not stored"),
+            Ok(None) => panic!(
+                "round {round}: the won lease is not stored, read back {:?} after the race \
+                 (it lives {LEASE_TTL:?})",
+                started.elapsed()
+            ),
             Err(e) => panic!("round {round}: the won lease cannot be read: {e}"),
         }
         // Let the lease expire, so that the next round must take it over.
-        std::thread::sleep(LEASE_TTL + Duration::from_millis(200));
+        if round == 0 {
+            std::thread::sleep(
+                LEASE_TTL.saturating_sub(started.elapsed()) + Duration::from_millis(200),
+            );
+        }
     }
 }
 
-/// One child's part: opens the store, waits for the common start, races once.
+/// One child's part: opens the store, says it is ready, and races once when the parent
+/// says go (a line on its standard input).
 async fn race_once<S, Fut>(role: &str, open: Fut) -> Result<bool>
 where
     S: AsyncKeyValue,
     Fut: Future<Output = Result<S>>,
 {
     let store = open.await?;
-    let start_at = std::env::var(START_AT)
-        .ok()
-        .and_then(|ms| ms.parse::<u64>().ok())
-        .unwrap_or(0);
-    let wait = start_at.saturating_sub(now_ms());
-    tokio::time::sleep(Duration::from_millis(wait)).await;
+    println!("lease-race {role} ready");
+    let mut go = String::new();
+    // The end of input (the parent gone) starts the race too; its outcome then goes
+    // unread.
+    let _ = tokio::io::BufReader::new(tokio::io::stdin())
+        .read_line(&mut go)
+        .await;
     let key = role.split('/').next().unwrap_or(role);
     store
         .put_if_absent(key, racer_value(role), Some(LEASE_TTL), Some(COLLECTION))
@@ -131,41 +153,65 @@ fn racer_value(role: &str) -> JsonObject {
     value
 }
 
-#[allow(clippy::panic)]
-fn spawn(test: &str, location: &str, key: &str, round: usize, i: usize, start_at: u64) -> Child {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => panic!("cannot find the test binary: {e}"),
-    };
-    match Command::new(exe)
-        .args(["--exact", test, "--nocapture", "--test-threads", "1"])
-        .env(ROLE, format!("{key}/{round}/{i}"))
-        .env(LOCATION, location)
-        .env(START_AT, start_at.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(e) => panic!("could not start a child process: {e}"),
-    }
+/// A child copy of the test binary, racing for the lease.
+struct Racer {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
 }
 
-/// The child's `lease-race …` line, after it exited.
-fn outcome_of(mut child: Child) -> Option<String> {
-    let stdout = child.stdout.take()?;
-    // Read to the end, so the child never writes into a closed pipe.
-    let lines: Vec<String> = BufReader::new(stdout)
-        .lines()
-        .map_while(std::io::Result::ok)
-        .collect();
-    // libtest may have written `test NAME ... ` on the same line first.
-    let line = lines
-        .iter()
-        .find_map(|line| line.find("lease-race ").map(|at| line[at..].to_owned()));
-    let _ = child.wait();
-    line
+impl Racer {
+    #[allow(clippy::panic)]
+    fn spawn(test: &str, location: &str, key: &str, round: usize, i: usize) -> Racer {
+        let exe = match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(e) => panic!("cannot find the test binary: {e}"),
+        };
+        let spawned = Command::new(exe)
+            .args(["--exact", test, "--nocapture", "--test-threads", "1"])
+            .env(ROLE, format!("{key}/{round}/{i}"))
+            .env(LOCATION, location)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => panic!("could not start a child process: {e}"),
+        };
+        let Some(stdout) = child.stdout.take() else {
+            panic!("the child process has no standard output");
+        };
+        Racer {
+            child,
+            lines: BufReader::new(stdout).lines(),
+        }
+    }
+
+    /// The child's next `lease-race …` line; `None` once its output ended.
+    fn next_line(&mut self) -> Option<String> {
+        // libtest may have written `test NAME ... ` on the same line first.
+        self.lines
+            .by_ref()
+            .map_while(std::io::Result::ok)
+            .find_map(|line| line.find("lease-race ").map(|at| line[at..].to_owned()))
+    }
+
+    /// Tells the child to race: a line, then the end of its input.
+    fn start(&mut self) {
+        if let Some(mut stdin) = self.child.stdin.take() {
+            // A child that exited already fails the round when its outcome is read.
+            let _ = stdin.write_all(b"go\n");
+        }
+    }
+
+    /// The child's outcome line, after it exited.
+    fn outcome(mut self) -> Option<String> {
+        let line = self.next_line();
+        // Read to the end, so the child never writes into a closed pipe.
+        self.lines.by_ref().for_each(drop);
+        let _ = self.child.wait();
+        line
+    }
 }
 
 fn now_ms() -> u64 {
