@@ -113,7 +113,9 @@ mod passthrough_cache {
     async fn the_file_holds_what_is_written_through_the_cache() {
         let dir = temp();
         let path = db(&dir);
-        let cache = PassthroughCache::new(MemoryStore::new()).max_ttl(Duration::from_millis(300));
+        // Cached entries live 1.5 s: long enough for the steps below that count on a
+        // still-cached entry (each a SQLite write or two) on a loaded machine too.
+        let cache = PassthroughCache::new(MemoryStore::new()).max_ttl(Duration::from_millis(1500));
         let ours = sqlite(&path).await.layer(cache);
         let theirs = sqlite(&path).await;
         ours.put("a", obj(json!({"v": 1})), None, C).await.unwrap();
@@ -138,7 +140,7 @@ mod passthrough_cache {
             .await
             .unwrap();
         assert_eq!(ours.get("a", C).await.unwrap(), Some(obj(json!({"v": 2}))));
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(Duration::from_millis(1600)).await;
         assert_eq!(ours.get("a", C).await.unwrap(), Some(obj(json!({"v": 3}))));
 
         // Our delete reaches the file and the cache.
@@ -146,17 +148,12 @@ mod passthrough_cache {
         assert_eq!(theirs.get("a", C).await.unwrap(), None);
         assert_eq!(ours.get("a", C).await.unwrap(), None);
 
-        // A cached entry never outlives the file's: TTL 200 ms, max_ttl 300 ms.
-        ours.put(
-            "t",
-            obj(json!({"t": 1})),
-            Some(Duration::from_millis(200)),
-            C,
-        )
-        .await
-        .unwrap();
+        // A cached entry never outlives the file's: TTL 1 s, max_ttl 1.5 s.
+        ours.put("t", obj(json!({"t": 1})), Some(Duration::from_secs(1)), C)
+            .await
+            .unwrap();
         assert!(ours.get("t", C).await.unwrap().is_some());
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         assert_eq!(ours.get("t", C).await.unwrap(), None);
         assert_eq!(ours.cache().get("t", C).await.unwrap(), None);
         ours.put("b", obj(json!({"v": 4})), Some(HOUR), C)

@@ -85,6 +85,12 @@ fn temporary_files_of_killed_writers_are_gone_after_the_next_open() {
             let store = DiskStore::open(dir).await.unwrap();
             let mut value = key_value_core::JsonObject::new();
             value.insert("blob".into(), "x".repeat(64 << 10).into());
+            store
+                .put("k0", value.clone(), None, Some("c"))
+                .await
+                .unwrap();
+            // The parent times its kill from here, not from the start of the process.
+            println!("killed-writer writing");
             let mut tasks = tokio::task::JoinSet::new();
             for t in 0..4 {
                 let (store, value) = (store.clone(), value.clone());
@@ -119,10 +125,16 @@ fn temporary_files_of_killed_writers_are_gone_after_the_next_open() {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([TEST, "--exact", "--nocapture"])
             .env(KILLED_WRITER, &root)
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(500 + 53 * round));
+        // However long the child took to start, it is killed while writing.
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let writing = std::io::BufRead::lines(stdout)
+            .map_while(Result::ok)
+            .any(|line| line.contains("killed-writer writing"));
+        assert!(writing, "round {round}: the writer did not start writing");
+        std::thread::sleep(std::time::Duration::from_millis(50 + 53 * round));
         child.kill().unwrap();
         child.wait().unwrap();
         left_by_kills += leftovers(&root);

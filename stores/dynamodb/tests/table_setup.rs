@@ -20,7 +20,7 @@ use serde_json::json;
 
 /// How long the emulator keeps a new table CREATING: long enough that the store
 /// certainly meets that state, short enough for a quick test.
-const TABLE_DELAY: Duration = Duration::from_millis(1500);
+const TABLE_DELAY: Duration = Duration::from_secs(4);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_waits_for_a_table_another_process_is_creating() {
