@@ -96,6 +96,8 @@ where
                 other => panic!("round {round}: process {i} did not race: {other:?}"),
             }
         }
+        // Every racer has exited: the won lease was written before this instant.
+        let raced = Instant::now();
         assert_eq!(
             winners.len(),
             1,
@@ -119,7 +121,7 @@ where
         // Let the lease expire, so that the next round must take it over.
         if round == 0 {
             std::thread::sleep(
-                LEASE_TTL.saturating_sub(started.elapsed()) + Duration::from_millis(200),
+                LEASE_TTL.saturating_sub(raced.elapsed()) + Duration::from_millis(200),
             );
         }
     }

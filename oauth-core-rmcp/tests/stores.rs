@@ -439,9 +439,11 @@ async fn authorization_state_round_trip_under_a_hashed_key(store: Arc<dyn AsyncK
 }
 
 async fn authorization_state_expires(store: Arc<dyn AsyncKeyValue>) {
-    let states = KeyValueStateStore::new(store.clone()).with_ttl(Duration::from_secs(1));
+    // The save and the load (each a synced SQLite write or read) must fit inside the
+    // lifetime on a loaded machine too.
+    let states = KeyValueStateStore::new(store.clone()).with_ttl(Duration::from_secs(3));
     states.save("s", state("s", "v")).await.unwrap();
     assert!(states.load("s").await.unwrap().is_some());
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(Duration::from_millis(3300)).await;
     assert!(states.load("s").await.unwrap().is_none());
 }

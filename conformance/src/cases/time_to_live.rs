@@ -47,13 +47,18 @@ pub(crate) async fn put_with_ttl_reports_remaining(cx: &Ctx) -> Outcome {
 
 pub(crate) async fn ttl_has_millisecond_precision(cx: &Ctx) -> Outcome {
     const ROUNDS: usize = 20;
-    const QUICK: Duration = Duration::from_millis(700);
+    /// A round this quick is judged at once.
+    const QUICK: Duration = Duration::from_millis(300);
+    /// The slowest round that still tells the two kinds of store apart.
+    const SLOWEST: Duration = Duration::from_millis(700);
     let c = cx.collection("c");
     let ttl = Duration::from_millis(100_750);
     // A store that keeps whole seconds reports at most 100 s; one that keeps
-    // milliseconds reports more than 100.75 s less the time the calls took. That tells
-    // them apart while the calls take under 745 ms; a round that took longer is tried
-    // again (a loaded machine, a slow emulator).
+    // milliseconds reports more than 100.75 s less the time the calls took. The
+    // quicker the round, the sharper the test: a round over 300 ms (a loaded machine,
+    // a slow emulator) is tried again, and if none is quicker, the quickest round
+    // under 745 ms (where the two still differ) is judged.
+    let mut quickest: Option<(Duration, Duration)> = None;
     for _ in 0..ROUNDS {
         let started = Instant::now();
         cx.store().put("k", num(1), Some(ttl), Some(&c)).await?;
@@ -66,16 +71,25 @@ pub(crate) async fn ttl_has_millisecond_precision(cx: &Ctx) -> Outcome {
             left <= ttl,
             "remaining ttl {left:?} exceeds the {ttl:?} that was set"
         );
-        if elapsed > QUICK {
-            continue;
+        if quickest.is_none_or(|(_, fastest)| elapsed < fastest) {
+            quickest = Some((left, elapsed));
         }
-        ensure!(
-            left + elapsed + Duration::from_millis(5) >= ttl,
-            "remaining ttl {left:?} lost sub-second precision (set {ttl:?}, {elapsed:?} ago)"
-        );
-        return Ok(());
+        if elapsed <= QUICK {
+            break;
+        }
     }
-    fail!("{ROUNDS} put-and-ttl rounds each took over {QUICK:?}; precision could not be judged")
+    match quickest {
+        Some((left, elapsed)) if elapsed <= SLOWEST => {
+            ensure!(
+                left + elapsed + Duration::from_millis(5) >= ttl,
+                "remaining ttl {left:?} lost sub-second precision (set {ttl:?}, {elapsed:?} ago)"
+            );
+            Ok(())
+        }
+        _ => fail!(
+            "{ROUNDS} put-and-ttl rounds each took over {SLOWEST:?}; precision could not be judged"
+        ),
+    }
 }
 
 pub(crate) async fn put_without_ttl_clears_expiry(cx: &Ctx) -> Outcome {

@@ -228,52 +228,61 @@ async fn the_code_grant_checks_pkce_and_works_once() {
 /// early, while its client, counting from `expires_in`, still held it valid.
 #[tokio::test]
 async fn an_access_token_is_accepted_for_all_of_its_lifetime() {
+    const LIFETIME: Duration = Duration::from_secs(4);
     let server = DemoServer::builder()
-        .access_token_lifetime(Duration::from_secs(4))
+        .access_token_lifetime(LIFETIME)
         .start()
         .await
         .unwrap();
     let client = register(&server, "none").await;
     let client_id = client["client_id"].as_str().unwrap();
-    let code = code_for(&server, client_id).await;
-    // Late in a second, where cutting to whole seconds costs the most.
-    loop {
-        let fraction = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_millis();
-        if (850..950).contains(&fraction) {
-            break;
+    // A round whose answer came after the lifetime (a stalled machine) proves nothing
+    // either way: it is tried again.
+    for _ in 0..5 {
+        let code = code_for(&server, client_id).await;
+        // Late in a second, where cutting to whole seconds costs the most.
+        loop {
+            let fraction = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .subsec_millis();
+            if (850..950).contains(&fraction) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(u64::from((1_850 - fraction) % 1_000))).await;
         }
-        tokio::time::sleep(Duration::from_millis(u64::from((1_850 - fraction) % 1_000))).await;
+        // The server issues the token after this instant: it is valid until 4 s after it.
+        let asked = Instant::now();
+        let (status, tokens) = token_request(
+            &server,
+            &[
+                ("client_id", client_id),
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        assert_eq!(tokens["expires_in"], 4);
+        let access = tokens["access_token"].as_str().unwrap();
+        // 3.2 s after asking is 0.05–0.15 s past the whole second of the issue plus 4 s,
+        // where whole-second expiry ended the token, and inside its true lifetime.
+        tokio::time::sleep_until(asked + Duration::from_millis(3_200)).await;
+        let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+        let response = mcp(&server, Some(access), ping).await;
+        let answered = asked.elapsed();
+        if response.status() == StatusCode::OK {
+            return;
+        }
+        assert!(
+            answered >= LIFETIME,
+            "a 4 s token refused {answered:?} after it was asked for: {:?}",
+            response.headers().get("www-authenticate")
+        );
     }
-    // The server issues the token after this instant, so it is valid until 4 s after it.
-    let asked = Instant::now();
-    let (status, tokens) = token_request(
-        &server,
-        &[
-            ("client_id", client_id),
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ],
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
-    assert_eq!(tokens["expires_in"], 4);
-    let access = tokens["access_token"].as_str().unwrap();
-    // 3.2 s after asking: past the whole second the token was issued in plus 3.
-    tokio::time::sleep_until(asked + Duration::from_millis(3_200)).await;
-    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
-    let response = mcp(&server, Some(access), ping).await;
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "a 4 s token refused {:?} after it was asked for: {:?}",
-        asked.elapsed(),
-        response.headers().get("www-authenticate")
-    );
+    panic!("five rounds were answered after the token's lifetime: the machine is too busy");
 }
 
 #[tokio::test]

@@ -128,12 +128,25 @@ fn temporary_files_of_killed_writers_are_gone_after_the_next_open() {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // However long the child took to start, it is killed while writing.
+        // However long the child took to start, it is killed while writing; a child that
+        // never says so fails the round instead of hanging the test.
         let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        let writing = std::io::BufRead::lines(stdout)
-            .map_while(Result::ok)
-            .any(|line| line.contains("killed-writer writing"));
-        assert!(writing, "round {round}: the writer did not start writing");
+        let (said, writing) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let started = std::io::BufRead::lines(stdout)
+                .map_while(Result::ok)
+                .any(|line| line.contains("killed-writer writing"));
+            let _ = said.send(started);
+        });
+        let writing = writing.recv_timeout(std::time::Duration::from_secs(60));
+        if writing != Ok(true) {
+            let _ = child.kill();
+        }
+        assert_eq!(
+            writing,
+            Ok(true),
+            "round {round}: the writer did not start writing"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50 + 53 * round));
         child.kill().unwrap();
         child.wait().unwrap();

@@ -147,11 +147,14 @@ fn store_survives_a_server_restart() {
         }
         assert_eq!(store.get("after", c).await.unwrap(), Some(num(7)));
         let before = done.load(Ordering::Relaxed);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(
-            done.load(Ordering::Relaxed) > before,
-            "the workload did not resume after the restart"
-        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while done.load(Ordering::Relaxed) == before {
+            assert!(
+                Instant::now() < deadline,
+                "the workload did not resume after the restart"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
 
         stop.store(true, Ordering::Relaxed);
         for task in tasks {
