@@ -113,6 +113,23 @@ async fn token_request(
     (status, response.json().await.unwrap())
 }
 
+/// A public client's code exchanged for tokens; the answer must be a success.
+async fn exchange_code(server: &DemoServer, client_id: &str, code: &str) -> Value {
+    let (status, tokens) = token_request(
+        server,
+        &[
+            ("client_id", client_id),
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens
+}
+
 async fn mcp(server: &DemoServer, token: Option<&str>, body: Value) -> reqwest::Response {
     let mut request = http().post(server.mcp_url()).json(&body);
     if let Some(token) = token {
@@ -253,18 +270,7 @@ async fn an_access_token_is_accepted_for_all_of_its_lifetime() {
         }
         // The server issues the token after this instant: it is valid until 4 s after it.
         let asked = Instant::now();
-        let (status, tokens) = token_request(
-            &server,
-            &[
-                ("client_id", client_id),
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", VERIFIER),
-            ],
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let tokens = exchange_code(&server, client_id, &code).await;
         assert_eq!(tokens["expires_in"], 4);
         let access = tokens["access_token"].as_str().unwrap();
         // 3.2 s after asking is 0.05–0.15 s past the whole second of the issue plus 4 s,
@@ -666,18 +672,7 @@ async fn revocation_forgets_a_token_of_the_client_that_asks() {
         async move {
             let client_id = client["client_id"].as_str().unwrap().to_string();
             let code = code_for(server, &client_id).await;
-            let (status, tokens) = token_request(
-                server,
-                &[
-                    ("client_id", client_id.as_str()),
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", REDIRECT),
-                    ("code_verifier", VERIFIER),
-                ],
-            )
-            .await;
-            assert_eq!(status, StatusCode::OK, "{tokens}");
+            let tokens = exchange_code(server, &client_id, &code).await;
             (client_id, tokens)
         }
     };
