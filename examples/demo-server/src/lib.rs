@@ -165,6 +165,8 @@ impl DemoServerBuilder {
     }
 
     /// How long access tokens live (default one hour). Short lifetimes show refreshes.
+    /// [`start`](Self::start) refuses a zero lifetime and one that ends past the year
+    /// 9999, as the store refuses such a ttl (`InvalidInput`).
     pub fn access_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.access_lifetime = lifetime;
         self
@@ -195,6 +197,16 @@ impl DemoServerBuilder {
                 ),
             ));
         }
+        // Checked once here, as the store checks an entry's ttl: every token then gets
+        // an expiry the store can keep.
+        key_value::expiry_for(Some(self.access_lifetime), std::time::SystemTime::now()).map_err(
+            |e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("access token lifetime: {e}"),
+                )
+            },
+        )?;
         let listener = TcpListener::bind(SocketAddr::new(self.ip, self.port)).await?;
         let addr = listener.local_addr()?;
         let host = match addr.ip() {
