@@ -16,7 +16,6 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use key_value_core::{AsyncKeyValue, JsonObject, Result};
-use tokio::io::AsyncBufReadExt;
 
 const ROLE: &str = "KEYVALUE_LEASE_RACE_ROLE";
 const LOCATION: &str = "KEYVALUE_LEASE_RACE_LOCATION";
@@ -66,7 +65,7 @@ where
     };
     if let Ok(role) = std::env::var(ROLE) {
         let location = std::env::var(LOCATION).unwrap_or_default();
-        let outcome = runtime.block_on(race_once(&role, open(location)));
+        let outcome = race_once(&runtime, &role, open(location));
         match outcome {
             Ok(won) => println!("lease-race {role} {}", if won { "won" } else { "lost" }),
             Err(e) => println!("lease-race {role} error {e}"),
@@ -128,24 +127,19 @@ where
 }
 
 /// One child's part: opens the store, says it is ready, and races once when the parent
-/// says go (a line on its standard input).
-async fn race_once<S, Fut>(role: &str, open: Fut) -> Result<bool>
+/// says go (a line on its standard input, read outside the runtime).
+fn race_once<S, Fut>(runtime: &tokio::runtime::Runtime, role: &str, open: Fut) -> Result<bool>
 where
     S: AsyncKeyValue,
     Fut: Future<Output = Result<S>>,
 {
-    let store = open.await?;
+    let store = runtime.block_on(open)?;
     println!("lease-race {role} ready");
-    let mut go = String::new();
     // The end of input (the parent gone) starts the race too; its outcome then goes
     // unread.
-    let _ = tokio::io::BufReader::new(tokio::io::stdin())
-        .read_line(&mut go)
-        .await;
+    let _ = std::io::stdin().read_line(&mut String::new());
     let key = role.split('/').next().unwrap_or(role);
-    store
-        .put_if_absent(key, racer_value(role), Some(LEASE_TTL), Some(COLLECTION))
-        .await
+    runtime.block_on(store.put_if_absent(key, racer_value(role), Some(LEASE_TTL), Some(COLLECTION)))
 }
 
 /// The value racer `role` (`key/round/index`) writes.
