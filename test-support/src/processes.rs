@@ -93,12 +93,62 @@ fn child_role() -> Option<(String, PathBuf)> {
 }
 
 /// Kills a child process when dropped, so a failing test leaves none behind.
-struct Reaper(Child);
+pub struct Reaper(pub Child);
 
 impl Drop for Reaper {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// A child's standard output, line by line, read on a thread of its own: the parent
+/// can wait for a line with a deadline instead of blocking on the pipe.
+pub struct OutputLines {
+    lines: mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl OutputLines {
+    /// Takes `child`'s piped standard output; `None` if it was not piped.
+    pub fn of(child: &mut Child) -> Option<OutputLines> {
+        let stdout = child.stdout.take()?;
+        let (sender, lines) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Some(OutputLines { lines, reader })
+    }
+
+    /// The next line, if one comes within `within`.
+    pub fn next_within(&self, within: Duration) -> Option<String> {
+        self.lines.recv_timeout(within).ok()
+    }
+
+    /// Whether a line containing `needle` comes within `within`.
+    pub fn wait_for(&self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// The lines not yet taken, once the output has ended (the child gone).
+    pub fn finish(self) -> Vec<String> {
+        let _ = self.reader.join();
+        self.lines.try_iter().collect()
     }
 }
 
@@ -158,20 +208,9 @@ impl Acked {
 /// returns everything it acknowledged before dying.
 fn run_and_kill(test: &str, location: &Path) -> Acked {
     let mut child = Reaper(spawn_child(test, "crash-writer", location));
-    let Some(stdout) = child.0.stdout.take() else {
+    let Some(lines) = OutputLines::of(&mut child.0) else {
         panic!("the writer has no standard output");
     };
-    let (lines_tx, lines) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout)
-            .lines()
-            .map_while(std::result::Result::ok)
-        {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
     let mut acked = Acked::default();
     let mut record = |line: String| {
         let mut parts = line.split_whitespace();
@@ -192,30 +231,29 @@ fn run_and_kill(test: &str, location: &Path) -> Acked {
     // Wait for the first acknowledgement, then a random 10–250 ms of writing.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        match lines.recv_timeout(Duration::from_millis(100)) {
-            Ok(line) => {
+        match lines.next_within(Duration::from_millis(100)) {
+            Some(line) => {
                 let first = line.starts_with("ack");
                 record(line);
                 if first {
                     break;
                 }
             }
-            Err(_) if Instant::now() > deadline => {
+            None if Instant::now() > deadline => {
                 panic!("the writer acknowledged nothing in 60 s")
             }
-            Err(_) => {}
+            None => {}
         }
     }
     let kill_at = Instant::now() + Duration::from_millis(10 + random_below(240));
     while Instant::now() < kill_at {
-        if let Ok(line) = lines.recv_timeout(Duration::from_millis(5)) {
+        if let Some(line) = lines.next_within(Duration::from_millis(5)) {
             record(line);
         }
     }
     drop(child); // SIGKILL
-    let _ = reader.join();
     // Acknowledgements already in the pipe were made before the kill.
-    for line in lines.try_iter() {
+    for line in lines.finish() {
         record(line);
     }
     acked

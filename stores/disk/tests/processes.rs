@@ -5,7 +5,7 @@
 
 use key_value_core::{AsyncKeyValue, Durability};
 use key_value_disk::DiskStore;
-use key_value_test_support::processes::{crash_test, multi_process_test};
+use key_value_test_support::processes::{OutputLines, Reaper, crash_test, multi_process_test};
 
 #[test]
 fn acknowledged_writes_survive_sigkill() {
@@ -122,34 +122,23 @@ fn temporary_files_of_killed_writers_are_gone_after_the_next_open() {
     };
     let mut left_by_kills = 0;
     for round in 0..8u64 {
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([TEST, "--exact", "--nocapture"])
-            .env(KILLED_WRITER, &root)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // However long the child took to start, it is killed while writing; a child that
-        // never says so fails the round instead of hanging the test.
-        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        let (said, writing) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let started = std::io::BufRead::lines(stdout)
-                .map_while(Result::ok)
-                .any(|line| line.contains("killed-writer writing"));
-            let _ = said.send(started);
-        });
-        let writing = writing.recv_timeout(std::time::Duration::from_secs(60));
-        if writing != Ok(true) {
-            let _ = child.kill();
-        }
-        assert_eq!(
-            writing,
-            Ok(true),
+        let mut child = Reaper(
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args([TEST, "--exact", "--nocapture"])
+                .env(KILLED_WRITER, &root)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        // However long the child took to start, it is killed while writing; one that
+        // never says so fails the round (and is killed) instead of hanging the test.
+        let lines = OutputLines::of(&mut child.0).unwrap();
+        assert!(
+            lines.wait_for("killed-writer writing", std::time::Duration::from_secs(60)),
             "round {round}: the writer did not start writing"
         );
         std::thread::sleep(std::time::Duration::from_millis(50 + 53 * round));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        drop(child); // SIGKILL, then reaped
         left_by_kills += leftovers(&root);
         runtime.block_on(async { drop(DiskStore::open(&root).await.unwrap()) });
         assert_eq!(leftovers(&root), 0, "round {round}: leftovers after open");

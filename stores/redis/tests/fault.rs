@@ -22,6 +22,15 @@ fn num(n: usize) -> JsonObject {
     value
 }
 
+/// Waits until `done` has passed `past`, for at most 10 s; fails with `otherwise`.
+async fn progressed(done: &AtomicUsize, past: usize, otherwise: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while done.load(Ordering::Relaxed) <= past {
+        assert!(Instant::now() < deadline, "{otherwise}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn check_down<T: std::fmt::Debug>(what: &str, result: key_value_core::Result<T>) {
     match result {
         Err(err) => {
@@ -90,11 +99,7 @@ fn store_survives_a_server_restart() {
         }
 
         // Some progress before the fault, however busy the machine.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while done.load(Ordering::Relaxed) == 0 {
-            assert!(Instant::now() < deadline, "the workload made no progress");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        progressed(&done, 0, "the workload made no progress").await;
         server.stop();
 
         // While down: each kind of operation fails as a retryable connection error, in time.
@@ -147,14 +152,12 @@ fn store_survives_a_server_restart() {
         }
         assert_eq!(store.get("after", c).await.unwrap(), Some(num(7)));
         let before = done.load(Ordering::Relaxed);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while done.load(Ordering::Relaxed) == before {
-            assert!(
-                Instant::now() < deadline,
-                "the workload did not resume after the restart"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        progressed(
+            &done,
+            before,
+            "the workload did not resume after the restart",
+        )
+        .await;
 
         stop.store(true, Ordering::Relaxed);
         for task in tasks {
