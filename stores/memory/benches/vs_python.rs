@@ -130,31 +130,22 @@ impl Bench {
                 store.put_many(&self.keys, values, None, c).await.unwrap();
                 BATCH
             }
-            // The same round for both: the runtime it runs on differs (see `runtime_for`).
-            "concurrent_64" | "concurrent_64_one_thread" => {
+            // The same round for the first two: the runtime it runs on differs (see
+            // `runtime_for`). `spawn_64_no_store` spawns and joins the same tasks with no
+            // store in them (counted as the same operations): the runtime's own share.
+            "concurrent_64" | "concurrent_64_one_thread" | "spawn_64_no_store" => {
+                let with_store = workload != "spawn_64_no_store";
                 let tasks: Vec<_> = (0..TASKS)
                     .map(|task| {
-                        let store = Arc::clone(store);
-                        let v = self.one.clone();
+                        let work = with_store.then(|| (Arc::clone(store), self.one.clone()));
                         tokio::spawn(async move {
+                            let Some((store, v)) = work else {
+                                std::hint::black_box(task);
+                                return;
+                            };
                             let key = format!("t{task}");
                             store.put(&key, v, None, COLLECTION).await.unwrap();
                             std::hint::black_box(store.get(&key, COLLECTION).await.unwrap());
-                        })
-                    })
-                    .collect();
-                for task in tasks {
-                    task.await.unwrap();
-                }
-                2 * TASKS
-            }
-            // The runtime's own share of `concurrent_64`: the same tasks spawned and
-            // joined on the same runtime, with no store (counted as the same operations).
-            "spawn_64_no_store" => {
-                let tasks: Vec<_> = (0..TASKS)
-                    .map(|task| {
-                        tokio::spawn(async move {
-                            std::hint::black_box(task);
                         })
                     })
                     .collect();

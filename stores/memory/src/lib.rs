@@ -31,12 +31,10 @@
 //! (At 1,000,000 entries the hash table's figure is 246 against the list's 229: the
 //! peak includes the moment the table doubles, when its old and new slots are both
 //! allocated.) The price of the compact form is a decoding per read and an encoding per
-//! write, in place of a clone of the map. Per second of CPU time (`-- ops 0.5`, which
-//! prints it, as the machine's hypervisor takes a varying share of the wall clock), the
-//! store did 0.82–0.86 M gets, 0.96–1.3 M puts, 0.82–0.95 M entries of get_many and
-//! 0.78–0.85 M of put_many of 100, and 0.60–0.67 M operations of 64 tasks on one thread
-//! in two runs of `scripts/bench-vs-python` (2026-11-30): 34.7x–73x py-key-value-aio's
-//! store in the same terms (BENCHMARKS.md has the tables). Keeping unbounded
+//! write, in place of a clone of the map. Per second of CPU time, the store did 34.7x to
+//! 73x the operations of py-key-value-aio's store on each one-thread workload of
+//! `scripts/bench-vs-python` (64 tasks on tokio's two workers: 20x–26x by the wall
+//! clock); BENCHMARKS.md has the dated tables. Keeping unbounded
 //! collections in a plain hash table in place of the recency list made puts 11–12%
 //! cheaper. Reads build each map at its final size (the number of fields is kept with
 //! the entry) and writes encode into a buffer kept per thread; what remains is mostly

@@ -54,9 +54,9 @@ impl Table {
     /// `key`'s entry, made the most recently used in a bounded table.
     pub(crate) fn get(&mut self, key: &str) -> Option<(&Stored, &Times)> {
         match self {
-            Table::Unbounded { entries, hasher } => entries
-                .find(hasher.hash_one(key), |(stored, _)| stored.key() == key)
-                .map(|(stored, times)| (stored, times)),
+            Table::Unbounded { entries, hasher } => {
+                find(entries, hasher, key).map(|(stored, times)| (stored, times))
+            }
             Table::Bounded(lru) => lru.get_key_value(key),
         }
     }
@@ -64,9 +64,9 @@ impl Table {
     /// `key`'s times, leaving its recency as it is.
     pub(crate) fn peek(&self, key: &str) -> Option<Times> {
         match self {
-            Table::Unbounded { entries, hasher } => entries
-                .find(hasher.hash_one(key), |(stored, _)| stored.key() == key)
-                .map(|(_, times)| *times),
+            Table::Unbounded { entries, hasher } => {
+                find(entries, hasher, key).map(|(_, times)| *times)
+            }
             Table::Bounded(lru) => lru.peek(key).copied(),
         }
     }
@@ -158,6 +158,15 @@ impl<'a> Iterator for Iter<'a> {
             Iter::Bounded(list) => list.next(),
         }
     }
+}
+
+/// `key`'s slot in an unbounded table.
+fn find<'a>(
+    entries: &'a HashTable<(Stored, Times)>,
+    hasher: &RandomState,
+    key: &str,
+) -> Option<&'a (Stored, Times)> {
+    entries.find(hasher.hash_one(key), |(stored, _)| stored.key() == key)
 }
 
 /// Gives memory back after mass deletes or a cull: a table never shrinks by itself,
